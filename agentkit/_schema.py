@@ -1,0 +1,340 @@
+"""Function in, tool schema out: name, description, JSON schema and an argument validator.
+
+Built from `inspect`, `typing.get_type_hints`, `docstring_parser` and pydantic's public API.
+Every problem of a definition is collected and raised together in one `UserError`.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import docstring_parser
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from ._context import RunContext
+from .errors import ModelRetry, UserError
+
+__all__ = [
+    "NAME_PATTERN",
+    "FunctionSchema",
+    "check_name",
+    "describe_function",
+    "format_validation_error",
+    "function_schema",
+    "is_context_annotation",
+    "where",
+]
+
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSchema:
+    """What the model is told about a function, and how its arguments are checked.
+
+    Attributes:
+        name: The tool name.
+        description: The tool description.
+        parameters: The JSON schema of the arguments, with no `$ref`.
+        validate: Checks and coerces decoded arguments; returns the keyword arguments to call
+            the function with, or raises `ModelRetry` with a message for the model.
+        context_param: The name of the parameter that receives the `RunContext`, if any.
+        positional: Parameters that must be passed positionally (positional-only ones).
+    """
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    validate: Callable[[dict[str, Any]], dict[str, Any]]
+    context_param: str | None = None
+    positional: tuple[str, ...] = ()
+
+
+def where(fn: object) -> str:
+    """`file:line` of a function's definition, for error messages."""
+    target = inspect.unwrap(fn) if callable(fn) else fn
+    code = getattr(target, "__code__", None)
+    if code is None:
+        return getattr(target, "__qualname__", repr(target))
+    return f"{code.co_filename}:{code.co_firstlineno}"
+
+
+def check_name(name: object) -> str | None:
+    """A problem with a tool name, or None when it is valid."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        return (
+            f"tool name {name!r} is not valid: use 1 to 64 letters, digits, '_' or '-' "
+            "(pass name=... to choose another)"
+        )
+    return None
+
+
+def is_context_annotation(annotation: object) -> bool:
+    """Whether an annotation is `RunContext` or `RunContext[...]`."""
+    return annotation is RunContext or typing.get_origin(annotation) is RunContext
+
+
+def describe_function(doc: docstring_parser.Docstring) -> str:
+    """The tool description from a parsed docstring: short, long, and the documented return."""
+    parts = [p for p in (doc.short_description, doc.long_description) if p]
+    if doc.returns is not None and doc.returns.description:
+        parts.append(f"Returns: {doc.returns.description}")
+    return "\n\n".join(parts)
+
+
+def _parse_docstring(fn: Callable[..., Any]) -> docstring_parser.Docstring:
+    text = inspect.getdoc(fn) or ""
+    try:
+        return docstring_parser.parse(text)
+    except docstring_parser.ParseError:
+        # A docstring that no style parses still describes the tool; keep it whole.
+        doc = docstring_parser.Docstring()
+        doc.short_description = text or None
+        return doc
+
+
+def _with_description(annotation: Any, text: str) -> Any:
+    """Add a docstring description as the first metadata, so `Field(description=)` wins."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        inner, *metadata = typing.get_args(annotation)
+        params = (inner, Field(description=text), *metadata)
+        return typing.Annotated[params]
+    return typing.Annotated[annotation, Field(description=text)]
+
+
+def function_schema(
+    fn: Callable[..., Any], *, name: str | None = None, description: str | None = None
+) -> FunctionSchema:
+    """Describe `fn` as a tool.
+
+    Raises:
+        UserError: The definition has problems; all of them are listed, with `file:line`.
+    """
+    tool_name = name if name is not None else getattr(fn, "__name__", "")
+    problems: list[str] = []
+    if (problem := check_name(tool_name)) is not None:
+        problems.append(problem)
+
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"cannot read the signature of {fn!r}: {exc}") from None
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:  # NameError for unresolvable forward references, mostly
+        problems.append(f"cannot resolve the type annotations: {type(exc).__name__}: {exc}")
+        hints = {}
+
+    doc = _parse_docstring(fn)
+    param_docs = {p.arg_name.lstrip("*"): p.description or "" for p in doc.params}
+    fields, context_param, positional = _collect_parameters(signature, hints, param_docs, problems)
+    for documented in param_docs:
+        if documented not in signature.parameters:
+            problems.append(
+                f"the docstring documents parameter `{documented}`, which the function does not "
+                f"have (parameters: {', '.join(signature.parameters) or 'none'})"
+            )
+
+    model: type[BaseModel] | None = None
+    parameters: dict[str, Any] = {}
+    if not problems:
+        model, parameters = _build_model(tool_name, fields, problems)
+    if problems:
+        raise UserError(f"tool `{tool_name}` ({where(fn)}) is not a valid tool:", problems)
+    assert model is not None
+
+    text = description if description is not None else describe_function(doc)
+    return FunctionSchema(
+        name=tool_name,
+        description=text,
+        parameters=parameters,
+        validate=_model_validator(tool_name, model),
+        context_param=context_param,
+        positional=positional,
+    )
+
+
+def _collect_parameters(
+    signature: inspect.Signature,
+    hints: dict[str, Any],
+    param_docs: dict[str, str],
+    problems: list[str],
+) -> tuple[dict[str, Any], str | None, tuple[str, ...]]:
+    """Pydantic field definitions, the RunContext parameter and the positional-only names."""
+    fields: dict[str, Any] = {}
+    context_param: str | None = None
+    positional: list[str] = []
+    for pname, param in signature.parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            star = "*" if param.kind is param.VAR_POSITIONAL else "**"
+            problems.append(
+                f"parameter `{star}{pname}`: variable arguments cannot be described to the "
+                "model; declare each parameter by name"
+            )
+            continue
+        annotation = hints.get(pname, param.annotation)
+        if annotation is inspect.Parameter.empty:
+            problems.append(
+                f"parameter `{pname}` has no type annotation; add one (e.g. `{pname}: str`)"
+            )
+            continue
+        if is_context_annotation(annotation):
+            if context_param is not None:
+                problems.append(f"parameter `{pname}`: only one RunContext parameter is allowed")
+            context_param = pname
+            continue
+        if param.kind is param.POSITIONAL_ONLY:
+            positional.append(pname)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        text = param_docs.get(pname)
+        fields[pname] = (_with_description(annotation, text) if text else annotation, default)
+    return fields, context_param, tuple(positional)
+
+
+def _build_model(
+    tool_name: str, fields: dict[str, Any], problems: list[str]
+) -> tuple[type[BaseModel] | None, dict[str, Any]]:
+    """The pydantic model of the arguments and its inlined JSON schema; problems appended."""
+    try:
+        model: type[BaseModel] = create_model(
+            f"{tool_name}_arguments",
+            __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=False),
+            **fields,
+        )
+        raw_schema = model.model_json_schema()
+    except Exception as exc:
+        problems.extend(_type_problems(fields, exc))
+        return None, {}
+    try:
+        return model, clean_schema(raw_schema)
+    except _RecursiveType as exc:
+        problems.append(
+            f"type `{exc.name}` is recursive: it cannot be described without `$ref`, which "
+            "several Llama servers reject; use a non-recursive shape (e.g. a flat list with "
+            "parent ids)"
+        )
+        return None, {}
+
+
+def _type_problems(fields: dict[str, Any], exc: Exception) -> list[str]:
+    """Name the parameters whose types pydantic cannot validate or describe."""
+    found = []
+    for pname, (annotation, default) in fields.items():
+        try:
+            probe: dict[str, Any] = {pname: (annotation, default)}
+            create_model("probe", **probe).model_json_schema()
+        except Exception as inner:
+            reason = str(inner).split("\n", 1)[0]
+            found.append(
+                f"parameter `{pname}`: type `{_type_name(annotation)}` is not supported "
+                f"({reason}); use basic types, a pydantic model, a dataclass or a TypedDict"
+            )
+    return found or [f"the parameters cannot be described: {str(exc).splitlines()[0]}"]
+
+
+def _type_name(annotation: object) -> str:
+    if isinstance(annotation, type):
+        return annotation.__qualname__
+    return repr(annotation).replace("typing.", "")
+
+
+class _RecursiveType(Exception):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Inline `$ref`s, drop generated titles, and write single-value `const` as `enum`.
+
+    Raises:
+        _RecursiveType: A definition refers to itself.
+    """
+    defs = schema.pop("$defs", {})
+    out: dict[str, Any] = _clean(schema, defs, ())
+    out.pop("title", None)
+    out.setdefault("properties", {})
+    return out
+
+
+_REF_PREFIX = "#/$defs/"
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+
+
+def _clean(node: Any, defs: dict[str, Any], stack: tuple[str, ...]) -> Any:
+    if isinstance(node, list):
+        return [_clean(item, defs, stack) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith(_REF_PREFIX):
+        ref_name = ref[len(_REF_PREFIX) :]
+        if ref_name in stack or ref_name not in defs:
+            raise _RecursiveType(ref_name)
+        merged = {**copy.deepcopy(defs[ref_name]), **{k: v for k, v in node.items() if k != "$ref"}}
+        return _clean(merged, defs, (*stack, ref_name))
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "title":
+            continue
+        if key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {k: _clean(v, defs, stack) for k, v in value.items()}
+        elif key in ("default", "examples", "const", "enum"):
+            out[key] = value
+        else:
+            out[key] = _clean(value, defs, stack)
+    if "const" in out and "enum" not in out:
+        out["enum"] = [out.pop("const")]
+    return out
+
+
+def _model_validator(
+    tool_name: str, model: type[BaseModel]
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    validator = model.__pydantic_validator__
+    names = tuple(model.model_fields)
+    allowed = ", ".join(names) or "none"
+
+    def validate(arguments: dict[str, Any]) -> dict[str, Any]:
+        try:
+            instance = validator.validate_python(arguments)
+        except ValidationError as exc:
+            raise ModelRetry(format_validation_error(tool_name, exc, allowed)) from None
+        # Fields holding `...` sentinel never happen: required fields were checked above.
+        data = instance.__dict__
+        return {n: data[n] for n in names}
+
+    return validate
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(arguments)"
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def format_validation_error(tool_name: str, exc: ValidationError, allowed: str) -> str:
+    """One message listing every bad field: where, what was expected, what came."""
+    lines = [f"Invalid arguments for tool `{tool_name}`:"]
+    for error in exc.errors(include_url=False):
+        loc = _loc(tuple(error["loc"]))
+        kind = error["type"]
+        if kind == "missing":
+            lines.append(f"- `{loc}`: required, but missing")
+        elif kind == "extra_forbidden":
+            lines.append(f"- `{loc}`: not a parameter of this tool (parameters: {allowed})")
+        else:
+            lines.append(f"- `{loc}`: {error['msg']}; got {_shown(error.get('input'))}")
+    lines.append(f"Call `{tool_name}` again with corrected arguments.")
+    return "\n".join(lines)

@@ -1,0 +1,286 @@
+"""Typed chat messages, tool calls and usage, and their OpenAI wire dicts.
+
+Messages are small frozen dataclasses; the loop converts them to wire dicts only at the edge,
+when a request is sent. `messages_from_wire` accepts what `messages_to_wire` produced (and what
+the OpenAI chat-completions API documents), so a conversation can be saved and resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+__all__ = [
+    "PRICES",
+    "AssistantMessage",
+    "Message",
+    "SystemMessage",
+    "ToolCall",
+    "ToolMessage",
+    "Usage",
+    "UserMessage",
+    "estimate_cost",
+    "message_from_wire",
+    "message_to_wire",
+    "messages_from_wire",
+    "messages_to_wire",
+    "new_call_id",
+    "parse_arguments",
+]
+
+
+def new_call_id() -> str:
+    """Return a fresh tool-call id, for calls whose id the server left out."""
+    return "call_" + os.urandom(12).hex()
+
+
+def parse_arguments(raw: object) -> dict[str, Any] | None:
+    """Decode a tool call's `arguments` as sent on the wire; None when it is not a JSON object.
+
+    Servers send a JSON string (the standard), an object, or a JSON string holding a JSON
+    string of an object (double encoding, seen with Llama). An empty string means no arguments.
+    """
+    if isinstance(raw, dict):
+        return raw
+    if raw is None:
+        return {}
+    if not isinstance(raw, str):
+        return None
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call the model asked for.
+
+    Attributes:
+        name: The tool's name as the model gave it (it may name no tool).
+        arguments: The decoded arguments, or None when the model's text was not a JSON object.
+        id: The call id; generated when the server sent none.
+        raw_arguments: The arguments text as the model sent it.
+    """
+
+    name: str
+    arguments: dict[str, Any] | None
+    id: str = field(default_factory=new_call_id)
+    raw_arguments: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.raw_arguments and self.arguments is not None:
+            object.__setattr__(self, "raw_arguments", json.dumps(self.arguments))
+
+    @classmethod
+    def from_wire(cls, id: str | None, name: str, arguments: object) -> ToolCall:
+        """Build a call from the wire fields, decoding `arguments` once."""
+        raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        return cls(
+            name=name,
+            arguments=parse_arguments(arguments),
+            id=id or new_call_id(),
+            raw_arguments=raw,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The call as an OpenAI `tool_calls` entry.
+
+        Arguments that were not a JSON object go back as `{}`: several servers re-parse them
+        to render the prompt and reject the whole request otherwise. The tool result tells the
+        model what was wrong with what it sent.
+        """
+        raw = self.raw_arguments if self.arguments is not None else "{}"
+        function = {"name": self.name, "arguments": raw}
+        return {"id": self.id, "type": "function", "function": function}
+
+
+@dataclass(frozen=True, slots=True)
+class SystemMessage:
+    """Instructions for the model."""
+
+    content: str
+    role: Literal["system"] = field(default="system", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage:
+    """What the user said."""
+
+    content: str
+    role: Literal["user"] = field(default="user", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantMessage:
+    """A model reply: text, tool calls, or both."""
+
+    content: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    role: Literal["assistant"] = field(default="assistant", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolMessage:
+    """The result of one tool call, sent back under the call's id."""
+
+    tool_call_id: str
+    content: str
+    name: str | None = None
+    role: Literal["tool"] = field(default="tool", init=False)
+
+
+Message = Union[SystemMessage, UserMessage, AssistantMessage, ToolMessage]  # noqa: UP007
+
+
+def message_to_wire(message: Message) -> dict[str, Any]:
+    """Convert one typed message to an OpenAI chat-completions message dict."""
+    if isinstance(message, AssistantMessage):
+        wire: dict[str, Any] = {"role": "assistant", "content": message.content}
+        if message.tool_calls:
+            wire["tool_calls"] = [call.to_wire() for call in message.tool_calls]
+        return wire
+    if isinstance(message, ToolMessage):
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    return {"role": message.role, "content": message.content}
+
+
+def messages_to_wire(messages: Iterable[Message]) -> list[dict[str, Any]]:
+    """Convert typed messages to OpenAI chat-completions message dicts."""
+    return [message_to_wire(m) for m in messages]
+
+
+def _text(content: object, where: str) -> str:
+    """Content as text: a string, or the text parts of a content-part list."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") == "text":
+                parts.append(str(part.get("text", "")))
+            else:
+                raise ValueError(
+                    f"{where}: only text content parts are supported, got {part!r:.80}"
+                )
+        return "".join(parts)
+    raise ValueError(
+        f"{where}: content must be a string or a list of text parts, got {content!r:.80}"
+    )
+
+
+def _tool_calls_from_wire(raw: object, where: str) -> tuple[ToolCall, ...]:
+    if not raw:
+        return ()
+    if not isinstance(raw, list):
+        raise ValueError(f"{where}: tool_calls must be a list, got {raw!r:.80}")
+    calls = []
+    for i, item in enumerate(raw):
+        function = item.get("function") if isinstance(item, Mapping) else None
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+            raise ValueError(
+                f"{where}: tool_calls[{i}] needs a function with a name, got {item!r:.80}"
+            )
+        name, arguments = function["name"], function.get("arguments")
+        calls.append(ToolCall.from_wire(item.get("id"), name, arguments))
+    return tuple(calls)
+
+
+def message_from_wire(data: Mapping[str, Any] | Message, index: int = 0) -> Message:
+    """Convert one OpenAI message dict (or an already typed message) to a typed message.
+
+    Raises:
+        ValueError: The dict is not a chat message; the text says which field is wrong.
+    """
+    if isinstance(data, (SystemMessage, UserMessage, AssistantMessage, ToolMessage)):
+        return data
+    where = f"messages[{index}]"
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: expected a message dict, got {type(data).__name__}")
+    role = data.get("role")
+    if role in ("system", "developer"):
+        return SystemMessage(_text(data.get("content"), where))
+    if role == "user":
+        return UserMessage(_text(data.get("content"), where))
+    if role == "assistant":
+        content = data.get("content")
+        return AssistantMessage(
+            content=None if content is None else _text(content, where),
+            tool_calls=_tool_calls_from_wire(data.get("tool_calls"), where),
+        )
+    if role in ("tool", "ipython"):
+        call_id = data.get("tool_call_id")
+        if not isinstance(call_id, str):
+            raise ValueError(f"{where}: a tool message needs a string tool_call_id")
+        return ToolMessage(call_id, _text(data.get("content"), where), data.get("name"))
+    raise ValueError(f"{where}: unknown role {role!r}; expected system, user, assistant or tool")
+
+
+def messages_from_wire(data: Iterable[Mapping[str, Any] | Message]) -> list[Message]:
+    """Convert OpenAI message dicts (typed messages pass through) to typed messages."""
+    return [message_from_wire(item, i) for i, item in enumerate(data)]
+
+
+# US dollars per million tokens, (input, output). Extend it for your provider:
+# `agentkit.messages.PRICES["my-model"] = (0.1, 0.2)`.
+PRICES: dict[str, tuple[float, float]] = {
+    "meta-llama/llama-3.1-70b-instruct": (0.40, 0.40),
+}
+
+
+def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """Estimated cost in US dollars of the tokens, or None when the model has no known price."""
+    price = PRICES.get(model) or PRICES.get(model.lower())
+    if price is None:
+        return None
+    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a run (or one model reply) used.
+
+    Attributes:
+        requests: Model requests that returned a reply.
+        prompt_tokens: Input tokens, as the server reported them.
+        completion_tokens: Output tokens, as the server reported them.
+        tool_calls: Tool calls executed.
+        cost: Estimated cost in US dollars from `PRICES`; None when the model has no price.
+    """
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    tool_calls: int = 0
+    cost: float | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        if self.cost is None and other.cost is None:
+            cost = None
+        else:
+            cost = (self.cost or 0.0) + (other.cost or 0.0)
+        return Usage(
+            self.requests + other.requests,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.tool_calls + other.tool_calls,
+            cost,
+        )
