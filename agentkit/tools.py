@@ -16,10 +16,13 @@ A `Tool` keeps the function callable as before, and adds `name`, `description`, 
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar, overload
 
 import jsonschema
@@ -34,7 +37,16 @@ from ._schema import (
 )
 from .errors import ModelRetry, UserError
 
-__all__ = ["DEFAULT_TIMEOUT", "Tool", "ToolRegistry", "as_tool", "tool", "tools_from_module"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Tool",
+    "ToolRegistry",
+    "as_tool",
+    "builtin_tool_names",
+    "load_tools",
+    "tool",
+    "tools_from_module",
+]
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -419,4 +431,66 @@ def tools_from_module(module: types.ModuleType) -> list[Tool]:
             problems.append(str(exc))
     if problems:
         raise UserError(f"module `{module.__name__}` has functions that are not tools:", problems)
+    return tools
+
+
+def _builtin_dirs() -> list[Path]:
+    package = Path(__file__).resolve().parent
+    # Inside a wheel the modules ship as agentkit/_builtin_tools; in a source checkout
+    # (editable install) they are the repository's top-level tools/ folder.
+    return [package / "_builtin_tools", package.parent / "tools"]
+
+
+def builtin_tool_names() -> list[str]:
+    """The short names of the ready-made tool modules (`calculator`, `clock`, ...)."""
+    names = {
+        p.stem for d in _builtin_dirs() if d.is_dir() for p in d.glob("*.py") if p.stem[0] != "_"
+    }
+    return sorted(names)
+
+
+def _resolve_tool_file(spec: str | Path) -> Path:
+    text = str(spec)
+    path = Path(text).expanduser()
+    if path.suffix == ".py" or path.parent != Path(".") or path.exists():
+        if not path.is_file():
+            raise UserError(f"tool file not found: {text} (give the path to a .py file)")
+        return path
+    for folder in _builtin_dirs():
+        candidate = folder / f"{text}.py"
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(builtin_tool_names()) or "none found"
+    raise UserError(f"unknown tool module {text!r}: give a .py file path or a built-in ({known})")
+
+
+def load_tools(spec: str | Path) -> list[Tool]:
+    """Load the tools of a Python file, or of a ready-made module by short name.
+
+    The file is imported as a fresh module; its tools are chosen by `tools_from_module`.
+
+    Raises:
+        UserError: The file is missing, does not import (syntax error with file:line, an
+            exception), or defines functions that are not valid tools.
+    """
+    path = _resolve_tool_file(spec)
+    module_name = f"agentkit_user_tools_{path.stem}_{abs(hash(str(path.resolve()))):x}"
+    loader_spec = importlib.util.spec_from_file_location(module_name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise UserError(f"cannot load {path} as a Python module")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[module_name] = module
+    try:
+        loader_spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        sys.modules.pop(module_name, None)
+        raise UserError(f"syntax error in {exc.filename or path}:{exc.lineno}: {exc.msg}") from None
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise UserError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    tools = tools_from_module(module)
+    if not tools:
+        raise UserError(
+            f"{path} defines no tools: add public functions (or @tool-decorated ones) to it"
+        )
     return tools
