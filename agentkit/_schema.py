@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import inspect
 import re
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 
 import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic_core import PydanticUndefined
 
 from ._context import RunContext
 from .errors import ModelRetry, UserError
@@ -25,6 +27,7 @@ __all__ = [
     "FunctionSchema",
     "check_name",
     "describe_function",
+    "format_location",
     "format_validation_error",
     "function_schema",
     "is_context_annotation",
@@ -60,6 +63,9 @@ def where(fn: object) -> str:
     """`file:line` of a function's definition, for error messages."""
     target = inspect.unwrap(fn) if callable(fn) else fn
     code = getattr(target, "__code__", None)
+    if code is None:  # a callable object: where its class defines `__call__`
+        call = getattr(type(target), "__call__", None)  # noqa: B004 - not a callable() test
+        code = getattr(call, "__code__", None)
     if code is None:
         return getattr(target, "__qualname__", repr(target))
     return f"{code.co_filename}:{code.co_firstlineno}"
@@ -76,8 +82,20 @@ def check_name(name: object) -> str | None:
 
 
 def is_context_annotation(annotation: object) -> bool:
-    """Whether an annotation is `RunContext` or `RunContext[...]`."""
+    """Whether an annotation is `RunContext` or `RunContext[...]`, maybe `| None` or `Annotated`."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(members) == 1 and is_context_annotation(members[0])
     return annotation is RunContext or typing.get_origin(annotation) is RunContext
+
+
+def _mentions_context(annotation: object) -> bool:
+    """Whether `RunContext` appears anywhere in an annotation (`list[RunContext]`, ...)."""
+    if annotation is RunContext or typing.get_origin(annotation) is RunContext:
+        return True
+    return any(_mentions_context(arg) for arg in typing.get_args(annotation))
 
 
 def describe_function(doc: docstring_parser.Docstring) -> str:
@@ -99,13 +117,14 @@ def _parse_docstring(fn: Callable[..., Any]) -> docstring_parser.Docstring:
         return doc
 
 
-def _with_description(annotation: Any, text: str) -> Any:
-    """Add a docstring description as the first metadata, so `Field(description=)` wins."""
+def _with_metadata(annotation: Any, *infos: Any) -> Any:
+    """Put `infos` before the annotation's own metadata, so the user's `Field(...)` wins."""
     if typing.get_origin(annotation) is typing.Annotated:
         inner, *metadata = typing.get_args(annotation)
-        params = (inner, Field(description=text), *metadata)
-        return typing.Annotated[params]
-    return typing.Annotated[annotation, Field(description=text)]
+        params = (inner, *infos, *metadata)
+    else:
+        params = (annotation, *infos)
+    return typing.Annotated[params]
 
 
 def function_schema(
@@ -126,14 +145,18 @@ def function_schema(
     except (TypeError, ValueError) as exc:
         raise UserError(f"cannot read the signature of {fn!r}: {exc}") from None
     try:
-        hints = typing.get_type_hints(fn, include_extras=True)
+        # A callable object's parameters are those of its `__call__` (what `signature` reads).
+        annotated = fn if inspect.isroutine(fn) or inspect.isclass(fn) else type(fn).__call__
+        hints = typing.get_type_hints(annotated, include_extras=True)
     except Exception as exc:  # NameError for unresolvable forward references, mostly
         problems.append(f"cannot resolve the type annotations: {type(exc).__name__}: {exc}")
-        hints = {}
+        hints = None
 
     doc = _parse_docstring(fn)
     param_docs = {p.arg_name.lstrip("*"): p.description or "" for p in doc.params}
-    fields, context_param, positional = _collect_parameters(signature, hints, param_docs, problems)
+    fields, context_param, positional = _collect_parameters(
+        signature, hints or {}, param_docs, problems
+    )
     for documented in param_docs:
         if documented not in signature.parameters:
             problems.append(
@@ -143,7 +166,7 @@ def function_schema(
 
     model: type[BaseModel] | None = None
     parameters: dict[str, Any] = {}
-    if not problems:
+    if hints is not None:  # the types are checked even when other problems were found
         model, parameters = _build_model(tool_name, fields, problems)
     if problems:
         raise UserError(f"tool `{tool_name}` ({where(fn)}) is not a valid tool:", problems)
@@ -154,7 +177,7 @@ def function_schema(
         name=tool_name,
         description=text,
         parameters=parameters,
-        validate=_model_validator(tool_name, model),
+        validate=_model_validator(tool_name, model, tuple(fields)),
         context_param=context_param,
         positional=positional,
     )
@@ -165,9 +188,10 @@ def _collect_parameters(
     hints: dict[str, Any],
     param_docs: dict[str, str],
     problems: list[str],
-) -> tuple[dict[str, Any], str | None, tuple[str, ...]]:
-    """Pydantic field definitions, the RunContext parameter and the positional-only names."""
-    fields: dict[str, Any] = {}
+) -> tuple[dict[str, tuple[Any, Any, str | None]], str | None, tuple[str, ...]]:
+    """`(annotation, default, docstring text)` by parameter, the RunContext parameter and the
+    positional-only names."""
+    fields: dict[str, tuple[Any, Any, str | None]] = {}
     context_param: str | None = None
     positional: list[str] = []
     for pname, param in signature.parameters.items():
@@ -189,23 +213,49 @@ def _collect_parameters(
                 problems.append(f"parameter `{pname}`: only one RunContext parameter is allowed")
             context_param = pname
             continue
+        if _mentions_context(annotation):
+            # Described as an argument, the whole run would be shown to the model; refuse.
+            problems.append(
+                f"parameter `{pname}`: a RunContext parameter must be annotated `RunContext`, "
+                "`RunContext[Deps]` or `RunContext[Deps] | None`"
+            )
+            continue
         if param.kind is param.POSITIONAL_ONLY:
             positional.append(pname)
-        default = ... if param.default is inspect.Parameter.empty else param.default
-        text = param_docs.get(pname)
-        fields[pname] = (_with_description(annotation, text) if text else annotation, default)
+        # No signature default: the field is required, unless `Field(default=...)` in
+        # `Annotated` gives one (an explicit `...` would override it).
+        default = PydanticUndefined if param.default is inspect.Parameter.empty else param.default
+        fields[pname] = (annotation, default, param_docs.get(pname))
     return fields, context_param, tuple(positional)
 
 
+def _model_fields(fields: dict[str, tuple[Any, Any, str | None]]) -> dict[str, Any]:
+    """Pydantic field definitions under internal names, each aliased to its parameter's name.
+
+    Parameter names such as `schema`, `json` or `copy` would shadow `BaseModel` attributes,
+    and `model_config` or `_private` would not become fields at all; the alias keeps every
+    parameter name as it is in the schema, the validation and the error locations.
+    """
+    out: dict[str, Any] = {}
+    for i, (pname, (annotation, default, text)) in enumerate(fields.items()):
+        infos = [Field(alias=pname)]
+        if text:
+            infos.append(Field(description=text))
+        out[f"p{i}"] = (_with_metadata(annotation, *infos), default)
+    return out
+
+
 def _build_model(
-    tool_name: str, fields: dict[str, Any], problems: list[str]
+    tool_name: str, fields: dict[str, tuple[Any, Any, str | None]], problems: list[str]
 ) -> tuple[type[BaseModel] | None, dict[str, Any]]:
     """The pydantic model of the arguments and its inlined JSON schema; problems appended."""
     try:
         model: type[BaseModel] = create_model(
             f"{tool_name}_arguments",
-            __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=False),
-            **fields,
+            __config__=ConfigDict(
+                extra="forbid", arbitrary_types_allowed=False, coerce_numbers_to_str=True
+            ),
+            **_model_fields(fields),
         )
         raw_schema = model.model_json_schema()
     except Exception as exc:
@@ -222,17 +272,16 @@ def _build_model(
         return None, {}
 
 
-def _type_problems(fields: dict[str, Any], exc: Exception) -> list[str]:
+def _type_problems(fields: dict[str, tuple[Any, Any, str | None]], exc: Exception) -> list[str]:
     """Name the parameters whose types pydantic cannot validate or describe."""
     found = []
-    for pname, (annotation, default) in fields.items():
+    for pname, field in fields.items():
         try:
-            probe: dict[str, Any] = {pname: (annotation, default)}
-            create_model("probe", **probe).model_json_schema()
+            create_model("probe", **_model_fields({pname: field})).model_json_schema()
         except Exception as inner:
             reason = str(inner).split("\n", 1)[0]
             found.append(
-                f"parameter `{pname}`: type `{_type_name(annotation)}` is not supported "
+                f"parameter `{pname}`: type `{_type_name(field[0])}` is not supported "
                 f"({reason}); use basic types, a pydantic model, a dataclass or a TypedDict"
             )
     return found or [f"the parameters cannot be described: {str(exc).splitlines()[0]}"]
@@ -255,14 +304,15 @@ def clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
     Raises:
         _RecursiveType: A definition refers to itself.
     """
-    defs = schema.pop("$defs", {})
+    schema = dict(schema)
+    defs = {**schema.pop("definitions", {}), **schema.pop("$defs", {})}
     out: dict[str, Any] = _clean(schema, defs, ())
     out.pop("title", None)
     out.setdefault("properties", {})
     return out
 
 
-_REF_PREFIX = "#/$defs/"
+_REF_PREFIXES = ("#/$defs/", "#/definitions/")
 _SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
 
 
@@ -272,8 +322,10 @@ def _clean(node: Any, defs: dict[str, Any], stack: tuple[str, ...]) -> Any:
     if not isinstance(node, dict):
         return node
     ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith(_REF_PREFIX):
-        ref_name = ref[len(_REF_PREFIX) :]
+    prefix = next((p for p in _REF_PREFIXES if isinstance(ref, str) and ref.startswith(p)), None)
+    if prefix is not None:
+        assert isinstance(ref, str)
+        ref_name = ref[len(prefix) :]
         if ref_name in stack or ref_name not in defs:
             raise _RecursiveType(ref_name)
         merged = {**copy.deepcopy(defs[ref_name]), **{k: v for k, v in node.items() if k != "$ref"}}
@@ -294,11 +346,13 @@ def _clean(node: Any, defs: dict[str, Any], stack: tuple[str, ...]) -> Any:
 
 
 def _model_validator(
-    tool_name: str, model: type[BaseModel]
+    tool_name: str, model: type[BaseModel], parameter_names: tuple[str, ...]
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     validator = model.__pydantic_validator__
-    names = tuple(model.model_fields)
-    allowed = ", ".join(names) or "none"
+    # Internal field name -> parameter name (see `_model_fields`); the model is called by
+    # the aliases, which are the parameter names unless a `Field(alias=...)` chose another.
+    names = dict(zip(model.model_fields, parameter_names, strict=True))
+    allowed = ", ".join(info.alias or f for f, info in model.model_fields.items()) or "none"
 
     def validate(arguments: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -307,12 +361,13 @@ def _model_validator(
             raise ModelRetry(format_validation_error(tool_name, exc, allowed)) from None
         # Fields holding `...` sentinel never happen: required fields were checked above.
         data = instance.__dict__
-        return {n: data[n] for n in names}
+        return {pname: data[field] for field, pname in names.items()}
 
     return validate
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
+def format_location(loc: tuple[int | str, ...]) -> str:
+    """A value's place in the arguments, as the model would write it: `items[1].qty`."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -328,12 +383,14 @@ def format_validation_error(tool_name: str, exc: ValidationError, allowed: str) 
     """One message listing every bad field: where, what was expected, what came."""
     lines = [f"Invalid arguments for tool `{tool_name}`:"]
     for error in exc.errors(include_url=False):
-        loc = _loc(tuple(error["loc"]))
+        loc = format_location(tuple(error["loc"]))
         kind = error["type"]
         if kind == "missing":
             lines.append(f"- `{loc}`: required, but missing")
-        elif kind == "extra_forbidden":
+        elif kind == "extra_forbidden" and len(error["loc"]) == 1:
             lines.append(f"- `{loc}`: not a parameter of this tool (parameters: {allowed})")
+        elif kind == "extra_forbidden":
+            lines.append(f"- `{loc}`: not a field of this object; remove it")
         else:
             lines.append(f"- `{loc}`: {error['msg']}; got {_shown(error.get('input'))}")
     lines.append(f"Call `{tool_name}` again with corrected arguments.")

@@ -63,6 +63,13 @@ def parse_arguments(raw: object) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """One tool call the model asked for.
@@ -86,7 +93,10 @@ class ToolCall:
     @classmethod
     def from_wire(cls, id: str | None, name: str, arguments: object) -> ToolCall:
         """Build a call from the wire fields, decoding `arguments` once."""
-        raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        if isinstance(arguments, str):
+            raw = arguments
+        else:  # an object some servers send, or nothing at all (not the text "null")
+            raw = "" if arguments is None else json.dumps(arguments)
         return cls(
             name=name,
             arguments=parse_arguments(arguments),
@@ -97,11 +107,17 @@ class ToolCall:
     def to_wire(self) -> dict[str, Any]:
         """The call as an OpenAI `tool_calls` entry.
 
-        Arguments that were not a JSON object go back as `{}`: several servers re-parse them
-        to render the prompt and reject the whole request otherwise. The tool result tells the
-        model what was wrong with what it sent.
+        Arguments that were not a JSON object go back as `{}`, and double-encoded ones as the
+        object they held: several servers re-parse them to render the prompt and reject the
+        whole request otherwise. The tool result tells the model what was wrong with what it
+        sent. The model's own text is kept whenever it already is a JSON object.
         """
-        raw = self.raw_arguments if self.arguments is not None else "{}"
+        if self.arguments is None:
+            raw = "{}"
+        elif _is_json_object(self.raw_arguments):
+            raw = self.raw_arguments
+        else:
+            raw = json.dumps(self.arguments)
         function = {"name": self.name, "arguments": raw}
         return {"id": self.id, "type": "function", "function": function}
 

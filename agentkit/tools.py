@@ -16,6 +16,7 @@ A `Tool` keeps the function callable as before, and adds `name`, `description`, 
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import inspect
 import sys
@@ -31,6 +32,8 @@ from ._context import RunContext
 from ._schema import (
     FunctionSchema,
     check_name,
+    clean_schema,
+    format_location,
     function_schema,
     is_context_annotation,
     where,
@@ -66,7 +69,7 @@ class Tool:
         function: The Python callable.
         timeout: Seconds a call may take before it is cancelled and reported to the model.
         requires_approval: Whether the agent's `approval` callback is consulted first.
-        retries: Consecutive failures allowed before the run stops; None uses the agent's.
+        max_failures: Failures in a row that stop the run; None uses the agent's.
     """
 
     __slots__ = (
@@ -75,10 +78,10 @@ class Tool:
         "description",
         "function",
         "is_async",
+        "max_failures",
         "name",
         "parameters",
         "requires_approval",
-        "retries",
         "timeout",
     )
 
@@ -89,13 +92,13 @@ class Tool:
         *,
         timeout: float | None = DEFAULT_TIMEOUT,
         requires_approval: bool = False,
-        retries: int | None = None,
+        max_failures: int | None = None,
     ) -> None:
         problems = []
         if timeout is not None and not timeout > 0:
             problems.append(f"timeout must be a positive number of seconds or None: {timeout!r}")
-        if retries is not None and (not isinstance(retries, int) or retries < 0):
-            problems.append(f"retries must be a whole number >= 0 or None, got {retries!r}")
+        if max_failures is not None and (not isinstance(max_failures, int) or max_failures < 1):
+            problems.append(f"max_failures must be a whole number >= 1 or None: {max_failures!r}")
         if problems:
             place = where(function)
             raise UserError(f"tool `{schema.name}` ({place}) is not a valid tool:", problems)
@@ -107,7 +110,7 @@ class Tool:
         self.is_async = _is_async(function)
         self.timeout = timeout
         self.requires_approval = requires_approval
-        self.retries = retries
+        self.max_failures = max_failures
         self._definition: dict[str, Any] = {
             "type": "function",
             "function": {
@@ -126,7 +129,7 @@ class Tool:
         description: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         requires_approval: bool = False,
-        retries: int | None = None,
+        max_failures: int | None = None,
     ) -> Tool:
         """Describe a sync or async function as a tool, from its type hints and docstring.
 
@@ -139,7 +142,11 @@ class Tool:
             raise UserError(f"a tool must be a function, got {function!r}")
         schema = function_schema(function, name=name, description=description)
         return cls(
-            schema, function, timeout=timeout, requires_approval=requires_approval, retries=retries
+            schema,
+            function,
+            timeout=timeout,
+            requires_approval=requires_approval,
+            max_failures=max_failures,
         )
 
     @classmethod
@@ -152,7 +159,7 @@ class Tool:
         function: Callable[..., Any],
         timeout: float | None = DEFAULT_TIMEOUT,
         requires_approval: bool = False,
-        retries: int | None = None,
+        max_failures: int | None = None,
     ) -> Tool:
         """A tool from a raw JSON schema (as MCP servers give them) and a function.
 
@@ -167,7 +174,8 @@ class Tool:
             problems.append(problem)
         if not callable(function):
             problems.append(f"function must be callable, got {function!r}")
-        schema = dict(parameters) if isinstance(parameters, Mapping) else None
+        # A deep copy: the caller's dict may change later; the tool's schema must not.
+        schema = copy.deepcopy(dict(parameters)) if isinstance(parameters, Mapping) else None
         if schema is None:
             problems.append(f"parameters must be a JSON schema object, got {parameters!r:.80}")
         else:
@@ -179,8 +187,8 @@ class Tool:
         function_schema_ = FunctionSchema(
             name=name,
             description=description,
-            parameters=schema,
-            validate=_jsonschema_validator(name, schema),
+            parameters=_without_refs(schema),
+            validate=_jsonschema_validator(name, schema, _accepted_names(function, context_param)),
             context_param=context_param,
         )
         return cls(
@@ -188,7 +196,7 @@ class Tool:
             function,
             timeout=timeout,
             requires_approval=requires_approval,
-            retries=retries,
+            max_failures=max_failures,
         )
 
     @property
@@ -197,11 +205,11 @@ class Tool:
         return self._schema.context_param
 
     def definition(self) -> dict[str, Any]:
-        """The tool as an OpenAI `tools` entry: `{"type": "function", "function": {...}}`."""
-        return {
-            "type": "function",
-            "function": {**self._definition["function"], "parameters": dict(self.parameters)},
-        }
+        """The tool as an OpenAI `tools` entry: `{"type": "function", "function": {...}}`.
+
+        A fresh copy each time: changing it (even deep inside the schema) leaves the tool as is.
+        """
+        return copy.deepcopy(self._definition)
 
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """Check and coerce decoded arguments; the keyword arguments to call the function with.
@@ -220,8 +228,9 @@ class Tool:
             arguments = {**arguments, self._schema.context_param: context}
         positional = self._schema.positional
         if positional:
-            args = [arguments.pop(n) for n in positional if n in arguments]
-            return self.function(*args, **arguments)
+            args = [arguments[n] for n in positional if n in arguments]
+            keywords = {k: v for k, v in arguments.items() if k not in positional}
+            return self.function(*args, **keywords)
         return self.function(**arguments)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -288,19 +297,58 @@ def _coerce(value: Any, schema: Any) -> Any:
     return value
 
 
+def _without_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with `$ref`s inlined for the model (several Llama servers reject them).
+
+    A recursive schema cannot be inlined; it is sent as given.
+    """
+    if "$defs" not in schema and "definitions" not in schema:
+        return schema
+    try:
+        return clean_schema(schema)
+    except Exception:
+        return schema
+
+
+def _accepted_names(
+    function: Callable[..., Any], context_param: str | None
+) -> frozenset[str] | None:
+    """The keyword arguments `function` accepts; None when it takes **kwargs or is opaque."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    return frozenset(
+        p.name for p in parameters if p.kind is not p.POSITIONAL_ONLY and p.name != context_param
+    )
+
+
 def _jsonschema_validator(
-    name: str, schema: dict[str, Any]
+    name: str, schema: dict[str, Any], accepted: frozenset[str] | None
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     validator = jsonschema.Draft202012Validator(schema)
+    properties = schema.get("properties")
+    allowed = ", ".join(properties) if isinstance(properties, dict) and properties else "none"
 
     def validate(arguments: dict[str, Any]) -> dict[str, Any]:
         arguments = _coerce(arguments, schema)
         errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.path))
-        if errors:
+        # Arguments the schema allows but the function cannot take would fail as a
+        # TypeError inside the call; name them now, as extra arguments.
+        extra = sorted(set(arguments) - accepted) if accepted is not None else []
+        if errors or extra:
             lines = [f"Invalid arguments for tool `{name}`:"]
+            lines += [
+                f"- `{k}`: not a parameter of this tool (parameters: {allowed})" for k in extra
+            ]
             for e in errors:
-                path = ".".join(str(p) for p in e.path) or "(arguments)"
-                lines.append(f"- `{path}`: {e.message}")
+                # Same notation as for function tools: `items[1].qty`.
+                line = f"- `{format_location(tuple(e.path))}`: {e.message}"
+                if e.validator == "additionalProperties" and not e.path:
+                    line += f" (parameters: {allowed})"
+                lines.append(line)
             lines.append(f"Call `{name}` again with corrected arguments.")
             raise ModelRetry("\n".join(lines))
         return dict(arguments)
@@ -319,7 +367,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
     requires_approval: bool = False,
-    retries: int | None = None,
+    max_failures: int | None = None,
 ) -> Callable[[F], Tool]: ...
 
 
@@ -331,7 +379,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
     requires_approval: bool = False,
-    retries: int | None = None,
+    max_failures: int | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a function into a `Tool`: `@tool` or `@tool(name=..., timeout=..., ...)`.
 
@@ -341,7 +389,7 @@ def tool(
         description: The description; defaults to the docstring.
         timeout: Seconds a call may run before it is cancelled; None for no limit.
         requires_approval: Consult the agent's `approval` callback before each call.
-        retries: Consecutive failures allowed before the run stops; None uses the agent's.
+        max_failures: Failures in a row that stop the run; None uses the agent's.
     """
 
     def decorate(fn: Callable[..., Any]) -> Tool:
@@ -351,7 +399,7 @@ def tool(
             description=description,
             timeout=timeout,
             requires_approval=requires_approval,
-            retries=retries,
+            max_failures=max_failures,
         )
 
     return decorate if function is None else decorate(function)
@@ -488,8 +536,13 @@ def load_tools(spec: str | Path) -> list[Tool]:
     except Exception as exc:
         sys.modules.pop(module_name, None)
         raise UserError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
-    tools = tools_from_module(module)
+    try:
+        tools = tools_from_module(module)
+    except UserError:
+        sys.modules.pop(module_name, None)
+        raise
     if not tools:
+        sys.modules.pop(module_name, None)
         raise UserError(
             f"{path} defines no tools: add public functions (or @tool-decorated ones) to it"
         )

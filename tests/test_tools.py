@@ -1,0 +1,731 @@
+"""Tool objects: @tool, from_function, from_schema, definition(), invoke, the registry, loading."""
+
+from __future__ import annotations
+
+import textwrap
+import types
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+import agentkit.tools as tools_module
+from agentkit import ModelRetry, RunContext, Tool, UserError, tool
+from agentkit.tools import (
+    DEFAULT_TIMEOUT,
+    ToolRegistry,
+    as_tool,
+    builtin_tool_names,
+    load_tools,
+    tools_from_module,
+)
+
+
+def add(a: int, b: int = 1) -> int:
+    """Add two numbers.
+
+    Args:
+        a: The first number.
+        b: The second number.
+    """
+    return a + b
+
+
+async def slow_echo(text: str) -> str:
+    """Echo the text back."""
+    await anyio.sleep(0)
+    return text
+
+
+ADD_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "a": {"type": "integer", "description": "The first number."},
+        "b": {"type": "integer", "default": 1, "description": "The second number."},
+    },
+    "required": ["a"],
+    "additionalProperties": False,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# @tool and Tool.from_function
+
+
+def test_bare_decorator() -> None:
+    @tool
+    def multiply(a: int, b: int) -> int:
+        """Multiply two numbers."""
+        return a * b
+
+    assert isinstance(multiply, Tool)
+    assert (multiply.name, multiply.description) == ("multiply", "Multiply two numbers.")
+    assert (multiply.timeout, multiply.requires_approval) == (DEFAULT_TIMEOUT, False)
+    assert multiply.is_async is False
+
+
+def test_decorator_with_options() -> None:
+    @tool(name="product", description="Multiply.", timeout=2.5, requires_approval=True)
+    def multiply(a: int, b: int) -> int:
+        return a * b
+
+    assert (multiply.name, multiply.description) == ("product", "Multiply.")
+    assert (multiply.timeout, multiply.requires_approval) == (2.5, True)
+    assert multiply.definition()["function"]["name"] == "product"
+
+
+def test_no_timeout_is_allowed() -> None:
+    assert Tool.from_function(add, timeout=None).timeout is None
+
+
+def test_decorated_tool_stays_callable_as_the_function() -> None:
+    @tool
+    def multiply(a: int, b: int = 2) -> int:
+        return a * b
+
+    assert multiply(3) == 6
+    assert multiply(3, b=5) == 15
+    assert multiply.function(4) == 8
+
+
+@pytest.mark.anyio
+async def test_async_tool_stays_awaitable() -> None:
+    echo = Tool.from_function(slow_echo)
+    assert echo.is_async is True
+    assert await echo("hi") == "hi"
+    assert await echo.invoke(echo.validate({"text": "yo"}), None) == "yo"
+
+
+def test_async_callable_object_is_detected_as_async() -> None:
+    class Fetcher:
+        __name__ = "fetch"
+
+        async def __call__(self, url: str) -> str:
+            return url
+
+    assert Tool.from_function(Fetcher()).is_async is True
+
+
+def test_callable_object_problems_point_at_its_call_method() -> None:
+    class Broken:
+        __name__ = "broken"
+
+        def __call__(self, x):  # type: ignore[no-untyped-def]
+            return x
+
+    with pytest.raises(UserError) as info:
+        Tool.from_function(Broken())
+    line = Broken.__call__.__code__.co_firstlineno
+    assert str(info.value).startswith(f"tool `broken` ({__file__}:{line}) is not a valid tool:")
+
+
+def test_bound_method_is_a_tool() -> None:
+    class Counter:
+        def __init__(self) -> None:
+            self.total = 0
+
+        def bump(self, by: int = 1) -> int:
+            """Add to the counter."""
+            self.total += by
+            return self.total
+
+        @staticmethod
+        def reset(to: int) -> int:
+            return to
+
+    counter = Counter()
+    bump = Tool.from_function(counter.bump)
+    assert (bump.name, bump.description) == ("bump", "Add to the counter.")
+    assert bump.parameters["properties"] == {"by": {"type": "integer", "default": 1}}
+    assert bump.invoke(bump.validate({"by": "2"}), None) == 2
+    assert counter.total == 2
+    assert Tool.from_function(Counter.reset).parameters["required"] == ["to"]
+
+
+def test_from_function_of_a_tool_describes_its_function() -> None:
+    original = Tool.from_function(add)
+    renamed = Tool.from_function(original, name="plus")
+    assert renamed.function is add
+    assert (renamed.name, renamed.parameters) == ("plus", ADD_PARAMETERS)
+
+
+def test_not_a_function() -> None:
+    with pytest.raises(UserError, match="a tool must be a function, got 42"):
+        Tool.from_function(42)  # type: ignore[arg-type]
+
+
+def test_repr() -> None:
+    assert repr(Tool.from_function(add)) == "Tool(name='add')"
+
+
+def test_as_tool_keeps_tools_and_wraps_functions() -> None:
+    existing = Tool.from_function(add)
+    assert as_tool(existing) is existing
+    wrapped = as_tool(add)
+    assert isinstance(wrapped, Tool)
+    assert wrapped.parameters == ADD_PARAMETERS
+
+
+# --------------------------------------------------------------------------------------------
+# definition(): the wire dict, fresh every time
+
+
+def test_definition_is_the_openai_tools_entry() -> None:
+    assert Tool.from_function(add).definition() == {
+        "type": "function",
+        "function": {
+            "name": "add",
+            "description": "Add two numbers.",
+            "parameters": ADD_PARAMETERS,
+        },
+    }
+
+
+def test_definition_is_a_fresh_dict_each_time() -> None:
+    adder = Tool.from_function(add)
+    first = adder.definition()
+    assert first is not adder.definition()
+    first["type"] = "changed"
+    first["function"]["name"] = "changed"
+    first["function"]["parameters"]["required"].append("b")
+    first["function"]["parameters"]["properties"]["a"]["type"] = "string"
+    del first["function"]["parameters"]["additionalProperties"]
+    assert adder.definition() == Tool.from_function(add).definition()
+    assert adder.parameters == ADD_PARAMETERS
+    assert adder.name == "add"
+
+
+# --------------------------------------------------------------------------------------------
+# validate() and invoke()
+
+
+class Deps:
+    def __init__(self, greeting: str) -> None:
+        self.greeting = greeting
+
+
+def greet(name: str, ctx: RunContext[Deps]) -> str:
+    return f"{ctx.deps.greeting}, {name} ({ctx.tool_name})"
+
+
+def test_run_context_is_injected_by_invoke() -> None:
+    greeter = Tool.from_function(greet)
+    assert greeter.context_param == "ctx"
+    assert greeter.parameters["properties"] == {"name": {"type": "string"}}
+    context = RunContext(deps=Deps("Hello"), tool_name="greet")
+    assert greeter.invoke(greeter.validate({"name": "Ada"}), context) == "Hello, Ada (greet)"
+
+
+def test_tool_without_context_ignores_the_context() -> None:
+    adder = Tool.from_function(add)
+    assert adder.context_param is None
+    assert adder.invoke(adder.validate({"a": "2", "b": "40"}), RunContext(deps=None)) == 42
+
+
+def test_positional_only_parameters_are_passed_positionally() -> None:
+    def subtract(a: int, b: int, /, *, scale: int = 1) -> int:
+        return (a - b) * scale
+
+    minus = Tool.from_function(subtract)
+    assert minus.invoke(minus.validate({"b": 2, "a": "10", "scale": 3}), None) == 24
+
+
+def test_invoke_does_not_change_the_arguments_it_is_given() -> None:
+    def subtract(a: int, b: int, /) -> int:
+        return a - b
+
+    minus = Tool.from_function(subtract)
+    arguments = minus.validate({"a": 5, "b": 3})
+    assert minus.invoke(arguments, None) == 2
+    assert minus.invoke(arguments, None) == 2
+
+
+def test_validate_raises_model_retry() -> None:
+    with pytest.raises(ModelRetry, match=r"- `a`: Input should be a valid integer"):
+        Tool.from_function(add).validate({"a": "two"})
+
+
+# --------------------------------------------------------------------------------------------
+# Tool.from_schema: raw JSON schemas, as MCP servers give them
+
+ORDER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "customer": {"type": "string", "minLength": 1},
+        "count": {"type": "integer", "minimum": 1},
+        "price": {"type": "number"},
+        "gift": {"type": "boolean"},
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"sku": {"type": "string"}, "qty": {"type": "integer"}},
+                "required": ["sku", "qty"],
+            },
+        },
+    },
+    "required": ["customer", "count"],
+    "additionalProperties": False,
+}
+
+
+def record_order(**kwargs: Any) -> dict[str, Any]:
+    return kwargs
+
+
+def test_from_schema_definition_and_attributes() -> None:
+    order = Tool.from_schema(
+        name="place_order",
+        description="Place an order.",
+        parameters=ORDER_SCHEMA,
+        function=record_order,
+        timeout=5,
+        requires_approval=True,
+    )
+    assert (order.name, order.description, order.parameters) == (
+        "place_order",
+        "Place an order.",
+        ORDER_SCHEMA,
+    )
+    assert (order.timeout, order.requires_approval, order.context_param) == (5, True, None)
+    assert order.definition() == {
+        "type": "function",
+        "function": {
+            "name": "place_order",
+            "description": "Place an order.",
+            "parameters": ORDER_SCHEMA,
+        },
+    }
+
+
+def test_from_schema_coerces_strings_and_calls_with_keyword_arguments() -> None:
+    calls: list[dict[str, Any]] = []
+
+    def place_order(customer: str, count: int, **rest: Any) -> str:
+        calls.append({"customer": customer, "count": count, **rest})
+        return "ok"
+
+    order = Tool.from_schema(
+        name="place_order", description="", parameters=ORDER_SCHEMA, function=place_order
+    )
+    arguments = order.validate(
+        {
+            "customer": "Ada",
+            "count": "10",
+            "price": "3.5",
+            "gift": "true",
+            "items": [{"sku": "A", "qty": " 2 "}],
+        }
+    )
+    assert arguments == {
+        "customer": "Ada",
+        "count": 10,
+        "price": 3.5,
+        "gift": True,
+        "items": [{"sku": "A", "qty": 2}],
+    }
+    assert order.invoke(arguments, None) == "ok"
+    assert calls == [arguments]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("FALSE", False), ("True", True), ("7", 7.0), ("-0.25", -0.25)]
+)
+def test_from_schema_coercion_by_type(raw: str, expected: object) -> None:
+    kind = "boolean" if isinstance(expected, bool) else "number"
+    echo = Tool.from_schema(
+        name="echo",
+        description="",
+        parameters={"type": "object", "properties": {"v": {"type": kind}}},
+        function=record_order,
+    )
+    value = echo.validate({"v": raw})["v"]
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+def test_from_schema_lists_every_argument_error() -> None:
+    order = Tool.from_schema(
+        name="place_order", description="", parameters=ORDER_SCHEMA, function=record_order
+    )
+    with pytest.raises(ModelRetry) as info:
+        order.validate(
+            {
+                "customer": "",
+                "price": "cheap",
+                "items": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": "many"}, {"qty": 1}],
+                "colour": "red",
+            }
+        )
+    assert info.value.message == (
+        "Invalid arguments for tool `place_order`:\n"
+        "- `(arguments)`: 'count' is a required property\n"
+        "- `(arguments)`: Additional properties are not allowed ('colour' was unexpected) "
+        "(parameters: customer, count, price, gift, items)\n"
+        "- `customer`: '' should be non-empty\n"
+        "- `items[1].qty`: 'many' is not of type 'integer'\n"
+        "- `items[2]`: 'sku' is a required property\n"
+        "- `price`: 'cheap' is not of type 'number'\n"
+        "Call `place_order` again with corrected arguments."
+    )
+
+
+def test_from_schema_rejects_numbers_that_are_not_whole() -> None:
+    order = Tool.from_schema(
+        name="place_order", description="", parameters=ORDER_SCHEMA, function=record_order
+    )
+    with pytest.raises(ModelRetry, match=r"- `count`: '2\.5' is not of type 'integer'"):
+        order.validate({"customer": "Ada", "count": "2.5"})
+
+
+def test_from_schema_meta_schema_errors_are_all_listed() -> None:
+    with pytest.raises(UserError) as info:
+        Tool.from_schema(
+            name="broken",
+            description="",
+            parameters={
+                "type": "object",
+                "properties": {"a": {"type": "strin"}, "b": {"minimum": "zero"}},
+                "required": "a",
+            },
+            function=record_order,
+        )
+    assert info.value.problems == [
+        "parameters['properties']['a']['type']: 'strin' is not valid under any of the given "
+        "schemas",
+        "parameters['properties']['b']['minimum']: 'zero' is not of type 'number'",
+        "parameters['required']: 'a' is not of type 'array'",
+    ]
+    assert str(info.value).startswith("tool `broken` is not a valid tool:\n  - parameters[")
+
+
+def test_from_schema_name_function_and_schema_problems_together() -> None:
+    with pytest.raises(UserError) as info:
+        Tool.from_schema(
+            name="no spaces",
+            description="",
+            parameters={"type": "object", "required": 3},
+            function="not callable",  # type: ignore[arg-type]
+        )
+    problems = info.value.problems
+    assert len(problems) == 3
+    assert problems[0].startswith("tool name 'no spaces' is not valid")
+    assert problems[1] == "function must be callable, got 'not callable'"
+    assert problems[2] == "parameters['required']: 3 is not of type 'array'"
+
+
+@pytest.mark.parametrize(
+    ("parameters", "problem"),
+    [
+        ({"type": "array"}, "parameters must describe an object (type \"object\"): 'array'"),
+        ([1, 2], "parameters must be a JSON schema object, got [1, 2]"),
+    ],
+)
+def test_from_schema_parameters_must_describe_an_object(parameters: Any, problem: str) -> None:
+    with pytest.raises(UserError) as info:
+        Tool.from_schema(name="t", description="", parameters=parameters, function=record_order)
+    assert info.value.problems == [problem]
+
+
+def test_from_schema_copies_the_schema_it_is_given() -> None:
+    parameters: dict[str, Any] = {
+        "type": "object",
+        "properties": {"n": {"type": "integer"}},
+        "required": ["n"],
+    }
+    counter = Tool.from_schema(
+        name="counter", description="", parameters=parameters, function=record_order
+    )
+    parameters["properties"]["n"]["type"] = "string"
+    parameters["required"].append("m")
+    assert counter.parameters["properties"] == {"n": {"type": "integer"}}
+    assert counter.validate({"n": "4"}) == {"n": 4}
+
+
+def test_from_schema_function_may_take_the_run_context() -> None:
+    def lookup(key: str, ctx: RunContext[dict[str, str]]) -> str:
+        return ctx.deps[key]
+
+    lookup_tool = Tool.from_schema(
+        name="lookup",
+        description="",
+        parameters={"type": "object", "properties": {"key": {"type": "string"}}},
+        function=lookup,
+    )
+    assert lookup_tool.context_param == "ctx"
+    context = RunContext(deps={"k": "v"})
+    assert lookup_tool.invoke(lookup_tool.validate({"key": "k"}), context) == "v"
+
+
+# --------------------------------------------------------------------------------------------
+# ToolRegistry
+
+
+def test_registry_takes_tools_and_plain_functions() -> None:
+    registry = ToolRegistry([add, Tool.from_function(slow_echo)])
+    assert registry.names == ["add", "slow_echo"]
+    assert len(registry) == 2
+    assert "add" in registry
+    assert "missing" not in registry
+    assert registry.get("missing") is None
+    adder = registry.get("add")
+    assert adder is not None
+    assert adder.function is add
+    assert [t.name for t in registry] == ["add", "slow_echo"]
+    assert registry.definitions == [t.definition() for t in registry]
+
+
+def test_registry_rejects_duplicate_names_with_both_places() -> None:
+    def other_add(a: int) -> int:
+        return a
+
+    with pytest.raises(UserError) as info:
+        ToolRegistry([add, Tool.from_function(other_add, name="add")])
+    (problem,) = info.value.problems
+    add_line = add.__code__.co_firstlineno
+    other_line = other_add.__code__.co_firstlineno
+    assert problem == (
+        f"two tools are named `add` ({__file__}:{add_line} and {__file__}:{other_line}); "
+        "pass name=... to tell them apart"
+    )
+
+
+def test_registry_lists_every_bad_tool_and_duplicate_at_once() -> None:
+    def untyped(x):  # type: ignore[no-untyped-def]
+        return x
+
+    with pytest.raises(UserError) as info:
+        ToolRegistry([add, untyped, add])
+    assert str(info.value).startswith("the agent's tools are not valid:")
+    problems = info.value.problems
+    assert len(problems) == 2
+    assert "tool `untyped`" in problems[0]
+    assert "parameter `x` has no type annotation" in problems[0]
+    assert problems[1].startswith("two tools are named `add`")
+
+
+def test_empty_registry() -> None:
+    registry = ToolRegistry()
+    assert (registry.names, registry.definitions, len(registry)) == ([], [], 0)
+
+
+# --------------------------------------------------------------------------------------------
+# tools_from_module
+
+
+def _module(name: str, source: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    exec(textwrap.dedent(source), module.__dict__)
+    return module
+
+
+def test_module_with_decorated_tools_gives_only_those() -> None:
+    module = _module(
+        "decorated_tools",
+        """
+        from agentkit import tool
+
+        @tool
+        def wanted(x: int) -> int:
+            return x
+
+        def helper(y: int) -> int:
+            return y
+        """,
+    )
+    assert [t.name for t in tools_from_module(module)] == ["wanted"]
+
+
+def test_module_without_decorated_tools_gives_its_own_public_functions() -> None:
+    module = _module(
+        "plain_tools",
+        """
+        from json import dumps
+        from os.path import join
+
+        LIMIT = 3
+
+        class Helper:
+            pass
+
+        def first(x: int) -> int:
+            return x
+
+        def _private(y) -> None:
+            pass
+
+        async def second(text: str) -> str:
+            return text
+        """,
+    )
+    found = tools_from_module(module)
+    assert [t.name for t in found] == ["first", "second"]
+    assert [t.is_async for t in found] == [False, True]
+
+
+def test_module_function_that_is_not_a_tool_is_an_error() -> None:
+    module = _module(
+        "broken_tools",
+        """
+        def fine(x: int) -> int:
+            return x
+
+        def untyped(x):
+            return x
+        """,
+    )
+    with pytest.raises(UserError) as info:
+        tools_from_module(module)
+    assert str(info.value).startswith("module `broken_tools` has functions that are not tools:")
+    (problem,) = info.value.problems
+    assert "parameter `x` has no type annotation" in problem
+
+
+def test_module_without_functions_gives_no_tools() -> None:
+    assert tools_from_module(_module("empty_tools", "VALUE = 1\n")) == []
+
+
+# --------------------------------------------------------------------------------------------
+# load_tools
+
+
+def _write(path: Path, source: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source), encoding="utf-8")
+    return path
+
+
+WEATHER_FILE = """
+    from __future__ import annotations
+
+    import dataclasses
+    from typing import Literal
+
+    from pydantic import BaseModel
+
+
+    @dataclasses.dataclass
+    class Place:
+        city: str
+        country: str = "FR"
+
+
+    class Options(BaseModel):
+        unit: Literal["c", "f"] = "c"
+
+
+    def forecast(place: Place, options: Options) -> str:
+        '''Forecast for a place.
+
+        Args:
+            place: Where.
+        '''
+        return f"{place.city}/{place.country}: sunny in {options.unit}"
+
+
+    def _helper() -> None:
+        pass
+    """
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_load_tools_from_a_file(tmp_path: Path, as_text: bool) -> None:
+    path = _write(tmp_path / "weather.py", WEATHER_FILE)
+    (forecast,) = load_tools(str(path) if as_text else path)
+    assert (forecast.name, forecast.description) == ("forecast", "Forecast for a place.")
+    assert forecast.parameters["properties"]["place"]["description"] == "Where."
+    arguments = forecast.validate({"place": {"city": "Paris"}, "options": {"unit": "f"}})
+    assert forecast.invoke(arguments, None) == "Paris/FR: sunny in f"
+
+
+def test_files_with_the_same_name_in_different_folders_do_not_collide(tmp_path: Path) -> None:
+    first = _write(tmp_path / "a" / "tools.py", "def one(x: int) -> int:\n    return 1\n")
+    second = _write(tmp_path / "b" / "tools.py", "def two(x: int) -> int:\n    return 2\n")
+    (one,) = load_tools(first)
+    (two,) = load_tools(second)
+    assert (one.name, one(0), two.name, two(0)) == ("one", 1, "two", 2)
+
+
+def test_load_tools_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.py"
+    with pytest.raises(UserError) as info:
+        load_tools(missing)
+    assert str(info.value) == f"tool file not found: {missing} (give the path to a .py file)"
+
+
+def test_load_tools_syntax_error_gives_file_and_line(tmp_path: Path) -> None:
+    path = _write(tmp_path / "broken.py", "def ok(x: int) -> int:\n    return x\n\ndef bad(:\n")
+    with pytest.raises(UserError) as info:
+        load_tools(path)
+    assert str(info.value).startswith(f"syntax error in {path}:4: ")
+
+
+def test_load_tools_import_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "needs.py", "import agentkit_no_such_module\n")
+    with pytest.raises(UserError) as info:
+        load_tools(path)
+    assert str(info.value) == (
+        f"importing {path} failed: ModuleNotFoundError: No module named 'agentkit_no_such_module'"
+    )
+    assert isinstance(info.value.__cause__, ModuleNotFoundError)
+
+
+def test_load_tools_exception_while_importing(tmp_path: Path) -> None:
+    path = _write(tmp_path / "raises.py", "raise RuntimeError('no config')\n")
+    with pytest.raises(UserError, match=r"importing .*raises\.py failed: RuntimeError: no config"):
+        load_tools(path)
+
+
+def test_load_tools_file_with_no_tools(tmp_path: Path) -> None:
+    path = _write(tmp_path / "constants.py", "LIMIT = 3\n\ndef _hidden() -> None:\n    pass\n")
+    with pytest.raises(UserError) as info:
+        load_tools(path)
+    assert str(info.value) == (
+        f"{path} defines no tools: add public functions (or @tool-decorated ones) to it"
+    )
+
+
+def test_load_tools_file_with_a_bad_function(tmp_path: Path) -> None:
+    path = _write(tmp_path / "bad.py", "def untyped(x):\n    return x\n")
+    with pytest.raises(UserError) as info:
+        load_tools(path)
+    (problem,) = info.value.problems
+    assert f"{path}:1" in problem
+    assert "parameter `x` has no type annotation" in problem
+
+
+@pytest.fixture
+def builtins_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "builtin"
+    _write(folder / "dice.py", "def roll(sides: int = 6) -> int:\n    return sides\n")
+    _write(folder / "coins.py", "def flip() -> str:\n    return 'heads'\n")
+    _write(folder / "_shared.py", "def not_a_builtin() -> None:\n    pass\n")
+    monkeypatch.setattr(tools_module, "_builtin_dirs", lambda: [tmp_path / "absent", folder])
+    return folder
+
+
+def test_builtin_tool_names(builtins_folder: Path) -> None:
+    assert builtin_tool_names() == ["coins", "dice"]
+
+
+def test_load_a_builtin_by_short_name(builtins_folder: Path) -> None:
+    (roll,) = load_tools("dice")
+    assert roll.name == "roll"
+    assert roll.invoke(roll.validate({}), None) == 6
+
+
+def test_unknown_builtin_name_lists_the_builtins(builtins_folder: Path) -> None:
+    with pytest.raises(UserError) as info:
+        load_tools("dicee")
+    assert str(info.value) == (
+        "unknown tool module 'dicee': give a .py file path or a built-in (coins, dice)"
+    )
+
+
+def test_shipped_builtins_load() -> None:
+    # Whatever ready-made modules the checkout has must load as tools.
+    for name in builtin_tool_names():
+        loaded = load_tools(name)
+        assert loaded
+        assert all(isinstance(t, Tool) for t in loaded)
