@@ -1,0 +1,343 @@
+"""A safe calculator: arithmetic and common math functions on numbers.
+
+Offers one tool, `calculate`. The expression is parsed with Python's `ast` module and walked
+against an allowlist (number literals, `+ - * / // % **`, unary signs, parentheses, and a
+fixed table of math functions and constants); nothing is ever passed to `eval`. Sizes are
+capped before any work is done: input length, nesting depth, exponents, factorials and the
+magnitude of every intermediate result, so no expression can exhaust memory or time.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from agentkit import ModelRetry
+
+_Number = int | float
+
+_MAX_LENGTH = 500
+_MAX_DEPTH = 50
+_MAX_DIGITS = 1000
+_MAX_INT_BITS = int(_MAX_DIGITS * math.log2(10))
+_MAX_FACTORIAL = 400
+_MAX_ROUND_DIGITS = 100
+_FLOAT_DIGITS = 15
+
+
+def _factorial(n: _Number) -> int:
+    if isinstance(n, float):
+        if not n.is_integer():
+            raise ModelRetry(f"factorial needs a whole number >= 0, got {_format(n)}")
+        n = int(n)
+    if n < 0:
+        raise ModelRetry(f"factorial needs a whole number >= 0, got {n}")
+    if n > _MAX_FACTORIAL:
+        raise ModelRetry(
+            f"factorial({n}) is too large: the argument may be at most {_MAX_FACTORIAL}"
+        )
+    return math.factorial(n)
+
+
+def _round(x: _Number, ndigits: _Number | None = None) -> _Number:
+    if ndigits is None:
+        return round(x)
+    if not isinstance(ndigits, int):
+        raise ModelRetry(f"round's second argument must be a whole number, got {_format(ndigits)}")
+    if abs(ndigits) > _MAX_ROUND_DIGITS:
+        raise ModelRetry(
+            f"round's second argument must be between -{_MAX_ROUND_DIGITS} and "
+            f"{_MAX_ROUND_DIGITS}, got {ndigits}"
+        )
+    return round(x, ndigits)
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "sqrt": math.sqrt,
+    "log": math.log,
+    "log10": math.log10,
+    "log2": math.log2,
+    "exp": math.exp,
+    "sin": math.sin,
+    "cos": math.cos,
+    "tan": math.tan,
+    "asin": math.asin,
+    "acos": math.acos,
+    "atan": math.atan,
+    "atan2": math.atan2,
+    "floor": math.floor,
+    "ceil": math.ceil,
+    "abs": abs,
+    "round": _round,
+    "min": min,
+    "max": max,
+    "factorial": _factorial,
+    "hypot": math.hypot,
+    "degrees": math.degrees,
+    "radians": math.radians,
+}
+
+_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "tau": math.tau}
+
+_ALLOWED_TEXT = (
+    "numbers, + - * / // % ** (power), parentheses, the constants "
+    + ", ".join(_CONSTANTS)
+    + " and the functions "
+    + ", ".join(_FUNCTIONS)
+)
+
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+    ast.UAdd: operator.pos,
+    ast.USub: operator.neg,
+}
+
+# Operators the model is likely to try, with what to write instead.
+_OPERATOR_HINTS: dict[type[ast.AST], str] = {
+    ast.BitXor: "`^` is not a power operator here; write powers with ** (e.g. 2**8)",
+    ast.BitAnd: "bitwise `&` is not supported",
+    ast.BitOr: "bitwise `|` is not supported",
+    ast.LShift: "`<<` is not supported; write 2**n for powers of two",
+    ast.RShift: "`>>` is not supported; use // to divide",
+    ast.MatMult: "`@` is not supported; write * to multiply",
+    ast.Invert: "`~` is not supported",
+    ast.Not: "`not` is not supported",
+}
+
+# Plain names for refused syntax, so the message reads "comparisons are not allowed".
+_SYNTAX_NAMES: dict[type[ast.AST], str] = {
+    ast.Compare: "comparisons",
+    ast.BoolOp: "`and` / `or`",
+    ast.IfExp: "conditional expressions",
+    ast.Lambda: "lambda functions",
+    ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "generator expressions",
+    ast.List: "lists",
+    ast.Tuple: "tuples (a comma outside a function call; write 1000, not 1,000)",
+    ast.Set: "sets",
+    ast.Dict: "dicts",
+    ast.Subscript: "indexing and slicing",
+    ast.JoinedStr: "strings",
+    ast.NamedExpr: "assignments (:=)",
+    ast.Await: "`await` expressions",
+    ast.Yield: "`yield` expressions",
+    ast.YieldFrom: "`yield` expressions",
+    ast.Starred: "unpacking (*)",
+}
+
+
+def _format(value: _Number) -> str:
+    """Integers exactly; floats to 15 significant digits, without `.0` when whole."""
+    if isinstance(value, int):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.{_FLOAT_DIGITS}g}"
+
+
+def _check_size(value: object) -> _Number:
+    """The value when it is a real number of reasonable size; else a message for the model."""
+    if isinstance(value, complex):
+        raise ModelRetry(
+            "the result is a complex number (e.g. a fractional power of a negative number); "
+            "only real numbers are supported"
+        )
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ModelRetry(f"unexpected value {value!r}; use numbers only")
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        raise ModelRetry(
+            f"a result has more than {_MAX_DIGITS} digits; use smaller numbers or floats "
+            "(e.g. 2.0**4000 instead of 2**4000), or work with logarithms"
+        )
+    if isinstance(value, float) and math.isinf(value):
+        raise ModelRetry("a result is too large for a float (overflow); use smaller numbers")
+    if isinstance(value, float) and math.isnan(value):
+        raise ModelRetry("a result is not a number (NaN); check the domain of the functions")
+    return value
+
+
+def _check_power(base: _Number, exponent: _Number) -> None:
+    """Refuse integer powers whose result would be huge, before computing them."""
+    if not (isinstance(base, int) and isinstance(exponent, int)):
+        return  # float powers overflow quickly and safely (OverflowError)
+    if exponent <= 0 or abs(base) <= 1:
+        return
+    estimated_bits = (abs(base).bit_length() - 1) * exponent
+    if estimated_bits > _MAX_INT_BITS:
+        raise ModelRetry(
+            f"{_format(base)}**{_format(exponent)} is too large (more than {_MAX_DIGITS} "
+            "digits); use a smaller exponent, a float base (e.g. 2.0**x) or logarithms"
+        )
+
+
+def _check_text(expression: str) -> None:
+    if not expression.strip():
+        raise ModelRetry(f"the expression is empty; write one using {_ALLOWED_TEXT}")
+    if len(expression) > _MAX_LENGTH:
+        raise ModelRetry(
+            f"the expression is {len(expression)} characters long; the limit is {_MAX_LENGTH}. "
+            "Split the calculation into smaller steps"
+        )
+    depth = 0
+    for char in expression:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth > _MAX_DEPTH:
+            raise ModelRetry(
+                f"the expression nests parentheses more than {_MAX_DEPTH} deep; simplify it"
+            )
+
+
+def _parse(expression: str) -> ast.expr:
+    _check_text(expression)
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except (SyntaxError, ValueError) as exc:
+        reason = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        raise ModelRetry(
+            f"cannot parse {expression!r}: {reason}. Write a single expression using "
+            f"{_ALLOWED_TEXT}"
+        ) from None
+    return tree.body
+
+
+def _eval(node: ast.AST, depth: int) -> _Number:
+    if depth > _MAX_DEPTH:
+        raise ModelRetry(f"the expression nests more than {_MAX_DEPTH} levels deep; simplify it")
+    handler = _HANDLERS.get(type(node))
+    if handler is None:
+        raise ModelRetry(_refusal(node))
+    return _check_size(handler(node, depth + 1))
+
+
+def _eval_constant(node: ast.AST, depth: int) -> _Number:
+    assert isinstance(node, ast.Constant)
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ModelRetry(
+            f"{value!r} is not a number; only numbers are allowed (no strings, booleans, "
+            f"complex numbers or None). Use {_ALLOWED_TEXT}"
+        )
+    return value
+
+
+def _eval_name(node: ast.AST, depth: int) -> _Number:
+    assert isinstance(node, ast.Name)
+    if node.id in _CONSTANTS:
+        return _CONSTANTS[node.id]
+    if node.id in _FUNCTIONS:
+        raise ModelRetry(f"`{node.id}` is a function; call it with parentheses, e.g. {node.id}(2)")
+    raise ModelRetry(f"name `{node.id}` is not allowed; use {_ALLOWED_TEXT}")
+
+
+def _eval_unary(node: ast.AST, depth: int) -> _Number:
+    assert isinstance(node, ast.UnaryOp)
+    apply = _UNARY.get(type(node.op))
+    if apply is None:
+        raise ModelRetry(_refusal(node.op))
+    result: _Number = apply(_eval(node.operand, depth))
+    return result
+
+
+def _eval_binary(node: ast.AST, depth: int) -> _Number:
+    assert isinstance(node, ast.BinOp)
+    apply = _BINARY.get(type(node.op))
+    if apply is None:
+        raise ModelRetry(_refusal(node.op))
+    left = _eval(node.left, depth)
+    right = _eval(node.right, depth)
+    if isinstance(node.op, ast.Pow):
+        _check_power(left, right)
+    return _apply(apply, left, right)
+
+
+def _eval_call(node: ast.AST, depth: int) -> _Number:
+    assert isinstance(node, ast.Call)
+    if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS:
+        shown = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+        raise ModelRetry(
+            f"calling `{shown}` is not allowed; the functions are: {', '.join(_FUNCTIONS)}"
+        )
+    name = node.func.id
+    if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+        raise ModelRetry(f"pass {name}'s arguments by position only, e.g. {name}(2)")
+    args = [_eval(arg, depth) for arg in node.args]
+    return _apply(_FUNCTIONS[name], *args, name=name)
+
+
+def _apply(function: Callable[..., Any], *args: _Number, name: str | None = None) -> _Number:
+    """Call a function or operator; turn Python's arithmetic errors into messages."""
+    where = f" in {name}()" if name else ""
+    try:
+        result: _Number = function(*args)
+    except ZeroDivisionError:
+        raise ModelRetry(f"division by zero{where}; check the divisor") from None
+    except OverflowError:
+        raise ModelRetry(
+            f"the result{where} is too large to represent (overflow); use smaller numbers"
+        ) from None
+    except (ValueError, TypeError) as exc:
+        shown = ", ".join(_format(a) for a in args)
+        raise ModelRetry(
+            f"invalid argument{where} ({shown}): {exc}; check the function's domain and the "
+            "number of arguments"
+        ) from None
+    return result
+
+
+_HANDLERS: dict[type[ast.AST], Callable[[ast.AST, int], _Number]] = {
+    ast.Constant: _eval_constant,
+    ast.Name: _eval_name,
+    ast.UnaryOp: _eval_unary,
+    ast.BinOp: _eval_binary,
+    ast.Call: _eval_call,
+}
+
+
+def _refusal(node: ast.AST) -> str:
+    """Why a syntax element is refused, and what to write instead."""
+    hint = _OPERATOR_HINTS.get(type(node))
+    if hint is not None:
+        return f"{hint}. Use {_ALLOWED_TEXT}"
+    if isinstance(node, ast.Attribute):
+        return f"attribute access (`.{node.attr}`) is not allowed; use {_ALLOWED_TEXT}"
+    kind = _SYNTAX_NAMES.get(type(node), type(node).__name__)
+    try:
+        shown = ast.unparse(node) if isinstance(node, ast.expr) else ""
+    except Exception:  # unparse of an odd node must not hide the real message
+        shown = ""
+    found = f" (found `{shown:.60}`)" if shown else ""
+    return f"{kind} are not allowed in a calculation{found}; use {_ALLOWED_TEXT}"
+
+
+def calculate(expression: str) -> str:
+    """Evaluate an arithmetic expression and return the result.
+
+    Supports numbers, + - * / // % ** (power), parentheses, the constants pi, e and tau, and
+    the functions sqrt, log (natural, or log(x, base)), log10, log2, exp, sin, cos, tan, asin,
+    acos, atan, atan2, floor, ceil, abs, round, min, max, factorial, hypot, degrees and
+    radians. Angles are in radians. Whole numbers are exact; other results have 15
+    significant digits.
+
+    Args:
+        expression: One math expression, e.g. "2 * (3 + 4) ** 2" or "sqrt(2) / 2" or
+            "round(100 * 1.05 ** 10, 2)". Use ** for powers, not ^.
+
+    Returns:
+        The value as text, e.g. "98" or "0.707106781186548".
+    """
+    return _format(_eval(_parse(expression), 0))
