@@ -1,6 +1,24 @@
-"""agentkit: tool-calling agents on Llama 3.1 behind any OpenAI-compatible endpoint."""
+"""agentkit: tool-calling agents on Llama 3.1 behind any OpenAI-compatible endpoint.
+
+```python
+from agentkit import Agent, tool
+
+@tool
+def add(a: int, b: int) -> int:
+    '''Add two numbers.'''
+    return a + b
+
+agent = Agent(model="offline", tools=[add])
+print(agent.run_sync("add 2 and 3").output)
+```
+
+More in `agentkit.events` (what `Agent.stream` yields), `agentkit.models` (the model
+interface and the OpenAI-compatible adapter), `agentkit.llama` (tool calls left as text)
+and `agentkit.testing` (scripted models and a fake server).
+"""
 
 from ._context import RunContext
+from .agent import Agent, RunResult, UsageLimits
 from .errors import (
     AgentkitError,
     MaxTurnsExceeded,
@@ -25,6 +43,7 @@ from .tools import Tool, tool
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
     "AgentkitError",
     "AssistantMessage",
     "MaxTurnsExceeded",
@@ -33,6 +52,7 @@ __all__ = [
     "ModelRetry",
     "RunContext",
     "RunError",
+    "RunResult",
     "SystemMessage",
     "Tool",
     "ToolCall",
@@ -40,6 +60,7 @@ __all__ = [
     "ToolRetriesExceeded",
     "Usage",
     "UsageLimitExceeded",
+    "UsageLimits",
     "UserError",
     "UserMessage",
     "tool",

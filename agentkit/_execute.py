@@ -1,0 +1,250 @@
+"""Run one reply's tool calls: look up, validate, approve, run concurrently, report as text.
+
+Nothing a tool call does wrong escapes as an exception: an unknown tool, arguments that are
+not JSON, failed validation, a declined approval, an exception, a timeout or a `ModelRetry`
+each become tool-result text the model can act on. Only cancellation and BaseExceptions
+that are not `Exception`s (KeyboardInterrupt, SystemExit) propagate.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from pydantic_core import to_json
+
+from ._context import RunContext
+from .errors import ModelRetry
+from .messages import ToolCall
+from .tools import Tool, ToolRegistry
+
+__all__ = ["Approval", "CallOutcome", "Executor", "result_text"]
+
+Approval = Callable[[ToolCall], "bool | Awaitable[bool]"]
+
+# CSI/OSC escape sequences and C0/C1 controls other than tab and newline: they waste the
+# model's tokens and could forge terminal output when results are shown.
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor movement
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
+    r"|\x1b.?"  # any other escape
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # C0 and C1 controls but tab and newline
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """How one call ended.
+
+    Attributes:
+        call: The call.
+        result: The tool-result text for the model.
+        is_error: Whether it failed (counts against the tool's failure budget).
+        duration: Seconds it took.
+        tool: The tool called, when the name was known.
+    """
+
+    call: ToolCall
+    result: str
+    is_error: bool
+    duration: float = 0.0
+    tool: Tool | None = None
+
+
+def clean_text(text: str) -> str:
+    """Remove terminal escape sequences and control characters (tabs and newlines stay)."""
+    return _CONTROL.sub("", text) if _needs_cleaning(text) else text
+
+
+def _needs_cleaning(text: str) -> bool:
+    return not text.isprintable() and _CONTROL.search(text) is not None
+
+
+def result_text(value: Any, limit: int) -> str:
+    """The text the model receives for a tool's return value, capped at `limit` characters."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (bytes, bytearray)):
+        text = bytes(value).decode("utf-8", errors="replace")
+    elif value is None:
+        text = "null"
+    else:
+        text = to_json(value, fallback=repr).decode()
+    text = clean_text(text)
+    if len(text) > limit:
+        text = (
+            text[:limit] + f"\n[result cut: {len(text)} characters in all, the first {limit} shown]"
+        )
+    return text
+
+
+def _error_text(exc: BaseException) -> str:
+    message = str(exc).strip()
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+class Executor:
+    """Runs the tool calls of one reply for one run.
+
+    Args:
+        registry: The agent's tools.
+        approval: Consulted before calls of tools marked `requires_approval`.
+        max_parallel: Calls that may run at once.
+        max_result_chars: Longest tool result sent to the model.
+        secrets: Strings replaced by *** in anything sent to the model.
+    """
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        *,
+        approval: Approval | None,
+        max_parallel: int,
+        max_result_chars: int,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self.registry = registry
+        self.approval = approval
+        self.max_parallel = max_parallel
+        self.max_result_chars = max_result_chars
+        self.secrets = tuple(secrets)
+
+    def _redact(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    def prepare(self, call: ToolCall, truncated: bool = False) -> CallOutcome | dict[str, Any]:
+        """Validated keyword arguments for a call, or the outcome that says why it cannot run."""
+        tool = self.registry.get(call.name)
+        if tool is None:
+            return CallOutcome(call, self._unknown(call.name), is_error=True)
+        if call.arguments is None:
+            why = (
+                "the reply was cut off (finish_reason=length) inside them"
+                if truncated
+                else "they are not a JSON object"
+            )
+            raw = call.raw_arguments[:200]
+            text = (
+                f"The arguments for `{call.name}` could not be read: {why}. Received: {raw!r}. "
+                f"Call `{call.name}` again with the arguments as one JSON object."
+            )
+            return CallOutcome(call, self._redact(text), is_error=True, tool=tool)
+        try:
+            return tool.validate(call.arguments)
+        except ModelRetry as exc:
+            return CallOutcome(call, self._redact(exc.message), is_error=True, tool=tool)
+
+    def _unknown(self, name: str) -> str:
+        available = ", ".join(f"`{n}`" for n in self.registry.names) or "none"
+        shown = name if name else "(no name)"
+        return (
+            f"Unknown tool {shown!r}. The available tools are: {available}. "
+            "Call one of them by its exact name, or answer without a tool."
+        )
+
+    async def approve(self, call: ToolCall, tool: Tool) -> CallOutcome | None:
+        """None when the call may run; otherwise the outcome of a declined call."""
+        if not tool.requires_approval:
+            return None
+        if self.approval is None:
+            text = (
+                f"`{call.name}` needs the user's approval and no approval is configured; "
+                "it was not run."
+            )
+            return CallOutcome(call, text, is_error=True, tool=tool)
+        verdict = self.approval(call)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        if verdict:
+            return None
+        text = (
+            f"The user declined this call of `{call.name}`; it was not run. Do not repeat it: "
+            "ask the user or continue without it."
+        )
+        return CallOutcome(call, text, is_error=False, tool=tool)
+
+    async def run(
+        self,
+        calls: Sequence[tuple[ToolCall, Tool, dict[str, Any]]],
+        context: Callable[[ToolCall, Tool], RunContext[Any]],
+    ) -> list[CallOutcome]:
+        """Run validated calls concurrently (at most `max_parallel` at once); outcomes in order."""
+        outcomes: list[CallOutcome | None] = [None] * len(calls)
+        if len(calls) == 1:
+            call, tool, kwargs = calls[0]
+            outcomes[0] = await self._run_one(call, tool, kwargs, context, None)
+        else:
+            limiter = anyio.CapacityLimiter(self.max_parallel)
+            fatal: list[BaseException] = []
+
+            async def run_at(index: int) -> None:
+                call, tool, kwargs = calls[index]
+                try:
+                    outcomes[index] = await self._run_one(call, tool, kwargs, context, limiter)
+                except anyio.get_cancelled_exc_class():
+                    raise
+                except BaseException as exc:  # KeyboardInterrupt, SystemExit: end the batch
+                    fatal.append(exc)
+                    tg.cancel_scope.cancel()
+
+            async with anyio.create_task_group() as tg:
+                for index in range(len(calls)):
+                    tg.start_soon(run_at, index)
+            if fatal:
+                raise fatal[0]
+        return [o for o in outcomes if o is not None]
+
+    async def _run_one(
+        self,
+        call: ToolCall,
+        tool: Tool,
+        kwargs: dict[str, Any],
+        context: Callable[[ToolCall, Tool], RunContext[Any]],
+        limiter: anyio.CapacityLimiter | None,
+    ) -> CallOutcome:
+        ctx = context(call, tool) if tool.context_param is not None else None
+        start = time.perf_counter()
+        try:
+            with anyio.move_on_after(tool.timeout) as scope:
+                value = await self._invoke(tool, kwargs, ctx, limiter)
+            if scope.cancelled_caught:
+                text = (
+                    f"`{call.name}` did not finish within {tool.timeout:g} s and was stopped. "
+                    "Try simpler arguments, or continue without it."
+                )
+                return CallOutcome(call, text, True, time.perf_counter() - start, tool)
+        except ModelRetry as exc:
+            text = self._redact(exc.message)
+            return CallOutcome(call, text, True, time.perf_counter() - start, tool)
+        except Exception as exc:
+            text = self._redact(f"`{call.name}` failed: {_error_text(exc)}")
+            return CallOutcome(call, text, True, time.perf_counter() - start, tool)
+        text = self._redact(result_text(value, self.max_result_chars))
+        return CallOutcome(call, text, False, time.perf_counter() - start, tool)
+
+    async def _invoke(
+        self,
+        tool: Tool,
+        kwargs: dict[str, Any],
+        ctx: RunContext[Any] | None,
+        limiter: anyio.CapacityLimiter | None,
+    ) -> Any:
+        if tool.is_async:
+            if limiter is None:
+                return await tool.invoke(kwargs, ctx)
+            async with limiter:
+                return await tool.invoke(kwargs, ctx)
+        # Threads of sync tools cannot be killed; on timeout or cancellation they are
+        # abandoned (they finish in the background) instead of being waited on forever.
+        return await anyio.to_thread.run_sync(
+            tool.invoke, kwargs, ctx, abandon_on_cancel=True, limiter=limiter
+        )

@@ -1,0 +1,494 @@
+"""A fake OpenAI-compatible server on 127.0.0.1: real HTTP, scripted replies, injected faults.
+
+It serves `GET /v1/models` and `POST /v1/chat/completions` (JSON or SSE, following the
+request's `stream`), from its own thread and event loop, so sync and async code can use it.
+Each chat request takes the next scripted reply, else asks the handler, else gets a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import anyio
+import anyio.abc
+import anyio.from_thread
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from .messages import ToolCall, new_call_id
+
+__all__ = [
+    "Chunks",
+    "Completion",
+    "Drop",
+    "Error",
+    "FakeRequest",
+    "FakeServer",
+    "Hang",
+    "Raw",
+    "Reply",
+]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A well-formed completion: JSON, or SSE chunks when the request streams.
+
+    Attributes:
+        content: The text.
+        tool_calls: `ToolCall`s, or dicts `{"name", "arguments", "id"?}`.
+        usage: The usage object; by default token counts derived from the sizes.
+        finish_reason: Defaults to "tool_calls" with calls, else "stop".
+        delay: Seconds to wait before answering.
+        chunk_size: Characters per streamed text or arguments fragment.
+    """
+
+    content: str | None = None
+    tool_calls: Sequence[ToolCall | Mapping[str, Any]] = ()
+    usage: Mapping[str, Any] | None = None
+    finish_reason: str | None = None
+    delay: float = 0.0
+    chunk_size: int = 8
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """Exactly these SSE `data:` payloads: dicts are sent as JSON, strings as they are.
+
+    Attributes:
+        chunks: The payloads, in order.
+        done: Send `data: [DONE]` at the end.
+        interval: Seconds between chunks (a slow drip).
+        reset: End by resetting the connection instead of finishing the response.
+        event: Lines `event: NAME` before each chunk, keyed by chunk position.
+    """
+
+    chunks: Sequence[Mapping[str, Any] | str]
+    done: bool = True
+    interval: float = 0.0
+    reset: bool = False
+    event: Mapping[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Error:
+    """An HTTP error status with a JSON body (an OpenAI-style error by default)."""
+
+    status: int
+    body: Mapping[str, Any] | str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Raw:
+    """Any status and body, sent as is; with `interval`, dripped `piece` bytes at a time."""
+
+    body: bytes | str
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=lambda: {"content-type": "text/html"})
+    interval: float = 0.0
+    piece: int = 1
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Close the connection without an answer (after the headers, when asked)."""
+
+    after_headers: bool = False
+
+
+@dataclass(frozen=True)
+class Hang:
+    """Keep the connection open and never answer (after the headers, when asked)."""
+
+    after_headers: bool = False
+
+
+Reply = Union[Completion, Chunks, Error, Raw, Drop, Hang]  # noqa: UP007
+
+
+@dataclass(frozen=True)
+class FakeRequest:
+    """A request the server received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The chat messages sent."""
+        return list(self.body.get("messages", [])) if isinstance(self.body, dict) else []
+
+    @property
+    def stream(self) -> bool:
+        """Whether the request asked for a stream."""
+        return isinstance(self.body, dict) and bool(self.body.get("stream"))
+
+
+Handler = Callable[[FakeRequest], Reply]
+
+
+class FakeServer(AbstractContextManager["FakeServer"]):
+    """An OpenAI-compatible server on 127.0.0.1 with scripted replies and fault injection.
+
+    ```python
+    with FakeServer([Completion(tool_calls=[ToolCall("add", {"a": 1})]), Completion("2")]) as s:
+        agent = Agent("test-model", base_url=s.url, api_key="test", tools=[add])
+    ```
+
+    Args:
+        replies: Replies for the chat requests, in order.
+        handler: Called for chat requests once the scripted replies are used up.
+        latency: Seconds added before every chat reply.
+        models: Model ids listed by `/v1/models`.
+    """
+
+    def __init__(
+        self,
+        replies: Iterable[Reply] = (),
+        *,
+        handler: Handler | None = None,
+        latency: float = 0.0,
+        models: Sequence[str] = ("meta-llama/llama-3.1-70b-instruct",),
+    ) -> None:
+        self._replies = list(replies)
+        self.handler = handler
+        self.latency = latency
+        self.models = list(models)
+        self.requests: list[FakeRequest] = []
+        self._lock = threading.Lock()
+        self._portal_cm: Any = None
+        self._portal: anyio.from_thread.BlockingPortal | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._open = 0
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        """The base URL to give a client: `http://127.0.0.1:PORT/v1`."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def open_connections(self) -> int:
+        """Connections currently open to the server."""
+        return self._open
+
+    @property
+    def chat_requests(self) -> list[FakeRequest]:
+        """The chat-completion requests received, in order."""
+        with self._lock:
+            return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def add(self, *replies: Reply) -> None:
+        """Script more replies."""
+        with self._lock:
+            self._replies.extend(replies)
+
+    @property
+    def pending(self) -> int:
+        """Scripted replies not used yet."""
+        with self._lock:
+            return len(self._replies)
+
+    def start(self) -> FakeServer:
+        """Start serving in a background thread; returns once the port is bound."""
+        if self._portal is not None:
+            return self
+        self._portal_cm = anyio.from_thread.start_blocking_portal()
+        self._portal = self._portal_cm.__enter__()
+        ready: list[int] = []
+        started = threading.Event()
+        self._portal.start_task_soon(self._serve, ready, started)
+        if not started.wait(10) or not ready:
+            raise RuntimeError("the fake server did not start")
+        self.port = ready[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection."""
+        if self._portal is None:
+            return
+        if self._scope is not None:
+            self._portal.call(self._scope.cancel)
+        self._portal_cm.__exit__(None, None, None)
+        self._portal = None
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    async def _serve(self, ready: list[int], started: threading.Event) -> None:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        ready.append(listener.extra(anyio.abc.SocketAttribute.local_port))
+        with anyio.CancelScope() as self._scope:
+            started.set()
+            async with listener:
+                await listener.serve(self._connection)
+
+    async def _connection(self, stream: anyio.abc.SocketStream) -> None:
+        self._open += 1
+        reader = BufferedByteReceiveStream(stream)
+        try:
+            async with stream:
+                while await self._one_request(stream, reader):
+                    pass
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass
+        except anyio.IncompleteRead:
+            pass
+        finally:
+            self._open -= 1
+
+    async def _one_request(
+        self, stream: anyio.abc.SocketStream, reader: BufferedByteReceiveStream
+    ) -> bool:
+        head = await reader.receive_until(b"\r\n\r\n", 65536)
+        lines = head.decode("latin-1").split("\r\n")
+        method, path, _ = [*lines[0].split(" "), "", ""][:3]
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0") or 0)
+        raw = await reader.receive_exactly(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        request = FakeRequest(method, path, headers, body)
+        with self._lock:
+            self.requests.append(request)
+        keep_alive = headers.get("connection", "").lower() != "close"
+        return await self._route(stream, request) and keep_alive
+
+    async def _route(self, stream: anyio.abc.SocketStream, request: FakeRequest) -> bool:
+        path = request.path.split("?", 1)[0].rstrip("/")
+        if request.method == "GET" and path.endswith("/models"):
+            data = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]
+            await _send(stream, 200, {"object": "list", "data": data})
+            return True
+        if request.method == "POST" and path.endswith("/chat/completions"):
+            reply = self._next_reply(request)
+            if self.latency:
+                await anyio.sleep(self.latency)
+            return await _answer(stream, request, reply)
+        await _send(stream, 404, {"error": {"message": f"no route {request.method} {path}"}})
+        return True
+
+    def _next_reply(self, request: FakeRequest) -> Reply:
+        with self._lock:
+            if self._replies:
+                return self._replies.pop(0)
+            number = sum(1 for r in self.requests if r.path.endswith("/chat/completions"))
+        if self.handler is not None:
+            return self.handler(request)
+        message = f"fake server: no reply scripted for chat request #{number}"
+        return Error(500, {"error": {"message": message, "type": "fake_server"}})
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
+
+
+def _head(status: int, headers: Mapping[str, str]) -> bytes:
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+async def _send(
+    stream: anyio.abc.SocketStream,
+    status: int,
+    body: Any,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    all_headers = {"content-type": "application/json", **(headers or {})}
+    all_headers["content-length"] = str(len(data))
+    await stream.send(_head(status, all_headers) + data)
+
+
+async def _answer(stream: anyio.abc.SocketStream, request: FakeRequest, reply: Reply) -> bool:
+    """Send the reply; False when the connection must not be reused."""
+    if isinstance(reply, Completion):
+        if reply.delay:
+            await anyio.sleep(reply.delay)
+        if request.stream:
+            await _send_sse(stream, _completion_chunks(reply, request), True, 0.0)
+        else:
+            await _send(stream, 200, _completion_json(reply, request))
+        return True
+    if isinstance(reply, Chunks):
+        return await _send_chunks(stream, reply)
+    if isinstance(reply, Error):
+        body = reply.body if reply.body is not None else _error_body(reply.status)
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        await _send(stream, reply.status, data, reply.headers)
+        return True
+    if isinstance(reply, Raw):
+        return await _send_raw(stream, reply)
+    if reply.after_headers:
+        await stream.send(_head(200, {"content-type": "text/event-stream"}))
+    if isinstance(reply, Hang):
+        while True:  # until the client gives up and closes the connection
+            await stream.receive()
+    return False
+
+
+def _error_body(status: int) -> dict[str, Any]:
+    return {"error": {"message": f"fake server error {status}", "type": "fake", "code": status}}
+
+
+async def _send_raw(stream: anyio.abc.SocketStream, reply: Raw) -> bool:
+    data = reply.body.encode() if isinstance(reply.body, str) else reply.body
+    headers = {**reply.headers, "content-length": str(len(data))}
+    if not reply.interval:
+        await stream.send(_head(reply.status, headers) + data)
+        return True
+    await stream.send(_head(reply.status, headers))
+    for start in range(0, len(data), reply.piece):
+        await stream.send(data[start : start + reply.piece])
+        await anyio.sleep(reply.interval)
+    return True
+
+
+async def _send_chunks(stream: anyio.abc.SocketStream, reply: Chunks) -> bool:
+    events = []
+    for i, chunk in enumerate(reply.chunks):
+        payload = chunk if isinstance(chunk, str) else json.dumps(chunk)
+        prefix = f"event: {reply.event[i]}\n" if i in reply.event else ""
+        events.append(f"{prefix}data: {payload}\n\n")
+    if reply.reset:
+        await stream.send(_head(200, {"content-type": "text/event-stream"}))
+        for event in events:
+            await stream.send(event.encode())
+        _reset(stream)
+        return False
+    await _send_sse(stream, events, reply.done, reply.interval)
+    return True
+
+
+def _reset(stream: anyio.abc.SocketStream) -> None:
+    """Abort the connection with a TCP reset, as a crashed server would."""
+    sock = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()
+
+
+async def _send_sse(
+    stream: anyio.abc.SocketStream, events: list[str], done: bool, interval: float
+) -> None:
+    await stream.send(
+        _head(200, {"content-type": "text/event-stream", "transfer-encoding": "chunked"})
+    )
+    if done:
+        events = [*events, "data: [DONE]\n\n"]
+    if not interval:
+        await stream.send(b"".join(_http_chunk(e) for e in events) + b"0\r\n\r\n")
+        return
+    for event in events:
+        await stream.send(_http_chunk(event))
+        await anyio.sleep(interval)
+    await stream.send(b"0\r\n\r\n")
+
+
+def _http_chunk(text: str) -> bytes:
+    data = text.encode()
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+def _call_parts(call: ToolCall | Mapping[str, Any]) -> tuple[str, str, str]:
+    if isinstance(call, ToolCall):
+        return call.id, call.name, call.raw_arguments
+    arguments = call.get("arguments", {})
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return str(call.get("id") or new_call_id()), str(call["name"]), text
+
+
+def _usage(reply: Completion, request: FakeRequest) -> dict[str, Any]:
+    if reply.usage is not None:
+        return dict(reply.usage)
+    prompt = max(1, len(json.dumps(request.body)) // 4)
+    produced = len(reply.content or "") + sum(len(_call_parts(c)[2]) for c in reply.tool_calls)
+    completion = max(1, produced // 4)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _finish(reply: Completion) -> str:
+    return reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
+
+
+def _model(request: FakeRequest) -> str:
+    return str(request.body.get("model", "fake")) if isinstance(request.body, dict) else "fake"
+
+
+def _completion_json(reply: Completion, request: FakeRequest) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {"id": i, "type": "function", "function": {"name": n, "arguments": a}}
+            for i, n, a in map(_call_parts, reply.tool_calls)
+        ]
+    return {
+        "id": "chatcmpl-" + new_call_id()[5:],
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": _model(request),
+        "choices": [{"index": 0, "message": message, "finish_reason": _finish(reply)}],
+        "usage": _usage(reply, request),
+    }
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    size = max(1, size)
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _completion_chunks(reply: Completion, request: FakeRequest) -> list[str]:
+    base = {
+        "id": "chatcmpl-" + new_call_id()[5:],
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": _model(request),
+    }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return f"data: {json.dumps({**base, 'choices': [choice]})}\n\n"
+
+    events = [chunk({"role": "assistant", "content": ""})]
+    events += [chunk({"content": p}) for p in _pieces(reply.content or "", reply.chunk_size)]
+    for index, (call_id, name, arguments) in enumerate(map(_call_parts, reply.tool_calls)):
+        function = {"name": name, "arguments": ""}
+        events.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {"index": index, "id": call_id, "type": "function", "function": function}
+                    ]
+                }
+            )
+        )
+        for piece in _pieces(arguments, reply.chunk_size):
+            events.append(
+                chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+            )
+    events.append(chunk({}, _finish(reply)))
+    options = request.body.get("stream_options") if isinstance(request.body, dict) else None
+    if isinstance(options, dict) and options.get("include_usage"):
+        usage = {**base, "choices": [], "usage": _usage(reply, request)}
+        events.append(f"data: {json.dumps(usage)}\n\n")
+    return events

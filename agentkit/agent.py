@@ -1,0 +1,617 @@
+"""The agent and its loop: request a reply, run its tool calls, repeat until an answer.
+
+One loop, `Agent._events`, an async generator of events. `run()` drains it, `run_sync()`
+runs `run()` in a fresh event loop, `stream()` hands the events to the caller.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, cast, overload
+
+import anyio
+
+from ._context import RunContext
+from ._execute import Approval, CallOutcome, Executor
+from ._output import OUTPUT_TOOL_NAME, OutputSpec
+from .errors import (
+    MaxTurnsExceeded,
+    ModelRetry,
+    RunError,
+    ToolRetriesExceeded,
+    UsageLimitExceeded,
+    UserError,
+)
+from .events import (
+    Event,
+    ModelReplyFinished,
+    ModelRequestStarted,
+    RunFinished,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from .llama import TextGate, extract_tool_calls, strip_special_tokens
+from .messages import (
+    AssistantMessage,
+    Message,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+    Usage,
+    UserMessage,
+    messages_from_wire,
+    new_call_id,
+)
+from .models import DEFAULT_MODEL, SETTING_NAMES, Model, ModelResponse, ModelSettings, OpenAIModel
+from .models import ToolUseFailed as _ToolUseFailed
+from .tools import Tool, ToolRegistry
+
+__all__ = ["Agent", "RunResult", "UsageLimits"]
+
+OutputT = TypeVar("OutputT")
+
+
+@dataclass(frozen=True, slots=True)
+class UsageLimits:
+    """Limits that stop a run with `UsageLimitExceeded`. None means no limit."""
+
+    requests: int | None = None
+    total_tokens: int | None = None
+    tool_calls: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult(Generic[OutputT]):
+    """What a finished run produced.
+
+    Attributes:
+        output: The final answer: text, or a validated `output_type` instance.
+        messages: The whole conversation, typed; pass it as `messages=` to continue.
+        usage: Requests, tokens, tool calls and estimated cost of this run.
+    """
+
+    output: OutputT
+    messages: list[Message] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+
+class _Run:
+    """The state of one run: the conversation, usage and consecutive failures per tool."""
+
+    def __init__(self, messages: list[Message], limits: UsageLimits, deps: Any) -> None:
+        self.messages = messages
+        self.usage = Usage()
+        self.limits = limits
+        self.deps = deps
+        self.failures: dict[str, int] = {}
+        self.asked_after_tool_use_failed = False
+
+    def fail(self, error: RunError) -> RunError:
+        error.messages = list(self.messages)
+        error.usage = self.usage
+        return error
+
+    def context(self, call: ToolCall, tool: Tool) -> RunContext[Any]:
+        return RunContext(
+            self.deps,
+            self.messages,
+            self.usage,
+            call.name,
+            call.id,
+            self.failures.get(call.name, 0),
+        )
+
+
+class Agent(Generic[OutputT]):
+    """A Llama 3.1 agent: instructions, tools, a model, and the loop that ties them.
+
+    Args:
+        model: A model id served by the endpoint, "offline" for the built-in offline model,
+            or a `Model` instance.
+        instructions: The system prompt.
+        tools: `Tool`s or plain functions (described from type hints and docstrings).
+        base_url: The endpoint; else AGENTKIT_BASE_URL, else OPENAI_BASE_URL, else haimaker.
+        api_key: The key; else AGENTKIT_API_KEY, else OPENAI_API_KEY.
+        max_turns: Model replies a run may take before `MaxTurnsExceeded`.
+        output_type: When set, the answer is a validated instance of this type, given by the
+            model through a `final_result` tool.
+        approval: Called with the `ToolCall` before each call of a tool marked
+            `requires_approval`; sync or async; a false answer declines the call.
+        max_tool_failures: A tool (or the output) failing this many times in a row stops
+            the run with `ToolRetriesExceeded`; a tool's own `max_failures` wins.
+        model_settings: temperature, top_p, max_tokens, seed, stop, tool_choice,
+            parallel_tool_calls, extra_body.
+        usage_limits: Request, token and tool-call limits per run.
+        max_parallel_tools: Tool calls of one reply that run at once.
+        max_result_chars: Longest tool result sent to the model; longer ones are cut.
+        max_retries: HTTP retries of the `openai` SDK.
+        timeout: Seconds the SDK waits to connect and between bytes of a reply.
+    """
+
+    def __init__(
+        self,
+        model: str | Model = DEFAULT_MODEL,
+        *,
+        instructions: str | None = None,
+        tools: Iterable[Tool | Callable[..., Any]] = (),
+        base_url: str | None = None,
+        api_key: str | None = None,
+        max_turns: int = 10,
+        output_type: type[OutputT] | None = None,
+        approval: Approval | None = None,
+        max_tool_failures: int = 2,
+        model_settings: ModelSettings | None = None,
+        usage_limits: UsageLimits | None = None,
+        max_parallel_tools: int = 8,
+        max_result_chars: int = 100_000,
+        max_retries: int = 2,
+        timeout: float = 60.0,
+    ) -> None:
+        _check_config(max_turns, max_tool_failures, max_parallel_tools, max_result_chars)
+        self.model = _make_model(model, base_url, api_key, max_retries, timeout)
+        self.instructions = instructions
+        self.tools = ToolRegistry(tools)
+        if OUTPUT_TOOL_NAME in self.tools and output_type is not None:
+            raise UserError(f"`{OUTPUT_TOOL_NAME}` is reserved for the output tool; rename yours")
+        self.output: OutputSpec[Any] | None = None
+        if output_type is not None and output_type is not str:
+            self.output = OutputSpec(output_type)
+        self.max_turns = max_turns
+        self.approval = approval
+        self.max_tool_failures = max_tool_failures
+        self.model_settings = _check_settings(model_settings or {})
+        self.usage_limits = usage_limits or UsageLimits()
+        self.max_parallel_tools = max_parallel_tools
+        self.max_result_chars = max_result_chars
+        self._definitions = list(self.tools.definitions)
+        if self.output is not None:
+            self._definitions.append(self.output.definition)
+
+    def __repr__(self) -> str:
+        return f"Agent(model={self.model.name!r}, tools={self.tools.names})"
+
+    async def aclose(self) -> None:
+        """Close the model's HTTP connections (they belong to the running event loop)."""
+        await self.model.aclose()
+
+    async def __aenter__(self) -> Agent[OutputT]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def run(
+        self,
+        prompt: str,
+        *,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        deps: Any = None,
+        model_settings: ModelSettings | None = None,
+        usage_limits: UsageLimits | None = None,
+    ) -> RunResult[OutputT]:
+        """Run the agent on a prompt until it gives a final answer.
+
+        Args:
+            prompt: The user's message.
+            messages: An earlier conversation to continue (typed messages or wire dicts).
+            deps: Passed to tools as `RunContext.deps`.
+            model_settings: Settings for this run, over the agent's.
+            usage_limits: Limits for this run, instead of the agent's.
+
+        Raises:
+            ModelError: The endpoint failed after retries, or answered garbage.
+            MaxTurnsExceeded: The model kept calling tools for `max_turns` replies.
+            UsageLimitExceeded: A usage limit was reached.
+            ToolRetriesExceeded: A tool kept failing past its budget.
+        """
+        result: RunResult[OutputT] | None = None
+        events = self._events(prompt, messages, deps, model_settings, usage_limits, stream=False)
+        async for event in events:
+            if isinstance(event, RunFinished):
+                result = event.result
+        assert result is not None, "the loop ended without a result"
+        return result
+
+    def run_sync(
+        self,
+        prompt: str,
+        *,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        deps: Any = None,
+        model_settings: ModelSettings | None = None,
+        usage_limits: UsageLimits | None = None,
+    ) -> RunResult[OutputT]:
+        """`run()` from synchronous code, in a fresh event loop."""
+
+        async def main() -> RunResult[OutputT]:
+            try:
+                return await self.run(
+                    prompt,
+                    messages=messages,
+                    deps=deps,
+                    model_settings=model_settings,
+                    usage_limits=usage_limits,
+                )
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self.model.aclose()  # its connections die with this event loop
+
+        return anyio.run(main)
+
+    def stream(
+        self,
+        prompt: str,
+        *,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        deps: Any = None,
+        model_settings: ModelSettings | None = None,
+        usage_limits: UsageLimits | None = None,
+    ) -> AsyncIterator[Event]:
+        """Run the agent with streaming requests, yielding events as they happen.
+
+        Text deltas arrive as `TextDelta`; the last event is `RunFinished` with the result.
+        """
+        return self._events(prompt, messages, deps, model_settings, usage_limits, stream=True)
+
+    async def _events(
+        self,
+        prompt: str,
+        history: Sequence[Message | Mapping[str, Any]] | None,
+        deps: Any,
+        settings: ModelSettings | None,
+        limits: UsageLimits | None,
+        *,
+        stream: bool,
+    ) -> AsyncIterator[Event]:
+        run = _Run(self._start(prompt, history), limits or self.usage_limits, deps)
+        merged = _check_settings({**self.model_settings, **(settings or {})})
+        executor = Executor(
+            self.tools,
+            approval=self.approval,
+            max_parallel=self.max_parallel_tools,
+            max_result_chars=self.max_result_chars,
+            secrets=self.model.secrets,
+        )
+        for turn in range(1, self.max_turns + 1):
+            self._check_requests(run)
+            yield ModelRequestStarted(turn)
+            response: ModelResponse | None = None
+            async for item in self._reply(run, merged, stream):
+                if isinstance(item, ModelResponse):
+                    response = item
+                else:
+                    yield item
+            assert response is not None
+            message = response.message
+            run.messages.append(message)
+            run.usage = run.usage + response.usage
+            yield ModelReplyFinished(turn, message, response.usage)
+            self._check_tokens(run)
+            if not message.tool_calls:
+                output = self._final_output(run, message)
+                if output is not _CONTINUE:
+                    yield RunFinished(RunResult(output, run.messages, run.usage))
+                    return
+                continue
+            done = _Holder()
+            async for event in self._run_calls(run, executor, response, done):
+                yield event
+            if done.set:
+                yield RunFinished(RunResult(done.value, run.messages, run.usage))
+                return
+        raise run.fail(
+            MaxTurnsExceeded(
+                f"the model was still calling tools after {self.max_turns} turns "
+                "(raise max_turns, or check that the tools give it what it needs)"
+            )
+        )
+
+    def _start(
+        self, prompt: str, history: Sequence[Message | Mapping[str, Any]] | None
+    ) -> list[Message]:
+        if not isinstance(prompt, str):
+            raise UserError(f"the prompt must be a string, got {type(prompt).__name__}")
+        try:
+            earlier = messages_from_wire(history or ())
+        except ValueError as exc:
+            raise UserError(f"messages= is not a valid conversation: {exc}") from None
+        messages: list[Message] = []
+        if not any(isinstance(m, SystemMessage) for m in earlier):
+            system = "\n\n".join(
+                t for t in (self.instructions, self.output and self.output.instructions) if t
+            )
+            if system:
+                messages.append(SystemMessage(system))
+        messages.extend(earlier)
+        messages.append(UserMessage(prompt))
+        return messages
+
+    async def _reply(
+        self, run: _Run, settings: ModelSettings, stream: bool
+    ) -> AsyncIterator[TextDelta | ModelResponse]:
+        """The model's reply (text deltas first when streaming), with text calls recovered."""
+        while True:
+            try:
+                if stream:
+                    async for item in self._stream_reply(run, settings):
+                        yield item
+                else:
+                    response = await self.model.request(run.messages, self._definitions, settings)
+                    yield self._recovered(response)
+                return
+            except _ToolUseFailed as exc:
+                recovered = self._from_failed_generation(run, exc)
+                if recovered is not None:
+                    yield recovered
+                    return
+            except RunError as exc:
+                raise run.fail(exc) from exc.__cause__
+
+    def _from_failed_generation(self, run: _Run, exc: _ToolUseFailed) -> ModelResponse | None:
+        prose, calls = extract_tool_calls(exc.failed_generation)
+        if calls:
+            return self._recovered(ModelResponse(AssistantMessage(prose or None, tuple(calls))))
+        if run.asked_after_tool_use_failed:
+            raise run.fail(exc)
+        run.asked_after_tool_use_failed = True
+        run.messages.append(
+            UserMessage(
+                "Your last reply was rejected by the server because its tool call was not valid "
+                f"({exc}). Reply again: call a tool with a JSON object of arguments that "
+                "matches its schema, or answer in plain text."
+            )
+        )
+        return None
+
+    async def _stream_reply(
+        self, run: _Run, settings: ModelSettings
+    ) -> AsyncIterator[TextDelta | ModelResponse]:
+        gate = TextGate()
+        response: ModelResponse | None = None
+        stream = self.model.request_stream(run.messages, self._definitions, settings)
+        async for item in stream:
+            if isinstance(item, ModelResponse):
+                response = item
+            elif text := gate.feed(item):
+                yield TextDelta(text)
+        if response is None:
+            raise run.fail(_no_response(self.model))
+        recovered = self._recovered(response)
+        if not response.message.tool_calls and (rest := gate.finish()):
+            yield TextDelta(rest)
+        yield recovered
+
+    def _recovered(self, response: ModelResponse) -> ModelResponse:
+        """The reply with tool calls left as text recovered, and call ids made unique."""
+        message = response.message
+        content = message.content
+        if message.tool_calls:
+            calls = _unique_ids(message.tool_calls)
+            if calls is message.tool_calls:
+                return response
+            message = AssistantMessage(content, calls)
+        elif content:
+            if self._definitions:
+                prose, recovered = extract_tool_calls(content)
+                message = AssistantMessage(prose or None, _unique_ids(tuple(recovered)))
+            else:
+                message = AssistantMessage(strip_special_tokens(content) or None)
+        else:
+            return response
+        return ModelResponse(message, response.usage, response.finish_reason)
+
+    def _final_output(self, run: _Run, message: AssistantMessage) -> Any:
+        """The answer of a reply without tool calls, or _CONTINUE after asking for the output."""
+        text = message.content or ""
+        if self.output is None:
+            return text
+        value = self.output.from_text(text)
+        if value is not None:
+            return value
+        self._count_failure(run, OUTPUT_TOOL_NAME, failed=True)
+        run.messages.append(
+            UserMessage(
+                f"Give the final answer by calling the `{OUTPUT_TOOL_NAME}` tool with "
+                "arguments that match its schema, not as text."
+            )
+        )
+        return _CONTINUE
+
+    async def _run_calls(
+        self, run: _Run, executor: Executor, response: ModelResponse, done: _Holder
+    ) -> AsyncIterator[Event]:
+        """Run a reply's calls and append their results, in call order."""
+        calls = response.message.tool_calls
+        truncated = response.finish_reason == "length"
+        outcomes: dict[str, CallOutcome] = {}
+        runnable: list[tuple[ToolCall, Tool, dict[str, Any]]] = []
+        self._check_tool_calls(run, calls)
+        for call in calls:
+            if call.name == OUTPUT_TOOL_NAME and self.output is not None:
+                outcomes[call.id] = self._output_call(call, done)
+                continue
+            prepared = executor.prepare(call, truncated)
+            if isinstance(prepared, CallOutcome):
+                outcomes[call.id] = prepared
+                continue
+            tool = self.tools.get(call.name)
+            assert tool is not None
+            declined = await executor.approve(call, tool)
+            if declined is not None:
+                outcomes[call.id] = declined
+            else:
+                runnable.append((call, tool, prepared))
+        if done.set:
+            _skip_rest(calls, outcomes)
+        for call in calls:
+            yield ToolCallStarted(call)
+        if runnable and not done.set:
+            for outcome in await executor.run(runnable, run.context):
+                outcomes[outcome.call.id] = outcome
+        run.usage = run.usage + Usage(tool_calls=len(runnable))
+        for call in calls:
+            outcome = outcomes[call.id]
+            run.messages.append(ToolMessage(call.id, outcome.result, call.name))
+            yield ToolCallFinished(call, outcome.result, outcome.is_error, outcome.duration)
+        for call in calls:
+            self._count_failure(run, call.name, outcomes[call.id].is_error)
+
+    def _output_call(self, call: ToolCall, done: _Holder) -> CallOutcome:
+        assert self.output is not None
+        if done.set:
+            return CallOutcome(call, "Not needed: the final result was already given.", False)
+        try:
+            done.value = self.output.validate(call.arguments or {})
+        except ModelRetry as exc:
+            return CallOutcome(call, exc.message, is_error=True)
+        done.set = True
+        return CallOutcome(call, "Final result accepted.", is_error=False)
+
+    def _count_failure(self, run: _Run, name: str, failed: bool) -> None:
+        if not failed:
+            run.failures[name] = 0
+            return
+        count = run.failures[name] = run.failures.get(name, 0) + 1
+        tool = self.tools.get(name)
+        budget = tool.max_failures if tool and tool.max_failures is not None else None
+        budget = budget if budget is not None else self.max_tool_failures
+        if count >= budget:
+            what = "the final result" if name == OUTPUT_TOOL_NAME else f"tool `{name}`"
+            raise run.fail(
+                ToolRetriesExceeded(
+                    f"{what} failed {count} times in a row; the run stopped "
+                    "(see the last tool results in .messages)",
+                    tool_name=name,
+                )
+            )
+
+    def _check_requests(self, run: _Run) -> None:
+        limit = run.limits.requests
+        if limit is not None and run.usage.requests >= limit:
+            raise run.fail(UsageLimitExceeded(f"the request limit of {limit} was reached"))
+
+    def _check_tokens(self, run: _Run) -> None:
+        limit = run.limits.total_tokens
+        if limit is not None and run.usage.total_tokens > limit:
+            raise run.fail(
+                UsageLimitExceeded(
+                    f"the token limit of {limit} was exceeded ({run.usage.total_tokens} used)"
+                )
+            )
+
+    def _check_tool_calls(self, run: _Run, calls: Sequence[ToolCall]) -> None:
+        limit = run.limits.tool_calls
+        if limit is None or run.usage.tool_calls + len(calls) <= limit:
+            return
+        # Answer every call, so the conversation stays valid for a continuation.
+        for call in calls:
+            run.messages.append(
+                ToolMessage(call.id, "Not run: the run's tool-call limit was reached.", call.name)
+            )
+        raise run.fail(
+            UsageLimitExceeded(
+                f"the tool-call limit of {limit} would be exceeded by {len(calls)} more calls "
+                f"({run.usage.tool_calls} made)"
+            )
+        )
+
+
+class _Holder:
+    """The final result given through the output tool, if any."""
+
+    __slots__ = ("set", "value")
+
+    def __init__(self) -> None:
+        self.set = False
+        self.value: Any = None
+
+
+_CONTINUE: Any = object()
+
+
+def _skip_rest(calls: Sequence[ToolCall], outcomes: dict[str, CallOutcome]) -> None:
+    for call in calls:
+        if call.id not in outcomes:
+            text = "Not run: the final result was given in the same reply."
+            outcomes[call.id] = CallOutcome(call, text, is_error=False)
+
+
+def _unique_ids(calls: tuple[ToolCall, ...]) -> tuple[ToolCall, ...]:
+    """The calls with duplicate ids replaced, so each tool result answers exactly one call."""
+    seen: set[str] = set()
+    fixed: list[ToolCall] | None = None
+    for i, call in enumerate(calls):
+        if call.id in seen:
+            fixed = fixed if fixed is not None else list(calls)
+            fixed[i] = ToolCall(call.name, call.arguments, new_call_id(), call.raw_arguments)
+        seen.add(fixed[i].id if fixed is not None else call.id)
+    return tuple(fixed) if fixed is not None else calls
+
+
+def _no_response(model: Model) -> RunError:
+    from .errors import ModelError
+
+    return ModelError(f"model {model.name!r} streamed no complete reply")
+
+
+@overload
+def _make_model(
+    model: Model, base_url: str | None, api_key: str | None, max_retries: int, timeout: float
+) -> Model: ...
+@overload
+def _make_model(
+    model: str, base_url: str | None, api_key: str | None, max_retries: int, timeout: float
+) -> Model: ...
+def _make_model(
+    model: str | Model,
+    base_url: str | None,
+    api_key: str | None,
+    max_retries: int,
+    timeout: float,
+) -> Model:
+    if isinstance(model, Model):
+        if base_url is not None or api_key is not None:
+            raise UserError("base_url and api_key configure a model id; give them to your Model")
+        return model
+    if model == "offline":
+        from ._offline import OfflineModel
+
+        return OfflineModel()
+    if not isinstance(model, str):
+        raise UserError(f"model must be a model id or a Model instance, got {model!r}")
+    return OpenAIModel(
+        model, base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout
+    )
+
+
+def _check_config(max_turns: int, failures: int, parallel: int, result_chars: int) -> None:
+    problems = [
+        f"{name} must be a whole number >= 1, got {value!r}"
+        for name, value in (
+            ("max_turns", max_turns),
+            ("max_tool_failures", failures),
+            ("max_parallel_tools", parallel),
+            ("max_result_chars", result_chars),
+        )
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1
+    ]
+    if problems:
+        raise UserError("the agent configuration is not valid:", problems)
+
+
+@functools.lru_cache(maxsize=1)
+def _known_settings() -> str:
+    return ", ".join(sorted(SETTING_NAMES))
+
+
+def _check_settings(settings: Mapping[str, Any]) -> ModelSettings:
+    unknown = [k for k in settings if k not in SETTING_NAMES]
+    if unknown:
+        raise UserError(
+            f"unknown model settings: {', '.join(unknown)} (known: {_known_settings()}; "
+            "put anything else in extra_body)"
+        )
+    return cast(ModelSettings, dict(settings))

@@ -1,0 +1,36 @@
+"""OpenAIModel configuration, and the sync entry point over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentkit import Agent, UserError
+from agentkit.models import DEFAULT_BASE_URL, OpenAIModel
+from agentkit.testing import Completion, FakeServer
+
+KEY = "sk-test-SECRET-0123456789"
+
+
+def test_configuration_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AGENTKIT_BASE_URL", "AGENTKIT_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(UserError, match="no API key for the haimaker endpoint"):
+        OpenAIModel()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-key")
+    assert OpenAIModel().base_url == DEFAULT_BASE_URL
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://openai-env/v1")
+    monkeypatch.setenv("AGENTKIT_BASE_URL", "http://agentkit-env/v1/")
+    monkeypatch.setenv("AGENTKIT_API_KEY", "sk-agentkit-key")
+    model = OpenAIModel()
+    assert model.base_url == "http://agentkit-env/v1"
+    assert model.secrets == ("sk-agentkit-key",)
+    assert OpenAIModel(base_url="http://arg/v1", api_key="k" * 10).base_url == "http://arg/v1"
+    with pytest.raises(UserError, match="must start with http"):
+        OpenAIModel(base_url="ftp://x")
+
+
+def test_run_sync_over_http_twice(fake_server: FakeServer) -> None:
+    fake_server.add(Completion("one"), Completion("two"))
+    agent = Agent("m", base_url=fake_server.url, api_key=KEY)
+    assert agent.run_sync("a").output == "one"
+    assert agent.run_sync("b").output == "two"  # a fresh event loop, a fresh client
