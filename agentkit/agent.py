@@ -6,24 +6,15 @@ runs `run()` in a fresh event loop, `stream()` hands the events to the caller.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast, overload
+from typing import Any, Generic, TypeVar
 
 import anyio
 
-from ._context import RunContext
 from ._execute import Approval, CallOutcome, Executor
 from ._output import OUTPUT_TOOL_NAME, OutputSpec
-from .errors import (
-    MaxTurnsExceeded,
-    ModelRetry,
-    RunError,
-    ToolRetriesExceeded,
-    UsageLimitExceeded,
-    UserError,
-)
+from ._run import RunResult, RunState, UsageLimits
+from .errors import MaxTurnsExceeded, ModelError, ModelRetry, RunError, UserError
 from .events import (
     Event,
     ModelReplyFinished,
@@ -45,64 +36,20 @@ from .messages import (
     messages_from_wire,
     new_call_id,
 )
-from .models import DEFAULT_MODEL, SETTING_NAMES, Model, ModelResponse, ModelSettings, OpenAIModel
-from .models import ToolUseFailed as _ToolUseFailed
+from .models import (
+    DEFAULT_MODEL,
+    Model,
+    ModelResponse,
+    ModelSettings,
+    ToolUseFailed,
+    check_settings,
+    resolve_model,
+)
 from .tools import Tool, ToolRegistry
 
 __all__ = ["Agent", "RunResult", "UsageLimits"]
 
 OutputT = TypeVar("OutputT")
-
-
-@dataclass(frozen=True, slots=True)
-class UsageLimits:
-    """Limits that stop a run with `UsageLimitExceeded`. None means no limit."""
-
-    requests: int | None = None
-    total_tokens: int | None = None
-    tool_calls: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult(Generic[OutputT]):
-    """What a finished run produced.
-
-    Attributes:
-        output: The final answer: text, or a validated `output_type` instance.
-        messages: The whole conversation, typed; pass it as `messages=` to continue.
-        usage: Requests, tokens, tool calls and estimated cost of this run.
-    """
-
-    output: OutputT
-    messages: list[Message] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-
-
-class _Run:
-    """The state of one run: the conversation, usage and consecutive failures per tool."""
-
-    def __init__(self, messages: list[Message], limits: UsageLimits, deps: Any) -> None:
-        self.messages = messages
-        self.usage = Usage()
-        self.limits = limits
-        self.deps = deps
-        self.failures: dict[str, int] = {}
-        self.asked_after_tool_use_failed = False
-
-    def fail(self, error: RunError) -> RunError:
-        error.messages = list(self.messages)
-        error.usage = self.usage
-        return error
-
-    def context(self, call: ToolCall, tool: Tool) -> RunContext[Any]:
-        return RunContext(
-            self.deps,
-            self.messages,
-            self.usage,
-            call.name,
-            call.id,
-            self.failures.get(call.name, 0),
-        )
 
 
 class Agent(Generic[OutputT]):
@@ -151,7 +98,9 @@ class Agent(Generic[OutputT]):
         timeout: float = 60.0,
     ) -> None:
         _check_config(max_turns, max_tool_failures, max_parallel_tools, max_result_chars)
-        self.model = _make_model(model, base_url, api_key, max_retries, timeout)
+        self.model = resolve_model(
+            model, base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout
+        )
         self.instructions = instructions
         self.tools = ToolRegistry(tools)
         if OUTPUT_TOOL_NAME in self.tools and output_type is not None:
@@ -162,7 +111,7 @@ class Agent(Generic[OutputT]):
         self.max_turns = max_turns
         self.approval = approval
         self.max_tool_failures = max_tool_failures
-        self.model_settings = _check_settings(model_settings or {})
+        self.model_settings = check_settings(model_settings or {})
         self.usage_limits = usage_limits or UsageLimits()
         self.max_parallel_tools = max_parallel_tools
         self.max_result_chars = max_result_chars
@@ -266,8 +215,10 @@ class Agent(Generic[OutputT]):
         *,
         stream: bool,
     ) -> AsyncIterator[Event]:
-        run = _Run(self._start(prompt, history), limits or self.usage_limits, deps)
-        merged = _check_settings({**self.model_settings, **(settings or {})})
+        run = RunState(
+            self._start(prompt, history), limits or self.usage_limits, deps, self._budget
+        )
+        merged = check_settings({**self.model_settings, **(settings or {})})
         executor = Executor(
             self.tools,
             approval=self.approval,
@@ -276,7 +227,7 @@ class Agent(Generic[OutputT]):
             secrets=self.model.secrets,
         )
         for turn in range(1, self.max_turns + 1):
-            self._check_requests(run)
+            run.check_requests()
             yield ModelRequestStarted(turn)
             response: ModelResponse | None = None
             async for item in self._reply(run, merged, stream):
@@ -289,7 +240,7 @@ class Agent(Generic[OutputT]):
             run.messages.append(message)
             run.usage = run.usage + response.usage
             yield ModelReplyFinished(turn, message, response.usage)
-            self._check_tokens(run)
+            run.check_tokens()
             if not message.tool_calls:
                 output = self._final_output(run, message)
                 if output is not _CONTINUE:
@@ -330,7 +281,7 @@ class Agent(Generic[OutputT]):
         return messages
 
     async def _reply(
-        self, run: _Run, settings: ModelSettings, stream: bool
+        self, run: RunState, settings: ModelSettings, stream: bool
     ) -> AsyncIterator[TextDelta | ModelResponse]:
         """The model's reply (text deltas first when streaming), with text calls recovered."""
         while True:
@@ -342,7 +293,7 @@ class Agent(Generic[OutputT]):
                     response = await self.model.request(run.messages, self._definitions, settings)
                     yield self._recovered(response)
                 return
-            except _ToolUseFailed as exc:
+            except ToolUseFailed as exc:
                 recovered = self._from_failed_generation(run, exc)
                 if recovered is not None:
                     yield recovered
@@ -350,7 +301,7 @@ class Agent(Generic[OutputT]):
             except RunError as exc:
                 raise run.fail(exc) from exc.__cause__
 
-    def _from_failed_generation(self, run: _Run, exc: _ToolUseFailed) -> ModelResponse | None:
+    def _from_failed_generation(self, run: RunState, exc: ToolUseFailed) -> ModelResponse | None:
         prose, calls = extract_tool_calls(exc.failed_generation)
         if calls:
             return self._recovered(ModelResponse(AssistantMessage(prose or None, tuple(calls))))
@@ -367,7 +318,7 @@ class Agent(Generic[OutputT]):
         return None
 
     async def _stream_reply(
-        self, run: _Run, settings: ModelSettings
+        self, run: RunState, settings: ModelSettings
     ) -> AsyncIterator[TextDelta | ModelResponse]:
         gate = TextGate()
         response: ModelResponse | None = None
@@ -403,7 +354,7 @@ class Agent(Generic[OutputT]):
             return response
         return ModelResponse(message, response.usage, response.finish_reason)
 
-    def _final_output(self, run: _Run, message: AssistantMessage) -> Any:
+    def _final_output(self, run: RunState, message: AssistantMessage) -> Any:
         """The answer of a reply without tool calls, or _CONTINUE after asking for the output."""
         text = message.content or ""
         if self.output is None:
@@ -411,7 +362,7 @@ class Agent(Generic[OutputT]):
         value = self.output.from_text(text)
         if value is not None:
             return value
-        self._count_failure(run, OUTPUT_TOOL_NAME, failed=True)
+        run.count(OUTPUT_TOOL_NAME, failed=True, what="the final result")
         run.messages.append(
             UserMessage(
                 f"Give the final answer by calling the `{OUTPUT_TOOL_NAME}` tool with "
@@ -421,14 +372,14 @@ class Agent(Generic[OutputT]):
         return _CONTINUE
 
     async def _run_calls(
-        self, run: _Run, executor: Executor, response: ModelResponse, done: _Holder
+        self, run: RunState, executor: Executor, response: ModelResponse, done: _Holder
     ) -> AsyncIterator[Event]:
         """Run a reply's calls and append their results, in call order."""
         calls = response.message.tool_calls
         truncated = response.finish_reason == "length"
         outcomes: dict[str, CallOutcome] = {}
         runnable: list[tuple[ToolCall, Tool, dict[str, Any]]] = []
-        self._check_tool_calls(run, calls)
+        run.check_tool_calls(calls)
         for call in calls:
             if call.name == OUTPUT_TOOL_NAME and self.output is not None:
                 outcomes[call.id] = self._output_call(call, done)
@@ -457,7 +408,8 @@ class Agent(Generic[OutputT]):
             run.messages.append(ToolMessage(call.id, outcome.result, call.name))
             yield ToolCallFinished(call, outcome.result, outcome.is_error, outcome.duration)
         for call in calls:
-            self._count_failure(run, call.name, outcomes[call.id].is_error)
+            what = "the final result" if call.name == OUTPUT_TOOL_NAME else f"tool `{call.name}`"
+            run.count(call.name, outcomes[call.id].is_error, what)
 
     def _output_call(self, call: ToolCall, done: _Holder) -> CallOutcome:
         assert self.output is not None
@@ -470,53 +422,12 @@ class Agent(Generic[OutputT]):
         done.set = True
         return CallOutcome(call, "Final result accepted.", is_error=False)
 
-    def _count_failure(self, run: _Run, name: str, failed: bool) -> None:
-        if not failed:
-            run.failures[name] = 0
-            return
-        count = run.failures[name] = run.failures.get(name, 0) + 1
+    def _budget(self, name: str) -> int:
+        """Failures in a row that stop the run: the tool's own budget, else the agent's."""
         tool = self.tools.get(name)
-        budget = tool.max_failures if tool and tool.max_failures is not None else None
-        budget = budget if budget is not None else self.max_tool_failures
-        if count >= budget:
-            what = "the final result" if name == OUTPUT_TOOL_NAME else f"tool `{name}`"
-            raise run.fail(
-                ToolRetriesExceeded(
-                    f"{what} failed {count} times in a row; the run stopped "
-                    "(see the last tool results in .messages)",
-                    tool_name=name,
-                )
-            )
-
-    def _check_requests(self, run: _Run) -> None:
-        limit = run.limits.requests
-        if limit is not None and run.usage.requests >= limit:
-            raise run.fail(UsageLimitExceeded(f"the request limit of {limit} was reached"))
-
-    def _check_tokens(self, run: _Run) -> None:
-        limit = run.limits.total_tokens
-        if limit is not None and run.usage.total_tokens > limit:
-            raise run.fail(
-                UsageLimitExceeded(
-                    f"the token limit of {limit} was exceeded ({run.usage.total_tokens} used)"
-                )
-            )
-
-    def _check_tool_calls(self, run: _Run, calls: Sequence[ToolCall]) -> None:
-        limit = run.limits.tool_calls
-        if limit is None or run.usage.tool_calls + len(calls) <= limit:
-            return
-        # Answer every call, so the conversation stays valid for a continuation.
-        for call in calls:
-            run.messages.append(
-                ToolMessage(call.id, "Not run: the run's tool-call limit was reached.", call.name)
-            )
-        raise run.fail(
-            UsageLimitExceeded(
-                f"the tool-call limit of {limit} would be exceeded by {len(calls)} more calls "
-                f"({run.usage.tool_calls} made)"
-            )
-        )
+        if tool is not None and tool.max_failures is not None:
+            return tool.max_failures
+        return self.max_tool_failures
 
 
 class _Holder:
@@ -552,39 +463,7 @@ def _unique_ids(calls: tuple[ToolCall, ...]) -> tuple[ToolCall, ...]:
 
 
 def _no_response(model: Model) -> RunError:
-    from .errors import ModelError
-
     return ModelError(f"model {model.name!r} streamed no complete reply")
-
-
-@overload
-def _make_model(
-    model: Model, base_url: str | None, api_key: str | None, max_retries: int, timeout: float
-) -> Model: ...
-@overload
-def _make_model(
-    model: str, base_url: str | None, api_key: str | None, max_retries: int, timeout: float
-) -> Model: ...
-def _make_model(
-    model: str | Model,
-    base_url: str | None,
-    api_key: str | None,
-    max_retries: int,
-    timeout: float,
-) -> Model:
-    if isinstance(model, Model):
-        if base_url is not None or api_key is not None:
-            raise UserError("base_url and api_key configure a model id; give them to your Model")
-        return model
-    if model == "offline":
-        from ._offline import OfflineModel
-
-        return OfflineModel()
-    if not isinstance(model, str):
-        raise UserError(f"model must be a model id or a Model instance, got {model!r}")
-    return OpenAIModel(
-        model, base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout
-    )
 
 
 def _check_config(max_turns: int, failures: int, parallel: int, result_chars: int) -> None:
@@ -600,18 +479,3 @@ def _check_config(max_turns: int, failures: int, parallel: int, result_chars: in
     ]
     if problems:
         raise UserError("the agent configuration is not valid:", problems)
-
-
-@functools.lru_cache(maxsize=1)
-def _known_settings() -> str:
-    return ", ".join(sorted(SETTING_NAMES))
-
-
-def _check_settings(settings: Mapping[str, Any]) -> ModelSettings:
-    unknown = [k for k in settings if k not in SETTING_NAMES]
-    if unknown:
-        raise UserError(
-            f"unknown model settings: {', '.join(unknown)} (known: {_known_settings()}; "
-            "put anything else in extra_body)"
-        )
-    return cast(ModelSettings, dict(settings))

@@ -15,7 +15,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
@@ -43,6 +43,8 @@ __all__ = [
     "ModelSettings",
     "OpenAIModel",
     "ToolUseFailed",
+    "check_settings",
+    "resolve_model",
 ]
 
 DEFAULT_BASE_URL = "https://api.haimaker.ai/v1"
@@ -63,6 +65,21 @@ class ModelSettings(TypedDict, total=False):
 
 
 SETTING_NAMES = frozenset(ModelSettings.__annotations__)
+
+
+def check_settings(settings: Mapping[str, Any]) -> ModelSettings:
+    """The settings, checked for unknown names (a typo must not be silently sent or dropped).
+
+    Raises:
+        UserError: An unknown setting; the message lists the known ones.
+    """
+    unknown = [k for k in settings if k not in SETTING_NAMES]
+    if unknown:
+        raise UserError(
+            f"unknown model settings: {', '.join(unknown)} (known: "
+            f"{', '.join(sorted(SETTING_NAMES))}; put anything else in extra_body)"
+        )
+    return cast(ModelSettings, dict(settings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,3 +519,31 @@ def _assistant_message(raw: dict[str, Any]) -> AssistantMessage:
             )
         )
     return AssistantMessage(content or None, tuple(calls))
+
+
+def resolve_model(
+    model: str | Model,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    max_retries: int = 2,
+    timeout: float = 60.0,
+) -> Model:
+    """A `Model` for a model id ("offline" is the built-in offline model) or a `Model`.
+
+    Raises:
+        UserError: The configuration is not valid.
+    """
+    if isinstance(model, Model):
+        if base_url is not None or api_key is not None:
+            raise UserError("base_url and api_key configure a model id; give them to your Model")
+        return model
+    if model == "offline":
+        from ._offline import OfflineModel
+
+        return OfflineModel()
+    if not isinstance(model, str):
+        raise UserError(f"model must be a model id or a Model instance, got {model!r}")
+    return OpenAIModel(
+        model, base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout
+    )

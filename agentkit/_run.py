@@ -1,0 +1,121 @@
+"""The state of one run: conversation, usage, limits and the failure budget; its result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from ._context import RunContext
+from .errors import RunError, ToolRetriesExceeded, UsageLimitExceeded
+from .messages import Message, ToolCall, ToolMessage, Usage
+from .tools import Tool
+
+__all__ = ["RunResult", "RunState", "UsageLimits"]
+
+OutputT = TypeVar("OutputT")
+
+
+@dataclass(frozen=True, slots=True)
+class UsageLimits:
+    """Limits that stop a run with `UsageLimitExceeded`. None means no limit."""
+
+    requests: int | None = None
+    total_tokens: int | None = None
+    tool_calls: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult(Generic[OutputT]):
+    """What a finished run produced.
+
+    Attributes:
+        output: The final answer: text, or a validated `output_type` instance.
+        messages: The whole conversation, typed; pass it as `messages=` to continue.
+        usage: Requests, tokens, tool calls and estimated cost of this run.
+    """
+
+    output: OutputT
+    messages: list[Message] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+
+class RunState:
+    """One run's conversation, usage and consecutive failures per tool.
+
+    Every `RunError` leaving a run goes through `fail`, so it carries the messages and
+    usage so far; the checks answer any pending tool calls first, so that conversation is
+    always valid to continue from.
+    """
+
+    def __init__(
+        self,
+        messages: list[Message],
+        limits: UsageLimits,
+        deps: Any,
+        budget: Callable[[str], int],
+    ) -> None:
+        self.messages = messages
+        self.usage = Usage()
+        self.limits = limits
+        self.deps = deps
+        self.budget = budget
+        self.failures: dict[str, int] = {}
+        self.asked_after_tool_use_failed = False
+
+    def fail(self, error: RunError) -> RunError:
+        """`error`, carrying the conversation and usage so far."""
+        error.messages = list(self.messages)
+        error.usage = self.usage
+        return error
+
+    def context(self, call: ToolCall, tool: Tool) -> RunContext[Any]:
+        """The `RunContext` for one tool call."""
+        retry = self.failures.get(call.name, 0)
+        return RunContext(self.deps, self.messages, self.usage, call.name, call.id, retry)
+
+    def count(self, name: str, failed: bool, what: str) -> None:
+        """Record a call's outcome; stop the run when a tool's failures reach its budget."""
+        if not failed:
+            self.failures[name] = 0
+            return
+        count = self.failures[name] = self.failures.get(name, 0) + 1
+        if count >= self.budget(name):
+            raise self.fail(
+                ToolRetriesExceeded(
+                    f"{what} failed {count} times in a row; the run stopped "
+                    "(see the last tool results in .messages)",
+                    tool_name=name,
+                )
+            )
+
+    def check_requests(self) -> None:
+        """Stop before a request the request limit does not allow."""
+        limit = self.limits.requests
+        if limit is not None and self.usage.requests >= limit:
+            raise self.fail(UsageLimitExceeded(f"the request limit of {limit} was reached"))
+
+    def check_tokens(self) -> None:
+        """Stop once the token limit is exceeded."""
+        limit = self.limits.total_tokens
+        if limit is not None and self.usage.total_tokens > limit:
+            raise self.fail(
+                UsageLimitExceeded(
+                    f"the token limit of {limit} was exceeded ({self.usage.total_tokens} used)"
+                )
+            )
+
+    def check_tool_calls(self, calls: Sequence[ToolCall]) -> None:
+        """Stop before running calls the tool-call limit does not allow, answering them."""
+        limit = self.limits.tool_calls
+        if limit is None or self.usage.tool_calls + len(calls) <= limit:
+            return
+        for call in calls:
+            text = "Not run: the run's tool-call limit was reached."
+            self.messages.append(ToolMessage(call.id, text, call.name))
+        raise self.fail(
+            UsageLimitExceeded(
+                f"the tool-call limit of {limit} would be exceeded by {len(calls)} more calls "
+                f"({self.usage.tool_calls} made)"
+            )
+        )
