@@ -95,6 +95,7 @@ class Executor:
     Args:
         registry: The agent's tools.
         approval: Consulted before calls of tools marked `requires_approval`.
+        approve_all: Consult `approval` before every call.
         max_parallel: Calls that may run at once.
         max_result_chars: Longest tool result sent to the model.
         secrets: Strings replaced by *** in anything sent to the model.
@@ -105,12 +106,14 @@ class Executor:
         registry: ToolRegistry,
         *,
         approval: Approval | None,
+        approve_all: bool = False,
         max_parallel: int,
         max_result_chars: int,
         secrets: Sequence[str] = (),
     ) -> None:
         self.registry = registry
         self.approval = approval
+        self.approve_all = approve_all
         self.max_parallel = max_parallel
         self.max_result_chars = max_result_chars
         self.secrets = tuple(secrets)
@@ -153,7 +156,7 @@ class Executor:
 
     async def approve(self, call: ToolCall, tool: Tool) -> CallOutcome | None:
         """None when the call may run; otherwise the outcome of a declined call."""
-        if not tool.requires_approval:
+        if not (tool.requires_approval or (self.approve_all and self.approval is not None)):
             return None
         if self.approval is None:
             text = (

@@ -67,6 +67,7 @@ class Agent(Generic[OutputT]):
             model through a `final_result` tool.
         approval: Called with the `ToolCall` before each call of a tool marked
             `requires_approval`; sync or async; a false answer declines the call.
+        approve_all_tools: Consult `approval` before every tool call, not only the marked.
         max_tool_failures: A tool (or the output) failing this many times in a row stops
             the run with `ToolRetriesExceeded`; a tool's own `max_failures` wins.
         model_settings: temperature, top_p, max_tokens, seed, stop, tool_choice,
@@ -89,6 +90,7 @@ class Agent(Generic[OutputT]):
         max_turns: int = 10,
         output_type: type[OutputT] | None = None,
         approval: Approval | None = None,
+        approve_all_tools: bool = False,
         max_tool_failures: int = 2,
         model_settings: ModelSettings | None = None,
         usage_limits: UsageLimits | None = None,
@@ -110,6 +112,7 @@ class Agent(Generic[OutputT]):
             self.output = OutputSpec(output_type)
         self.max_turns = max_turns
         self.approval = approval
+        self.approve_all_tools = approve_all_tools
         self.max_tool_failures = max_tool_failures
         self.model_settings = check_settings(model_settings or {})
         self.usage_limits = usage_limits or UsageLimits()
@@ -222,6 +225,7 @@ class Agent(Generic[OutputT]):
         executor = Executor(
             self.tools,
             approval=self.approval,
+            approve_all=self.approve_all_tools,
             max_parallel=self.max_parallel_tools,
             max_result_chars=self.max_result_chars,
             secrets=self.model.secrets,

@@ -503,3 +503,17 @@ async def test_duplicate_call_ids_are_made_unique() -> None:
     with ScriptedModel([reply, "ok"]) as model:
         result = await Agent(model, tools=[add]).run("go")
     assert_valid_history(result.messages)
+
+
+async def test_approve_all_tools_asks_before_every_call() -> None:
+    asked: list[str] = []
+
+    def decide(call_: ToolCall) -> bool:
+        asked.append(call_.name)
+        return False
+
+    with ScriptedModel([call("add", a=1, b=1), "ok"]) as model:
+        agent = Agent(model, tools=[add], approval=decide, approve_all_tools=True)
+        result = await agent.run("go")
+    assert asked == ["add"]
+    assert result.messages[-2].content.startswith("The user declined this call of `add`")
