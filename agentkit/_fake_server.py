@@ -289,9 +289,9 @@ class FakeServer(AbstractContextManager["FakeServer"]):
         with self._lock:
             if self._replies:
                 return self._replies.pop(0)
-            number = sum(1 for r in self.requests if r.path.endswith("/chat/completions"))
         if self.handler is not None:
             return self.handler(request)
+        number = len(self.chat_requests)
         message = f"fake server: no reply scripted for chat request #{number}"
         return Error(500, {"error": {"message": message, "type": "fake_server"}})
 
