@@ -210,7 +210,7 @@ class HandwrittenAdapter:
             results = await asyncio.gather(
                 *(_call_tool(c.function.name, c.function.arguments) for c in calls)
             )
-            for c, result in zip(calls, results):
+            for c, result in zip(calls, results, strict=True):
                 messages.append({"role": "tool", "tool_call_id": c.id, "content": result})
         raise RuntimeError("too many turns")
 
@@ -265,7 +265,7 @@ class HandwrittenAdapter:
             results = await asyncio.gather(
                 *(_call_tool(c["name"], c["arguments"]) for c in ordered)
             )
-            for c, result in zip(ordered, results):
+            for c, result in zip(ordered, results, strict=True):
                 messages.append({"role": "tool", "tool_call_id": c["id"], "content": result})
         raise RuntimeError("too many turns")
 
