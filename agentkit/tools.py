@@ -504,7 +504,8 @@ def _resolve_tool_file(spec: str | Path) -> Path:
         if not path.is_file():
             raise UserError(f"tool file not found: {text} (give the path to a .py file)")
         return path
-    for folder in _builtin_dirs():
+    # Private helpers (`_sandbox`) are not tool modules: never load them by short name.
+    for folder in _builtin_dirs() if not text.startswith("_") else ():
         candidate = folder / f"{text}.py"
         if candidate.is_file():
             return candidate

@@ -729,3 +729,8 @@ def test_shipped_builtins_load() -> None:
         loaded = load_tools(name)
         assert loaded
         assert all(isinstance(t, Tool) for t in loaded)
+
+
+def test_private_helper_modules_are_not_built_in_tools() -> None:
+    with pytest.raises(UserError, match="unknown tool module '_sandbox'"):
+        load_tools("_sandbox")

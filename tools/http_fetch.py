@@ -1,0 +1,536 @@
+"""Fetch a public web page over http or https and return it as readable text.
+
+Offers one tool, `http_fetch`. HTML is reduced to text with the standard library's
+`html.parser` (scripts and styles dropped, link targets kept after their text, whitespace
+collapsed); plain text, JSON and XML come back as they are; other content types are refused.
+
+Security model (server-side request forgery): the model chooses the URL, so the tool must not
+become a way into the machine's own network (localhost services, the LAN, cloud metadata at
+169.254.169.254). For every hop, the first and each redirect:
+
+- only `http` and `https` URLs; URLs with credentials (`user:pass@`) are refused, because
+  credentials chosen by the model have no business being sent anywhere, and because `@` is
+  the classic way to make two URL parsers disagree about the host;
+- the host is read the way the C library reads it: numeric spellings such as `127.1`,
+  `0x7f000001`, `2130706433` and `0177.0.0.1` are IPv4 addresses (never names to look up),
+  and a host whose last label is numeric must be such an address;
+- names are resolved once (`socket.getaddrinfo`) and every address must be public: global,
+  not private, loopback, link-local, shared (100.64/10), multicast, reserved or unspecified;
+  IPv6 forms that carry an IPv4 address (IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible,
+  NAT64 `64:ff9b::/96`, 6to4 and Teredo) are unwrapped and the IPv4 address checked too;
+- the connection goes to the vetted address itself (no second lookup, so DNS rebinding
+  cannot swap the address), with the original Host header and TLS server name (SNI, and the
+  certificate is checked against the name); environment proxies are not used;
+- redirects are followed by hand, at most 5, each hop vetted as above; loops are reported.
+
+Caps: 2,000,000 bytes read (then the text is marked as cut), 20,000 characters returned,
+5 s to connect and 15 s in all per call (a watchdog closes the socket at the deadline).
+
+`AGENTKIT_HTTP_ALLOW_PRIVATE=1` (read at each call) lifts the address check, for tests and
+trusted local setups only. It is deliberately not a tool parameter: the model cannot set it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import ipaddress
+import os
+import re
+import socket
+import ssl
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import quote, urljoin, urlsplit
+
+from agentkit import ModelRetry, tool
+
+_ALLOW_PRIVATE_ENV = "AGENTKIT_HTTP_ALLOW_PRIVATE"
+_MAX_REDIRECTS = 5
+_MAX_BYTES = 2_000_000
+_MAX_CHARS = 20_000
+_MAX_URL = 4096
+_CONNECT_TIMEOUT = 5.0
+_TOTAL_TIMEOUT = 15.0
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_HEADERS = {
+    "User-Agent": "agentkit-http-fetch/0.1 (+https://github.com/agentkit)",
+    "Accept": "text/html, text/plain;q=0.9, application/json;q=0.9, */*;q=0.1",
+    "Accept-Encoding": "identity",
+}
+_TEXT_TYPES = frozenset(
+    {"application/json", "application/xml", "application/xhtml+xml", "application/javascript"}
+)
+_HOST_CHARS = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+(%[a-z0-9._-]+)?")
+_NUMERIC_LABEL = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@tool
+def http_fetch(url: str) -> str:
+    """Fetch a public web page over http or https and return its text.
+
+    HTML is reduced to readable text, with link targets in parentheses after the link text.
+    Plain text, JSON and XML come back as they are; images, PDFs and other binary content
+    are refused. Only public internet addresses can be fetched (not localhost or private
+    networks). Redirects are followed (at most 5). At most 20,000 characters come back.
+
+    Args:
+        url: The absolute http:// or https:// address, e.g. "https://example.com/page".
+
+    Returns:
+        The final URL (and the redirects taken), the HTTP status, the content type, the
+        page title when there is one, then the text, with a note when it was cut.
+    """
+    deadline = time.monotonic() + _TOTAL_TIMEOUT
+    allow_private = os.environ.get(_ALLOW_PRIVATE_ENV, "").strip().lower() in ("1", "true", "yes")
+    hops = [url.strip()]
+    while True:
+        try:
+            target = _parse(hops[-1])
+            addresses = _vetted(target, allow_private)
+            page = _fetch(target, addresses, deadline)
+        except ModelRetry as exc:
+            if len(hops) == 1:
+                raise
+            raise ModelRetry(
+                f"{hops[0]} redirected to {hops[-1]}, which was not fetched: {exc.message}"
+            ) from None
+        if page.location is None:
+            return _render(hops, page)
+        _follow(hops, page.location)
+
+
+# ---------------------------------------------------------------------------- URLs and hosts
+
+
+@dataclass(frozen=True)
+class _Target:
+    url: str
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+
+def _parse(url: str) -> _Target:
+    """The parts of an http(s) URL to connect to; ModelRetry when it cannot be fetched."""
+    if not url:
+        raise ModelRetry("`url` is empty: give an absolute http:// or https:// address.")
+    if len(url) > _MAX_URL or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise ModelRetry(
+            f"{url[:100]!r} is not a usable URL: it is over {_MAX_URL} characters or holds "
+            "spaces or control characters. Percent-encode them (space is %20)."
+        )
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        shown = f"the {scheme}: scheme" if scheme else "a URL without http:// or https://"
+        raise ModelRetry(
+            f"{url[:100]!r} uses {shown}; only http and https URLs can be fetched. "
+            "Give the full address, e.g. https://example.com/."
+        )
+    if "@" in parts.netloc:
+        raise ModelRetry(
+            f"{url[:100]!r} carries credentials (user:password@); they are refused. "
+            "Fetch only public pages, without credentials in the URL."
+        )
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        raise ModelRetry(f"{url[:100]!r} has an invalid port; use a number 1-65535.") from None
+    host = _host(parts.hostname or "", url)
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    if parts.query:
+        path += "?" + quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
+    return _Target(url, scheme, host, port, path)
+
+
+def _host(hostname: str, url: str) -> str:
+    """The host in ASCII (IDNA), lowercase, with a trailing dot dropped."""
+    if not hostname:
+        raise ModelRetry(f"{url[:100]!r} has no host name: give e.g. https://example.com/.")
+    try:
+        host = hostname.encode("idna").decode("ascii").lower().rstrip(".")
+    except UnicodeError:
+        raise ModelRetry(f"{hostname!r} is not a valid host name.") from None
+    if not host or not _HOST_CHARS.fullmatch(host):
+        raise ModelRetry(f"{hostname!r} is not a valid host name.")
+    return host
+
+
+def _literal(host: str) -> _Address | None:
+    """The address a numeric host stands for, read as the C library reads it; None for names."""
+    with contextlib.suppress(ValueError):
+        return ipaddress.ip_address(host)
+    if not _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]):
+        return None
+    try:
+        # inet_aton: 127.1, 0x7f000001, 2130706433 and 0177.0.0.1 are all 127.0.0.1.
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        raise ModelRetry(
+            f"{host!r} looks like an IP address but is not a valid one; fix it or use a name."
+        ) from None
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    """The addresses a name resolves to (a seam: tests replace it)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _embedded(address: _Address) -> list[_Address]:
+    """The IPv4 addresses an IPv6 address carries, then the address itself."""
+    found: list[_Address] = []
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            found.append(address.ipv4_mapped)
+        if address.sixtofour is not None:
+            found.append(address.sixtofour)
+        if address.teredo is not None:
+            found.extend(address.teredo)
+        if address in _NAT64 or int(address) >> 32 == 0:
+            found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [*found, address]
+
+
+def _why_not_public(address: _Address) -> str | None:
+    """What makes an address unfit to fetch (`127.0.0.1, a loopback address`), or None."""
+    for candidate in _embedded(address):
+        checks = (
+            (candidate.is_loopback, "a loopback address (this machine)"),
+            (candidate.is_unspecified, "the unspecified address (this machine)"),
+            (candidate.is_link_local, "a link-local address (e.g. cloud metadata)"),
+            (candidate.is_multicast, "a multicast address"),
+            (candidate in _SHARED, "in the shared carrier-grade NAT range"),
+            (candidate.is_private, "a private or special-purpose address"),
+            (candidate.is_reserved, "a reserved address"),
+            (not candidate.is_global, "not a global address"),
+        )
+        for failed, kind in checks:
+            if failed:
+                inner = "" if candidate == address else f", which carries {candidate}"
+                return f"{address}{inner}: {kind}"
+    return None
+
+
+def _vetted(target: _Target, allow_private: bool) -> list[str]:
+    """The addresses to connect to, all checked; ModelRetry when any is not public."""
+    literal = _literal(target.host)
+    if literal is not None:
+        found = [literal]
+    else:
+        try:
+            raw = _resolve(target.host, target.port)
+        except (OSError, UnicodeError) as exc:
+            raise ModelRetry(
+                f"the host {target.host!r} could not be resolved ({exc}); check the address."
+            ) from None
+        found = [ipaddress.ip_address(a.split("%", 1)[0]) for a in raw]
+    if not found:
+        raise ModelRetry(f"the host {target.host!r} has no addresses; check the address.")
+    if not allow_private:
+        for address in found:
+            why = _why_not_public(address)
+            if why is not None:
+                raise ModelRetry(
+                    f"refused: {target.host} points to {why}. http_fetch only fetches public "
+                    "internet addresses; do not retry this host."
+                )
+    return [str(a) for a in found]
+
+
+def _follow(hops: list[str], location: str) -> None:
+    """Append the next hop, or ModelRetry on a loop or too many redirects."""
+    nxt = urljoin(hops[-1], location.strip())
+    if nxt in hops:
+        chain = " -> ".join([*hops, nxt])
+        raise ModelRetry(f"redirect loop, not followed: {chain}. The page cannot be fetched.")
+    if len(hops) > _MAX_REDIRECTS:
+        raise ModelRetry(
+            f"{hops[0]} redirected more than {_MAX_REDIRECTS} times; stopped at {hops[-1]}."
+        )
+    hops.append(nxt)
+
+
+# ---------------------------------------------------------------------------- the request
+
+
+def _open_socket(address: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection to a vetted address (a seam: tests replace it)."""
+    return socket.create_connection((address, port), timeout=timeout)
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """An HTTP connection to a fixed address; `host` is still sent as the Host header."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+        self.connect_timeout = timeout
+        self.raw: socket.socket | None = None
+
+    def connect(self) -> None:
+        self.raw = self.sock = _open_socket(self.address, self.port, self.connect_timeout)
+
+
+class _PinnedHTTPS(_PinnedHTTP):
+    """An HTTPS connection to a fixed address, with SNI and certificate checks for `host`."""
+
+    default_port = 443
+
+    def connect(self) -> None:
+        self.raw = _open_socket(self.address, self.port, self.connect_timeout)
+        context = ssl.create_default_context()
+        self.sock = context.wrap_socket(self.raw, server_hostname=self.host)
+
+
+@dataclass(frozen=True)
+class _Page:
+    status: int
+    reason: str
+    content_type: str
+    location: str | None
+    text: str
+    title: str
+    notes: tuple[str, ...]
+
+
+@contextlib.contextmanager
+def _watchdog(connection: _PinnedHTTP, deadline: float) -> Iterator[threading.Event]:
+    """Shut the socket down at the deadline, whatever the request is waiting for.
+
+    Yields the event set when it did.
+    """
+    fired = threading.Event()
+
+    def abort() -> None:
+        fired.set()
+        if connection.raw is not None:
+            with contextlib.suppress(OSError):
+                connection.raw.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), abort)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield fired
+    finally:
+        timer.cancel()
+
+
+def _connect(target: _Target, addresses: list[str], deadline: float) -> _PinnedHTTP:
+    kind = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
+    problem: Exception | None = None
+    for address in addresses:
+        timeout = min(_CONNECT_TIMEOUT, max(deadline - time.monotonic(), 0.01))
+        connection = kind(target.host, target.port, address, timeout)
+        try:
+            connection.connect()
+            return connection
+        except (OSError, ssl.SSLError) as exc:
+            connection.close()
+            problem = exc
+    raise ModelRetry(f"could not connect to {target.host} port {target.port}: {problem}.")
+
+
+def _fetch(target: _Target, addresses: list[str], deadline: float) -> _Page:
+    connection = _connect(target, addresses, deadline)
+    with contextlib.closing(connection), _watchdog(connection, deadline) as late:
+        try:
+            connection.request("GET", target.path, headers=_HEADERS)
+            response = connection.getresponse()
+            location = response.getheader("Location")
+            if response.status in _REDIRECTS and location:
+                return _Page(response.status, response.reason, "", location, "", "", ())
+            return _read_page(target, response, late)
+        except (OSError, http.client.HTTPException) as exc:
+            if late.is_set():
+                raise ModelRetry(
+                    f"{target.url} did not answer within {_TOTAL_TIMEOUT:g} s."
+                ) from None
+            reason = str(exc) or type(exc).__name__
+            raise ModelRetry(f"fetching {target.url} failed: {reason}.") from None
+
+
+def _media_type(response: http.client.HTTPResponse) -> str:
+    raw = response.getheader("Content-Type")
+    return response.headers.get_content_type() if raw else ""
+
+
+def _is_text(media_type: str) -> bool:
+    return (
+        media_type.startswith("text/")
+        or media_type in _TEXT_TYPES
+        or media_type.endswith(("+json", "+xml"))
+    )
+
+
+def _read_page(target: _Target, response: http.client.HTTPResponse, late: threading.Event) -> _Page:
+    media_type = _media_type(response)
+    if media_type and not _is_text(media_type):
+        size = response.getheader("Content-Length") or "unknown"
+        raise ModelRetry(
+            f"{target.url} is {media_type} (size {size} bytes), not text; http_fetch returns "
+            "only HTML, plain text, JSON and XML. Do not fetch it again."
+        )
+    body, notes = _read_body(response, late)
+    body, cut = _decompress(body, (response.getheader("Content-Encoding") or "").lower())
+    notes += ["the decompressed body passed the size cap and was cut"] if cut else []
+    if not media_type and b"\x00" in body[:4096]:
+        raise ModelRetry(f"{target.url} sent binary content without a content type; refused.")
+    charset = response.headers.get_content_charset() or _meta_charset(body) or "utf-8"
+    try:
+        text = body.decode(charset, errors="replace")
+    except LookupError:
+        text = body.decode("utf-8", errors="replace")
+    title = ""
+    if media_type in ("text/html", "application/xhtml+xml") or (
+        not media_type and "<html" in text[:2000].lower()
+    ):
+        title, text = _html_to_text(text, target.url)
+    return _Page(
+        response.status, response.reason, media_type or "unknown", None, text, title, tuple(notes)
+    )
+
+
+def _read_body(
+    response: http.client.HTTPResponse, late: threading.Event
+) -> tuple[bytes, list[str]]:
+    """The body up to the size cap, and notes on why it is cut (size or time)."""
+    chunks: list[bytes] = []
+    size = 0
+    notes: list[str] = []
+    while size <= _MAX_BYTES:
+        try:
+            chunk = response.read(min(65536, _MAX_BYTES + 1 - size))
+        except (OSError, http.client.HTTPException):
+            if not (late.is_set() and chunks):
+                raise
+            chunk = b""
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > _MAX_BYTES:
+        notes.append(f"the page is over {_MAX_BYTES} bytes; only the start was read")
+    elif late.is_set():
+        notes.append(f"the time limit of {_TOTAL_TIMEOUT:g} s was reached; the page is cut")
+    return b"".join(chunks)[:_MAX_BYTES], notes
+
+
+def _decompress(body: bytes, encoding: str) -> tuple[bytes, bool]:
+    if encoding in ("", "identity"):
+        return body, False
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise ModelRetry(f"the server sent content encoded as {encoding!r}, which is not read.")
+    inflater = zlib.decompressobj(31 if "gzip" in encoding else 15)
+    try:
+        data = inflater.decompress(body, _MAX_BYTES)
+    except zlib.error:
+        raise ModelRetry(f"the server sent broken {encoding} content.") from None
+    return data, bool(inflater.unconsumed_tail)
+
+
+def _meta_charset(body: bytes) -> str | None:
+    found = re.search(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_.:-]+)", body[:4096], re.I)
+    return found.group(1).decode("ascii") if found else None
+
+
+# ---------------------------------------------------------------------------- HTML to text
+
+_SKIPPED = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "object"})
+_BLOCKS = frozenset(
+    {"address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset"}
+    | {"figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header"}
+    | {"hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "thead", "tr"}
+    | {"ul"}
+)
+
+
+class _TextExtractor(HTMLParser):
+    """Readable text of an HTML page: no scripts or styles; links as `text (url)`."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base = base
+        self.parts: list[str] = []
+        self.title: list[str] = []
+        self.skipping = 0
+        self.in_title = False
+        self.links: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED:
+            self.skipping += 1
+        elif tag == "title":
+            self.in_title = True
+        elif tag == "a":
+            self.links.append(_link(self.base, dict(attrs).get("href")))
+        elif tag in _BLOCKS:
+            self.parts.append("\n- " if tag == "li" else "\n")
+        elif tag in ("td", "th"):
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED:
+            self.skipping = max(self.skipping - 1, 0)
+        elif tag == "title":
+            self.in_title = False
+        elif tag == "a" and self.links:
+            href = self.links.pop()
+            if href is not None:
+                self.parts.append(f" ({href})")
+        elif tag in _BLOCKS and tag != "li":
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self.skipping:
+            return
+        (self.title if self.in_title else self.parts).append(data)
+
+
+def _link(base: str, href: str | None) -> str | None:
+    if not href:
+        return None
+    absolute = urljoin(base, href.strip())
+    return absolute if urlsplit(absolute).scheme in ("http", "https") else None
+
+
+def _collapse(text: str) -> str:
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _html_to_text(html: str, base: str) -> tuple[str, str]:
+    """The title and the readable text of an HTML page."""
+    parser = _TextExtractor(base)
+    parser.feed(html)
+    parser.close()
+    return _collapse("".join(parser.title)), _collapse("".join(parser.parts))
+
+
+def _render(hops: list[str], page: _Page) -> str:
+    lines = [f"URL: {hops[-1]}"]
+    if len(hops) > 1:
+        lines.append(f"Redirected from: {' -> '.join(hops[:-1])}")
+    lines.append(f"Status: {page.status} {page.reason}".rstrip())
+    lines.append(f"Content-Type: {page.content_type}")
+    if page.title:
+        lines.append(f"Title: {page.title}")
+    text = page.text
+    notes = list(page.notes)
+    if len(text) > _MAX_CHARS:
+        notes.append(f"the text has {len(text)} characters; the first {_MAX_CHARS} are shown")
+        text = text[:_MAX_CHARS]
+    lines += ["", text or "(no text)"]
+    lines += [f"[note: {note}]" for note in notes]
+    return "\n".join(lines)

@@ -1,0 +1,91 @@
+"""Run Python code the model writes, in an isolated throwaway sandbox.
+
+Offers one tool, `python`, which always requires the user's approval. The code runs as a
+script in a fresh interpreter (`python -I -u`): the interpreter agentkit runs on, with its
+standard library and base-installation packages (not the virtualenv's).
+
+Security model (details in `_sandbox.py`, shared with the `shell` tool): under bubblewrap the
+code has no network, sees a read-only system and nothing of the host's files (no home folder,
+no project, no `/etc` beyond what the dynamic linker needs), writes only to a private,
+size-capped `/tmp` that is discarded afterwards, runs as an unprivileged user without
+capabilities, and gets a clean environment (no API keys). Resource limits (CPU time, memory,
+file size, processes, open files), a wall-clock limit and an output cap stop runaway code,
+and when the call ends, times out or is cancelled, every process it started is killed.
+
+Without a working bubblewrap the tool refuses to run anything, unless the user set
+`AGENTKIT_SANDBOX=rlimits`, which allows a weaker rlimits-only mode (resource limits, but no
+filesystem or network isolation). The result always names the mode used.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+from agentkit import ModelRetry, tool
+
+
+def _load_sandbox() -> types.ModuleType:
+    """The sibling `_sandbox.py`, loaded once per file path (tools/ is not a package)."""
+    path = Path(__file__).resolve().with_name("_sandbox.py")
+    # The prefix is the one `_sandbox.py` checks for: it refuses to be loaded any other way.
+    name = f"_agentkit_sandbox_{abs(hash(str(path))):x}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the sandbox module {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+_sandbox = _load_sandbox()
+
+_LIMITS = _sandbox.Limits()
+_MAX_CODE_BYTES = 100_000
+
+
+@tool(requires_approval=True, timeout=_LIMITS.wall_seconds + 30)
+async def python(code: str) -> str:
+    """Run a Python 3 program in an isolated sandbox and return its output and exit status.
+
+    Each call starts a fresh interpreter with nothing kept between calls. Print the results
+    you need: only stdout, stderr and the exit status come back. The sandbox has no network
+    and no access to the user's files; only /tmp is writable. Standard library only. Limits:
+    30 s wall clock, 20 s CPU, 512 MiB memory, 16 MiB per file, 16 KiB of output per stream.
+
+    Args:
+        code: The complete Python source to run as a script, e.g. "print(sum(range(10)))".
+
+    Returns:
+        The sandbox mode, the exit status, any notes (timeout, truncated output, a limit
+        reached), then stdout and stderr.
+    """
+    source = _checked(code)
+    # The source goes in on stdin, not in argv: other users on the host can read command lines.
+    command = [_sandbox.interpreter(), "-I", "-u", "-X", "utf8", "-"]
+    outcome = await _sandbox.run(command, stdin=source, limits=_LIMITS)
+    return str(outcome.render())
+
+
+def _checked(code: str) -> bytes:
+    """The source as UTF-8, when it can run; otherwise ModelRetry saying what to change."""
+    if not code.strip():
+        raise ModelRetry("`code` is empty: pass the complete Python source to run.")
+    if "\x00" in code:
+        raise ModelRetry("`code` contains a NUL character: remove it and send plain source.")
+    source = code.encode("utf-8", errors="replace")
+    if len(source) > _MAX_CODE_BYTES:
+        raise ModelRetry(
+            f"`code` is {len(source)} bytes; the limit is {_MAX_CODE_BYTES}. Send a shorter "
+            "program (generate large data in the code instead of pasting it)."
+        )
+    return source

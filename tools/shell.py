@@ -1,0 +1,193 @@
+"""Run one allowed command-line program, read-only, on the project folder, in a sandbox.
+
+Offers one tool, `shell`, which always requires the user's approval. The model passes an
+argv (a list of strings), never a shell command line: no pipes, globs, redirections or
+variables are interpreted, so one program runs with exactly the arguments given.
+
+Security model: the program runs in the same sandbox as the `python` tool (see `_sandbox.py`:
+bubblewrap, no network, read-only system, private /tmp, unprivileged user, clean environment,
+resource limits, wall-clock limit, output cap, every process killed at the end). The folder
+named by `AGENTKIT_SHELL_ROOT` (read at each call; default: the current working directory) is
+visible read-only at `/work`, the working directory; the home folder itself, or a folder
+above it (such as `/`), is refused. When agentkit runs as root the program runs as "nobody",
+so it sees only what is world-readable in that folder.
+
+The sandbox is the boundary; the allowlist keeps what the model can ask for small, readable
+in an approval prompt, and free of programs that run other programs. Only programs that read
+and print are allowed; a program is named by its bare name (paths such as `/bin/sh` are
+refused) and looked up on the sandbox's own PATH. Left out on purpose: shells and
+interpreters; `sed` (its `e` command runs a shell, `w` writes files); `awk` (`system()`);
+`xargs`, `env`, `timeout`, `nice` (they run other programs). Refused options: `find`'s
+`-exec`, `-execdir`, `-ok`, `-okdir`, `-delete` and `-fprint*`/`-fls` (run programs or write
+files), and `sort --compress-program` (runs a program). Without a working bubblewrap the
+tool refuses unless the user set `AGENTKIT_SANDBOX=rlimits`; the result names the mode.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+from agentkit import ModelRetry, tool
+
+
+def _load_sandbox() -> types.ModuleType:
+    """The sibling `_sandbox.py`, loaded once per file path (tools/ is not a package)."""
+    path = Path(__file__).resolve().with_name("_sandbox.py")
+    # The prefix is the one `_sandbox.py` checks for: it refuses to be loaded any other way.
+    name = f"_agentkit_sandbox_{abs(hash(str(path))):x}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the sandbox module {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+_sandbox = _load_sandbox()
+
+_ROOT_ENV = "AGENTKIT_SHELL_ROOT"
+_LIMITS = _sandbox.Limits(wall_seconds=20.0, cpu_seconds=15)
+_MAX_ARGS = 200
+_MAX_ARGV_CHARS = 32_000
+
+_ALLOWED = (
+    "cat",
+    "cut",
+    "date",
+    "echo",
+    "find",
+    "grep",
+    "head",
+    "ls",
+    "pwd",
+    "sort",
+    "tail",
+    "tr",
+    "uniq",
+    "wc",
+)
+# Exact arguments refused per program.
+_REFUSED = {
+    "find": frozenset(
+        {"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf"}
+        | {"-fls"}
+    ),
+}
+# Long options refused per program, with the shortest prefix GNU getopt accepts for them.
+_REFUSED_LONG = {"sort": (("--compress-program", 4),)}
+
+
+@tool(requires_approval=True, timeout=_LIMITS.wall_seconds + 30)
+async def shell(argv: list[str]) -> str:
+    """Run one read-only command-line program on the project folder and return its output.
+
+    Allowed programs: cat, cut, date, echo, find, grep, head, ls, pwd, sort, tail, tr, uniq,
+    wc. The project folder is the working directory (read-only, also at /work); only /tmp
+    is writable. There is no shell: pipes, `*` globs, redirections and `$VARS` are not
+    interpreted, so list files with `find` or `ls` instead of globs. No network. A command
+    still running after 20 s (e.g. `tail -f`) is stopped.
+
+    Args:
+        argv: The program and its arguments as a list of strings, one item per argument,
+            e.g. ["grep", "-rn", "TODO", "."] or ["ls", "-la"].
+
+    Returns:
+        The sandbox mode, the exit status, any notes (timeout, truncated output), then
+        stdout and stderr.
+    """
+    command = _checked(argv)
+    outcome = await _sandbox.run(command, workdir=_root(), limits=_LIMITS)
+    return str(outcome.render())
+
+
+def _allowed_text() -> str:
+    return ", ".join(_ALLOWED)
+
+
+def _checked(argv: Any) -> list[str]:
+    """The argv when it is allowed; otherwise ModelRetry saying what to change."""
+    if isinstance(argv, str):
+        raise ModelRetry(
+            f"`argv` must be a list of strings, not one string ({argv[:80]!r}): split the "
+            'command into its words, e.g. ["ls", "-la"]. There is no shell.'
+        )
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        raise ModelRetry(
+            f'`argv` must be a non-empty list of strings, e.g. ["ls", "-la"]; got {argv!r:.80}.'
+        )
+    _check_size(argv)
+    _check_program(argv[0])
+    _check_options(argv[0], argv[1:])
+    return list(argv)
+
+
+def _check_size(argv: list[str]) -> None:
+    if len(argv) > _MAX_ARGS or sum(len(a) for a in argv) > _MAX_ARGV_CHARS:
+        raise ModelRetry(
+            f"`argv` is too long ({len(argv)} items, {sum(len(a) for a in argv)} characters); "
+            f"the limits are {_MAX_ARGS} items and {_MAX_ARGV_CHARS} characters."
+        )
+    if any("\x00" in a for a in argv):
+        raise ModelRetry("`argv` contains a NUL character; remove it.")
+
+
+def _check_program(program: str) -> None:
+    if "/" in program:
+        raise ModelRetry(
+            f"{program!r} is a path: give a bare program name from the allowed list "
+            f"({_allowed_text()}); programs are found on the sandbox's PATH."
+        )
+    if program not in _ALLOWED:
+        raise ModelRetry(
+            f"{program!r} is not an allowed program. Allowed: {_allowed_text()}. "
+            "Shells, interpreters and programs that run other programs are not available; "
+            "use the `python` tool for computation, if it is offered."
+        )
+
+
+def _check_options(program: str, arguments: list[str]) -> None:
+    refused = _REFUSED.get(program, frozenset())
+    for argument in arguments:
+        if argument in refused:
+            raise ModelRetry(
+                f"`{program} {argument}` is refused: it runs programs or writes files. "
+                f"Use {program} only to read and print; refused here: {', '.join(sorted(refused))}."
+            )
+        name = argument.split("=", 1)[0]
+        for option, shortest in _REFUSED_LONG.get(program, ()):
+            if len(name) >= shortest and option.startswith(name):
+                raise ModelRetry(
+                    f"`{program} {option}` (given as {argument!r}) is refused: it runs "
+                    "another program. Leave it out."
+                )
+
+
+def _root() -> Path:
+    configured = os.environ.get(_ROOT_ENV, "").strip()
+    root = Path(configured).expanduser() if configured else Path.cwd()
+    if not root.is_dir():
+        raise NotADirectoryError(
+            f"{_ROOT_ENV}={configured!r} is not a folder; the user must set it to an existing "
+            "folder (or unset it to use the current directory)"
+        )
+    root = root.resolve()
+    home = Path.home().resolve()
+    if root == home or root in home.parents:
+        raise PermissionError(
+            f"the shell tool would show {root} to the model, which holds the whole home folder "
+            f"({home}: keys, credentials); the user must start agentkit in a project folder "
+            f"or set {_ROOT_ENV} to one"
+        )
+    return root
