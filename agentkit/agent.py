@@ -107,6 +107,7 @@ class Agent(Generic[OutputT]):
         self.tools = ToolRegistry(tools)
         if OUTPUT_TOOL_NAME in self.tools and output_type is not None:
             raise UserError(f"`{OUTPUT_TOOL_NAME}` is reserved for the output tool; rename yours")
+        self.output_type = output_type
         self.output: OutputSpec[Any] | None = None
         if output_type is not None and output_type is not str:
             self.output = OutputSpec(output_type)
@@ -296,14 +297,16 @@ class Agent(Generic[OutputT]):
                 else:
                     response = await self.model.request(run.messages, self._definitions, settings)
                     yield self._recovered(response)
-                return
             except ToolUseFailed as exc:
                 recovered = self._from_failed_generation(run, exc)
-                if recovered is not None:
-                    yield recovered
-                    return
+                if recovered is None:
+                    continue  # the model is asked once more
+                yield recovered
             except RunError as exc:
                 raise run.fail(exc) from exc.__cause__
+            # A usable reply: a later tool_use_failed gets its own second chance.
+            run.asked_after_tool_use_failed = False
+            return
 
     def _from_failed_generation(self, run: RunState, exc: ToolUseFailed) -> ModelResponse | None:
         prose, calls = extract_tool_calls(exc.failed_generation)
@@ -335,8 +338,11 @@ class Agent(Generic[OutputT]):
         if response is None:
             raise run.fail(_no_response(self.model))
         recovered = self._recovered(response)
-        if not response.message.tool_calls and (rest := gate.finish()):
-            yield TextDelta(rest)
+        if not response.message.tool_calls:
+            # Held call text is dropped only when the calls were recovered.
+            rest = gate.finish(keep_calls=not recovered.message.tool_calls)
+            if rest:
+                yield TextDelta(rest)
         yield recovered
 
     def _recovered(self, response: ModelResponse) -> ModelResponse:
@@ -353,7 +359,7 @@ class Agent(Generic[OutputT]):
                 prose, recovered = extract_tool_calls(content)
                 message = AssistantMessage(prose or None, _unique_ids(tuple(recovered)))
             else:
-                message = AssistantMessage(strip_special_tokens(content) or None)
+                message = AssistantMessage(strip_special_tokens(content).strip() or None)
         else:
             return response
         return ModelResponse(message, response.usage, response.finish_reason)

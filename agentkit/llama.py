@@ -441,13 +441,21 @@ class TextGate:
         self._pending = text[cut:]
         return self._release(text[:cut])
 
-    def finish(self) -> str:
-        """End the reply; return what is left to show (only the prose when calls were held)."""
+    def finish(self, keep_calls: bool = False) -> str:
+        """End the reply; return what is left to show (only the prose when calls were held).
+
+        Args:
+            keep_calls: Release held call text too: the calls were not taken as calls (an
+                agent without tools recovers none), so they are part of the answer.
+        """
         held = self._pending + "".join(self._held)
         self._pending, self._held, self._holding = "", [], False
         self._statement_start = True
-        remaining, calls = extract_tool_calls(held)
-        return remaining if calls else strip_special_tokens(held)
+        if not keep_calls:
+            remaining, calls = extract_tool_calls(held)
+            if calls:
+                return remaining
+        return strip_special_tokens(held)
 
     def _release(self, text: str) -> str:
         # Whether the next text starts a statement: `NAME.call(` counts only there.
