@@ -1,0 +1,230 @@
+"""`agentkit`: run, chat with and inspect agents from the command line.
+
+Commands: `agentkit run [TARGET] PROMPT`, `agentkit chat [TARGET]`, `agentkit tools FILE...`.
+This module only declares the commands (click); the work is in `_cli_load` (the agent and its
+tools), `_cli_render` (output) and `_cli_session` (run and chat), imported when a command runs
+so that `agentkit --help` stays fast.
+
+Exit status: 0 success; 1 the run failed (the endpoint is unreachable or answered an error,
+max turns or a usage limit was reached, a tool kept failing); 2 a usage error (a bad option,
+a missing or broken agent or tool file, an unknown built-in tool, an invalid configuration);
+130 interrupted with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from ._cli_load import Options
+    from ._cli_render import Renderer
+
+__all__ = ["EXIT_INTERRUPTED", "EXIT_RUN_ERROR", "EXIT_USAGE", "main"]
+
+EXIT_RUN_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_EPILOG = """\b
+Endpoint: AGENTKIT_API_KEY (or OPENAI_API_KEY), AGENTKIT_BASE_URL (or OPENAI_BASE_URL,
+or --base-url), AGENTKIT_MODEL (or --model). With neither a key nor a base URL, agentkit
+runs on the offline model, which calls tools but is not a language model.
+
+\b
+Exit status: 0 success; 1 the run failed (endpoint error, max turns, usage limit, a tool
+kept failing); 2 usage error (bad option, agent or tool file); 130 interrupted."""
+
+
+@click.group(epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="agentkit", prog_name="agentkit")
+def main() -> None:
+    """Run tool-calling Llama 3.1 agents from the command line."""
+
+
+def _agent_options(command: F) -> F:
+    """The options shared by `run` and `chat`."""
+    decorators = [
+        click.option(
+            "--tools",
+            "tools",
+            multiple=True,
+            metavar="FILE_OR_NAME",
+            help="Add the tools of a .py file (its @tool functions, else its public "
+            "functions) or a built-in module (calculator, clock, files, ...). Repeatable.",
+        ),
+        click.option("--model", help="Model id (default: $AGENTKIT_MODEL, else Llama 3.1 70B)."),
+        click.option(
+            "--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1."
+        ),
+        click.option("--system", help="System prompt (replaces the agent's instructions)."),
+        click.option(
+            "--max-turns", type=click.IntRange(min=1), help="Model replies allowed per run."
+        ),
+        click.option("--offline", is_flag=True, help="Use the offline model (no network)."),
+        click.option("--approve", is_flag=True, help="Ask y/n before every tool call."),
+        click.option(
+            "--json", "json_output", is_flag=True, help="One JSON event per line on stdout."
+        ),
+        click.option(
+            "-v", "--verbose", is_flag=True, help="Full tool arguments and results; tracebacks."
+        ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def _options(target: str | None, flags: dict[str, Any]) -> Options:
+    from ._cli_load import Options
+
+    return Options(
+        target=target,
+        tools=tuple(flags["tools"]),
+        model=flags["model"],
+        base_url=flags["base_url"],
+        system=flags["system"],
+        max_turns=flags["max_turns"],
+        offline=flags["offline"],
+        approve=flags["approve"],
+        json=flags["json_output"],
+        verbose=flags["verbose"],
+    )
+
+
+def _execute(options: Options, body: Callable[[Renderer], int]) -> None:
+    """Run a command body with the renderer, mapping failures to one line and an exit status."""
+    from ._cli_render import ApprovalInterrupted, make_renderer
+    from .errors import AgentkitError, RunError
+
+    renderer = make_renderer(options)
+    try:
+        code = body(renderer)
+    except (KeyboardInterrupt, ApprovalInterrupted):
+        renderer.cancelled()
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from complaining
+        # about the unflushed stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = EXIT_RUN_ERROR
+    except RunError as exc:
+        renderer.error(exc, EXIT_RUN_ERROR)
+        code = EXIT_RUN_ERROR
+    except AgentkitError as exc:
+        renderer.error(exc, EXIT_USAGE)
+        code = EXIT_USAGE
+    except Exception as exc:
+        if not options.verbose:
+            exc = RuntimeError(f"internal error: {type(exc).__name__}: {exc} (-v shows where)")
+        renderer.error(exc, EXIT_RUN_ERROR)
+        code = EXIT_RUN_ERROR
+    sys.stdout.flush()
+    raise SystemExit(code)
+
+
+def _split_run_args(args: tuple[str, ...]) -> tuple[str | None, str]:
+    from ._cli_load import looks_like_target
+
+    if len(args) == 2:
+        return args[0], args[1]
+    if len(args) == 1 and not looks_like_target(args[0]):
+        return None, args[0]
+    if len(args) == 1:
+        raise click.UsageError(f"PROMPT is missing after TARGET {args[0]!r}")
+    raise click.UsageError(
+        f"expected [TARGET] PROMPT, got {len(args)} arguments (quote the prompt: "
+        "agentkit run examples/weather.py 'What is the weather in \"Paris\"?')"
+    )
+
+
+@main.command(epilog=_EPILOG)
+@click.argument("args", nargs=-1, required=True, metavar="[TARGET] PROMPT")
+@_agent_options
+def run(args: tuple[str, ...], **flags: Any) -> None:
+    """Answer one PROMPT, streaming the answer and showing each tool call.
+
+    TARGET is an agent file whose module defines `agent = Agent(...)`
+    (examples/weather.py), FILE.py:NAME or package.module:NAME. Without TARGET the agent
+    is built from the flags; with it, the flags add tools and replace the model, base
+    URL, instructions or turn limit. PROMPT "-" reads the prompt from stdin.
+
+    Tools marked as needing approval always ask y/n, reading the answer from stdin
+    (with --json the question is a JSON line); no answer (end of stdin) declines.
+
+    \b
+    agentkit run --tools calculator "what is 17*23?"
+    agentkit run examples/weather.py 'What is the weather in "Paris"?'
+    """
+    target, prompt = _split_run_args(args)
+    if prompt == "-":
+        prompt = sys.stdin.read()
+    options = _options(target, flags)
+
+    def body(renderer: Renderer) -> int:
+        from ._cli_session import run_once
+
+        return run_once(options, prompt, renderer)
+
+    _execute(options, body)
+
+
+@main.command(epilog=_EPILOG)
+@click.argument("target", required=False)
+@_agent_options
+def chat(target: str | None, **flags: Any) -> None:
+    """Chat with an agent; the conversation carries over from turn to turn.
+
+    TARGET and the flags are as for `agentkit run`. Type /tools to list the tools,
+    /usage for what the session used, /reset to start over, /exit (or Ctrl-D) to leave.
+    Ctrl-C cancels the current answer (that turn is dropped), not the session.
+    """
+    options = _options(target, flags)
+
+    def body(renderer: Renderer) -> int:
+        from ._cli_session import ChatSession
+
+        return ChatSession(options, renderer).run()
+
+    _execute(options, body)
+
+
+@main.command("tools")
+@click.argument("specs", nargs=-1, metavar="[FILE_OR_NAME]...")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of failures.")
+def tools_command(specs: tuple[str, ...], verbose: bool) -> None:
+    """Print the JSON schema of every tool a file (or built-in module) provides.
+
+    Warns on stderr about tools and parameters without a description: the way to
+    check what the model will be told. Without arguments, lists the built-in modules.
+    """
+    from ._cli_load import Options
+
+    options = Options(verbose=verbose)
+
+    def body(renderer: Renderer) -> int:
+        import json
+
+        from ._cli_load import tool_warnings
+        from .tools import builtin_tool_names, load_tools
+
+        if not specs:
+            click.echo("\n".join(builtin_tool_names()))
+            return 0
+        definitions = []
+        for spec in specs:
+            for tool in load_tools(spec):
+                definitions.append(tool.definition())
+                for warning in tool_warnings(tool):
+                    click.echo(f"warning: {warning}", err=True)
+        click.echo(json.dumps(definitions, indent=2, ensure_ascii=False))
+        return 0
+
+    _execute(options, body)
