@@ -26,7 +26,8 @@ _WORD = re.compile(r"[a-z0-9]+")
 _QUOTED = re.compile(r"\"([^\"]+)\"|'([^']+)'|“([^”]+)”")
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
 _EXPRESSION = re.compile(r"[-+(]*\d[\d.\s]*(?:[-+*/^%]+[\s(]*[-+]?\d[\d.\s)]*)+")
-_CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-zA-Z]+(?:[ ,]+[A-Z][a-zA-Z]+)*")
+# Capitalised words inside a sentence (names, places), not the first word of one.
+_CAPITALISED = re.compile(r"(?<=[a-z0-9,;:] )[A-Z][a-zA-Z]+(?:[ ,]+[A-Z][a-zA-Z]+)*")
 _STOP = frozenset(
     (  # noqa: SIM905 - a word list reads best as words
         "a an and are as at be by can do does for from get give how i in is it me my of on or "
@@ -43,7 +44,7 @@ class _Candidates:
         unquoted = _QUOTED.sub(" ", prompt)
         expressions = [e.strip() for e in _EXPRESSION.findall(unquoted)]
         self.numbers = [float(n) for n in _NUMBER.findall(_EXPRESSION.sub(" ", unquoted))]
-        self.strings = quoted + expressions + _CAPITALISED.findall(" " + unquoted)
+        self.strings = quoted + expressions + _CAPITALISED.findall(unquoted)
         self.prompt = prompt.strip()
 
     def string(self) -> str | None:

@@ -175,3 +175,10 @@ async def test_offline_model_is_a_model_like_any_other() -> None:
     assert (await Agent(FunctionModel(reply)).run("x")).output == "ok"
     assert OfflineModel().name == "offline"
     assert seen == [1]
+
+
+async def test_names_inside_a_sentence_fill_string_parameters() -> None:
+    result = await Agent("offline", tools=[get_weather]).run("What's the weather in Paris?")
+    assert result.messages[1].tool_calls[0].arguments == {"city": "Paris"}
+    result = await Agent("offline", tools=[get_weather]).run("Weather for New York, please")
+    assert result.messages[1].tool_calls[0].arguments == {"city": "New York"}
