@@ -36,6 +36,8 @@ _CONTROL = re.compile(
     r"|\x1b.?"  # any other escape
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # C0 and C1 controls but tab and newline
 )
+# Lone surrogates (undecodable bytes of a file name, say): no UTF-8 encoder accepts them.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +60,23 @@ class CallOutcome:
 
 
 def clean_text(text: str) -> str:
-    """Remove terminal escape sequences and control characters (tabs and newlines stay)."""
-    return _CONTROL.sub("", text) if _needs_cleaning(text) else text
+    """Remove terminal escape sequences and control characters (tabs and newlines stay).
+
+    Lone surrogates become U+FFFD, so the text can always be encoded as UTF-8.
+    """
+    if text.isprintable():
+        return text
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
 
 
-def _needs_cleaning(text: str) -> bool:
-    return not text.isprintable() and _CONTROL.search(text) is not None
+def result_text(value: Any, limit: int, redact: Callable[[str], str] | None = None) -> str:
+    """The text the model receives for a tool's return value, capped at `limit` characters.
 
+    `redact` runs before the cut, so a secret that straddles it is still found.
 
-def result_text(value: Any, limit: int) -> str:
-    """The text the model receives for a tool's return value, capped at `limit` characters."""
+    Raises:
+        Exception: The value cannot be serialized (a reference cycle, a failing `repr`).
+    """
     if isinstance(value, str):
         text = value
     elif isinstance(value, (bytes, bytearray)):
@@ -77,6 +86,8 @@ def result_text(value: Any, limit: int) -> str:
     else:
         text = to_json(value, fallback=repr).decode()
     text = clean_text(text)
+    if redact is not None:
+        text = redact(text)
     if len(text) > limit:
         text = (
             text[:limit] + f"\n[result cut: {len(text)} characters in all, the first {limit} shown]"
@@ -85,7 +96,10 @@ def result_text(value: Any, limit: int) -> str:
 
 
 def _error_text(exc: BaseException) -> str:
-    message = str(exc).strip()
+    try:
+        message = str(exc).strip()
+    except Exception:  # a broken __str__ must not break the run
+        message = ""
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
@@ -124,6 +138,10 @@ class Executor:
                 text = text.replace(secret, "***")
         return text
 
+    def _tell(self, text: object) -> str:
+        """Text for the model: control sequences removed, secrets redacted, length capped."""
+        return result_text(str(text), self.max_result_chars, self._redact)
+
     def prepare(self, call: ToolCall, truncated: bool = False) -> CallOutcome | dict[str, Any]:
         """Validated keyword arguments for a call, or the outcome that says why it cannot run."""
         tool = self.registry.get(call.name)
@@ -140,11 +158,11 @@ class Executor:
                 f"The arguments for `{call.name}` could not be read: {why}. Received: {raw!r}. "
                 f"Call `{call.name}` again with the arguments as one JSON object."
             )
-            return CallOutcome(call, self._redact(text), is_error=True, tool=tool)
+            return CallOutcome(call, self._tell(text), is_error=True, tool=tool)
         try:
             return tool.validate(call.arguments)
         except ModelRetry as exc:
-            return CallOutcome(call, self._redact(exc.message), is_error=True, tool=tool)
+            return CallOutcome(call, self._tell(exc.message), is_error=True, tool=tool)
 
     def _unknown(self, name: str) -> str:
         available = ", ".join(f"`{n}`" for n in self.registry.names) or "none"
@@ -226,12 +244,18 @@ class Executor:
                 )
                 return CallOutcome(call, text, True, time.perf_counter() - start, tool)
         except ModelRetry as exc:
-            text = self._redact(exc.message)
+            text = self._tell(exc.message)
             return CallOutcome(call, text, True, time.perf_counter() - start, tool)
         except Exception as exc:
-            text = self._redact(f"`{call.name}` failed: {_error_text(exc)}")
+            text = self._tell(f"`{call.name}` failed: {_error_text(exc)}")
             return CallOutcome(call, text, True, time.perf_counter() - start, tool)
-        text = self._redact(result_text(value, self.max_result_chars))
+        try:
+            text = result_text(value, self.max_result_chars, self._redact)
+        except Exception as exc:  # a reference cycle, a failing repr
+            text = self._tell(
+                f"`{call.name}` returned a value that is not text: {_error_text(exc)}"
+            )
+            return CallOutcome(call, text, True, time.perf_counter() - start, tool)
         return CallOutcome(call, text, False, time.perf_counter() - start, tool)
 
     async def _invoke(

@@ -7,6 +7,7 @@ Each chat request takes the next scripted reply, else asks the handler, else get
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -355,10 +356,31 @@ async def _send_raw(stream: anyio.abc.SocketStream, reply: Raw) -> bool:
         await stream.send(_head(reply.status, headers) + data)
         return True
     await stream.send(_head(reply.status, headers))
-    for start in range(0, len(data), reply.piece):
-        await stream.send(data[start : start + reply.piece])
-        await anyio.sleep(reply.interval)
+    pieces = [data[i : i + reply.piece] for i in range(0, len(data), reply.piece)]
+    await _drip(stream, pieces, reply.interval)
     return True
+
+
+async def _drip(stream: anyio.abc.SocketStream, pieces: list[bytes], interval: float) -> None:
+    """Send the pieces `interval` apart; stop as soon as the client closes the connection.
+
+    A client that gave up must not find the connection held open for the rest of the drip.
+    The client sends nothing while it waits for this response, so reading here loses nothing.
+    """
+
+    async def until_closed() -> None:
+        with contextlib.suppress(
+            anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError
+        ):
+            await stream.receive()
+        tg.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(until_closed)
+        for piece in pieces:
+            await stream.send(piece)
+            await anyio.sleep(interval)
+        tg.cancel_scope.cancel()
 
 
 async def _send_chunks(stream: anyio.abc.SocketStream, reply: Chunks) -> bool:
@@ -395,9 +417,7 @@ async def _send_sse(
     if not interval:
         await stream.send(b"".join(_http_chunk(e) for e in events) + b"0\r\n\r\n")
         return
-    for event in events:
-        await stream.send(_http_chunk(event))
-        await anyio.sleep(interval)
+    await _drip(stream, [_http_chunk(event) for event in events], interval)
     await stream.send(b"0\r\n\r\n")
 
 

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from ._context import RunContext
 from .errors import RunError, ToolRetriesExceeded, UsageLimitExceeded
-from .messages import Message, ToolCall, ToolMessage, Usage
+from .messages import AssistantMessage, Message, ToolCall, ToolMessage, Usage
 from .tools import Tool
 
 __all__ = ["RunResult", "RunState", "UsageLimits"]
@@ -96,9 +96,12 @@ class RunState:
             raise self.fail(UsageLimitExceeded(f"the request limit of {limit} was reached"))
 
     def check_tokens(self) -> None:
-        """Stop once the token limit is exceeded."""
+        """Stop once the token limit is exceeded, answering the calls of the last reply."""
         limit = self.limits.total_tokens
         if limit is not None and self.usage.total_tokens > limit:
+            last = self.messages[-1] if self.messages else None
+            if isinstance(last, AssistantMessage):
+                self._answer(last.tool_calls, "Not run: the run's token limit was exceeded.")
             raise self.fail(
                 UsageLimitExceeded(
                     f"the token limit of {limit} was exceeded ({self.usage.total_tokens} used)"
@@ -110,12 +113,15 @@ class RunState:
         limit = self.limits.tool_calls
         if limit is None or self.usage.tool_calls + len(calls) <= limit:
             return
-        for call in calls:
-            text = "Not run: the run's tool-call limit was reached."
-            self.messages.append(ToolMessage(call.id, text, call.name))
+        self._answer(calls, "Not run: the run's tool-call limit was reached.")
         raise self.fail(
             UsageLimitExceeded(
                 f"the tool-call limit of {limit} would be exceeded by {len(calls)} more calls "
                 f"({self.usage.tool_calls} made)"
             )
         )
+
+    def _answer(self, calls: Sequence[ToolCall], text: str) -> None:
+        """Answer calls that will not run, so the conversation stays valid to continue from."""
+        for call in calls:
+            self.messages.append(ToolMessage(call.id, text, call.name))

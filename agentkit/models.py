@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.haimaker.ai/v1"
 DEFAULT_MODEL = "meta-llama/llama-3.1-70b-instruct"
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class ModelSettings(TypedDict, total=False):
@@ -271,7 +274,13 @@ class OpenAIModel(Model):
         extra = settings.get("extra_body")
         if extra:
             body.update(extra)
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        try:
+            return text.encode()
+        except UnicodeEncodeError:
+            # Lone surrogates (from a reply's `\ud800` escape, say) are not UTF-8; they can
+            # only sit inside JSON strings, where U+FFFD stands in for them.
+            return _LONE_SURROGATE.sub("\ufffd", text).encode()
 
     async def _post(self, body: bytes, stream: bool) -> Any:
         import httpx2
@@ -331,6 +340,10 @@ class OpenAIModel(Model):
             response = await self._post(body, stream=False)
         if scope.cancelled_caught:
             raise self._error(f"no complete reply within the {self.deadline:g} s deadline")
+        return self._decode(response)
+
+    def _decode(self, response: Any) -> ModelResponse:
+        """The reply in a read JSON response body."""
         content = response.content
         try:
             data = json.loads(content)
@@ -375,6 +388,12 @@ class OpenAIModel(Model):
     ) -> AsyncIterator[str | ModelResponse]:
         deadline = anyio.current_time() + self.deadline
         response = await self._open_stream(messages, tools, settings, deadline)
+        if _is_json(response):
+            whole = await self._read_whole(response, deadline)
+            if whole.message.content:
+                yield whole.message.content
+            yield whole
+            return
         accumulator = StreamAccumulator()
         try:
             lines = response.aiter_lines()
@@ -396,6 +415,22 @@ class OpenAIModel(Model):
         reply = accumulator.finish()
         message = AssistantMessage(reply.content, reply.tool_calls)
         yield ModelResponse(message, self._usage(reply.usage), reply.finish_reason)
+
+    async def _read_whole(self, response: Any, deadline: float) -> ModelResponse:
+        """A JSON body answering a stream request: a server that ignores `stream`, or an error."""
+        import httpx2
+
+        try:
+            with anyio.move_on_after(deadline - anyio.current_time()) as scope:
+                await response.aread()
+        except httpx2.HTTPError as exc:
+            raise self._error(f"the reply broke off: {type(exc).__name__}: {exc}") from None
+        finally:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+        if scope.cancelled_caught:
+            raise self._error(f"no complete reply within the {self.deadline:g} s deadline")
+        return self._decode(response)
 
     async def _open_stream(
         self,
@@ -438,6 +473,9 @@ class OpenAIModel(Model):
                 if payload == "[DONE]":
                     return None
                 return self._decode_chunk(payload, event)
+        except httpx2.TimeoutException:
+            # Its text is empty: say what happened instead of "ReadTimeout: ".
+            raise self._error(f"the stream stalled: no data within {self.timeout:g} s") from None
         except httpx2.HTTPError as exc:
             raise self._error(f"the stream broke off: {type(exc).__name__}: {exc}") from None
         raise self._error("the stream ended without [DONE]; the reply may be incomplete")
@@ -472,6 +510,11 @@ _STATUS_HINTS = {
     403: " (the key is not allowed to use this model or endpoint)",
     404: " (check the model id and the base URL; the URL usually ends in /v1)",
 }
+
+
+def _is_json(response: Any) -> bool:
+    kind = str(response.headers.get("content-type", ""))
+    return kind.split(";")[0].strip().lower() == "application/json"
 
 
 def _int(value: object) -> int:

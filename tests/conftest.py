@@ -1,8 +1,20 @@
-"""Shared fixtures: tests run on the anyio pytest plugin (asyncio backend), never the network."""
+"""Shared fixtures: tests run on the anyio pytest plugin (asyncio backend), never the network.
+
+Hypothesis: tests that set no example count of their own use the default profile; the
+`long` profile (`AGENTKIT_FUZZ=long pytest tests/test_fuzz.py`) runs thousands of examples
+per property for a deeper search than CI can afford.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
+
+settings.register_profile("long", max_examples=5_000, deadline=None)
+if os.environ.get("AGENTKIT_FUZZ") == "long":
+    settings.load_profile("long")
 
 
 @pytest.fixture
