@@ -62,6 +62,7 @@ class RunState:
         self.budget = budget
         self.failures: dict[str, int] = {}
         self.asked_after_tool_use_failed = False
+        self.asked_after_empty_reply = False
 
     def fail(self, error: RunError) -> RunError:
         """`error`, carrying the conversation and usage so far."""

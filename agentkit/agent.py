@@ -317,9 +317,9 @@ class Agent(Generic[OutputT]):
         run.asked_after_tool_use_failed = True
         run.messages.append(
             UserMessage(
-                "Your last reply was rejected by the server because its tool call was not valid "
-                f"({exc}). Reply again: call a tool with a JSON object of arguments that "
-                "matches its schema, or answer in plain text."
+                "Your last reply was rejected by the server because its tool call was not valid"
+                f"{f' ({exc.reason})' if exc.reason else ''}. Reply again: call a tool with a "
+                "JSON object of arguments that matches its schema, or answer in plain text."
             )
         )
         return None
@@ -365,8 +365,16 @@ class Agent(Generic[OutputT]):
         return ModelResponse(message, response.usage, response.finish_reason)
 
     def _final_output(self, run: RunState, message: AssistantMessage) -> Any:
-        """The answer of a reply without tool calls, or _CONTINUE after asking for the output."""
+        """The answer of a reply without tool calls, or _CONTINUE after asking the model again."""
         text = message.content or ""
+        if not text.strip() and not run.asked_after_empty_reply:
+            # Llama 3.1 sometimes ends a turn with nothing (a bare <|eom_id|> after a tool
+            # result); an empty answer is almost never what the user wanted. Ask once.
+            run.asked_after_empty_reply = True
+            run.messages.append(
+                UserMessage("Your reply was empty. Answer the question, or call one of the tools.")
+            )
+            return _CONTINUE
         if self.output is None:
             return text
         value = self.output.from_text(text)

@@ -107,9 +107,12 @@ class ToolUseFailed(ModelError):
     calls from `failed_generation` before asking the model again.
     """
 
-    def __init__(self, message: str, failed_generation: str, **kwargs: Any) -> None:
+    def __init__(
+        self, message: str, failed_generation: str, reason: str = "", **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.failed_generation = failed_generation
+        self.reason = reason
 
 
 class Model(ABC):
@@ -317,15 +320,15 @@ class OpenAIModel(Model):
         detail = _error_detail(exc.body) or exc.response.text[:300]
         failed = _failed_generation(exc.body)
         if status == 400 and failed is not None:
-            error = ToolUseFailed(
-                f"model endpoint {self.endpoint} (model {self.name!r}): HTTP 400 tool_use_failed",
+            return ToolUseFailed(
+                f"model endpoint {self.endpoint} (model {self.name!r}): HTTP 400 "
+                f"tool_use_failed: {detail}",
                 failed,
+                reason=detail,
                 status=status,
                 endpoint=self.endpoint,
                 model=self.name,
             )
-            error.__cause__ = None
-            return error
         hint = _STATUS_HINTS.get(status, "")
         return self._error(f"HTTP {status}: {detail}{hint}", status=status)
 
@@ -490,8 +493,10 @@ class OpenAIModel(Model):
             failed = _failed_generation(data)
             if failed is not None:
                 raise ToolUseFailed(
-                    f"model endpoint {self.endpoint}: tool_use_failed in stream",
+                    f"model endpoint {self.endpoint} (model {self.name!r}): tool_use_failed "
+                    f"in the stream: {detail}",
                     failed,
+                    reason=detail,
                     endpoint=self.endpoint,
                     model=self.name,
                 )

@@ -165,15 +165,23 @@ async def test_a_good_call_between_failures_resets_the_budget(fake_server: FakeS
 @pytest.mark.parametrize(
     "content", [None, "", "<|eot_id|>", "  \n"], ids=["none", "empty", "special-token", "blank"]
 )
-async def test_empty_reply_is_an_empty_final_answer(
+async def test_empty_reply_is_asked_again_once(
     fake_server: FakeServer, content: str | None, stream: bool
 ) -> None:
-    # Decided behaviour (for now): a reply without text and without calls, or with only
-    # whitespace or special tokens, ends the run with "" (see the issue note on asking again).
-    fake_server.add(Completion(content))
+    # A reply without text and without calls (or only whitespace or special tokens) gets one
+    # more request with a note; a second empty reply ends the run with "".
+    fake_server.add(Completion(content), Completion("the answer"))
+    result = await run_on_server(fake_server, stream=stream)
+    assert result.output == "the answer"
+    retry = fake_server.chat_requests[1].messages[-1]
+    assert retry == {
+        "role": "user",
+        "content": "Your reply was empty. Answer the question, or call one of the tools.",
+    }
+    fake_server.add(Completion(content), Completion(content))
     result = await run_on_server(fake_server, stream=stream)
     assert result.output == ""
-    assert len(fake_server.chat_requests) == 1
+    assert len(fake_server.chat_requests) == 4
 
 
 # -- call ids -----------------------------------------------------------------------------------
