@@ -31,7 +31,7 @@ from ._offline import OfflineModel
 from ._schema import where
 from .agent import Agent
 from .errors import UserError
-from .models import DEFAULT_MODEL, Model, OpenAIModel
+from .models import DEFAULT_MODEL, ENDPOINT_VARIABLES, Model, OpenAIModel
 from .tools import Tool, load_tools
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
 ]
 
 # Any of these set means the user configured an endpoint (local servers need no key).
-ENDPOINT_VARIABLES = ("AGENTKIT_API_KEY", "OPENAI_API_KEY", "AGENTKIT_BASE_URL", "OPENAI_BASE_URL")
 
 OFFLINE_NOTICE = "using the offline model: it calls the tools but is not a language model"
 

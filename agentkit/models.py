@@ -39,17 +39,34 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
+    "ENDPOINT_VARIABLES",
     "Model",
     "ModelResponse",
     "ModelSettings",
     "OpenAIModel",
     "ToolUseFailed",
     "check_settings",
+    "model_from_env",
     "resolve_model",
 ]
 
 DEFAULT_BASE_URL = "https://api.haimaker.ai/v1"
 DEFAULT_MODEL = "meta-llama/llama-3.1-70b-instruct"
+# Any of these set means an endpoint is configured.
+ENDPOINT_VARIABLES = ("AGENTKIT_API_KEY", "OPENAI_API_KEY", "AGENTKIT_BASE_URL", "OPENAI_BASE_URL")
+
+
+def model_from_env(default: str = DEFAULT_MODEL) -> str:
+    """The model id for demos and scripts that should run anywhere.
+
+    AGENTKIT_MODEL when set; else `default` when an endpoint is configured (an API key or a
+    base URL in the environment); else "offline", the built-in offline model.
+    """
+    chosen = os.environ.get("AGENTKIT_MODEL")
+    if chosen:
+        return chosen
+    return default if any(os.environ.get(v) for v in ENDPOINT_VARIABLES) else "offline"
+
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 

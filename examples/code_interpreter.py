@@ -4,23 +4,22 @@
     agentkit chat examples/code_interpreter.py
 
 Every run of code asks you first (y/n) and shows the code. The sandbox has no network and no
-access to your files (bubblewrap; see tools/python.py). The model is AGENTKIT_MODEL, else
-Llama 3.1 70B (see examples/weather.py for how the CLI picks the offline model).
+access to your files (bubblewrap; see tools/python.py). The model is
+`model_from_env()` (see examples/weather.py).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 from agentkit import Agent
-from agentkit.models import DEFAULT_MODEL
+from agentkit.models import model_from_env
 from agentkit.tools import load_tools
 
 EXAMPLE_PROMPT = 'Run "print(sum(range(10)))"'
 
 agent = Agent(
-    model=os.environ.get("AGENTKIT_MODEL", DEFAULT_MODEL),
+    model=model_from_env(),
     instructions=(
         "You answer questions that need computation, data processing or exact results by "
         "writing a short Python program and running it with the `python` tool. Each run "

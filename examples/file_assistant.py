@@ -4,23 +4,22 @@
     AGENTKIT_FILES_ROOT=~/notes agentkit chat examples/file_assistant.py
 
 The folder is AGENTKIT_FILES_ROOT, else the working directory; paths outside it are refused.
-Writing a file always asks you first (y/n). The model is AGENTKIT_MODEL, else Llama 3.1 70B
-(see examples/weather.py for how the CLI picks the offline model without an endpoint).
+Writing a file always asks you first (y/n). The model is
+`model_from_env()` (see examples/weather.py).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 from agentkit import Agent
-from agentkit.models import DEFAULT_MODEL
+from agentkit.models import model_from_env
 from agentkit.tools import load_tools
 
 EXAMPLE_PROMPT = "list the files"
 
 agent = Agent(
-    model=os.environ.get("AGENTKIT_MODEL", DEFAULT_MODEL),
+    model=model_from_env(),
     instructions=(
         "You help the user with the files in their project folder. Look before you answer: "
         "list, search and read the files that matter, and cite the paths you used. Paths are "

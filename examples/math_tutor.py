@@ -2,23 +2,21 @@
 
     agentkit run examples/math_tutor.py "What is (17*23) + 2**10?"
 
-The model is AGENTKIT_MODEL, else Llama 3.1 70B (see examples/weather.py for how the CLI
-picks the offline model when no endpoint is configured).
+The model is `model_from_env()` (see examples/weather.py).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 from agentkit import Agent
-from agentkit.models import DEFAULT_MODEL
+from agentkit.models import model_from_env
 from agentkit.tools import load_tools
 
 EXAMPLE_PROMPT = "What is (17*23) + 2**10?"
 
 agent = Agent(
-    model=os.environ.get("AGENTKIT_MODEL", DEFAULT_MODEL),
+    model=model_from_env(),
     instructions=(
         "You are a patient math tutor. Do every computation with the `calculate` tool, "
         "never in your head, even for small numbers. Then explain the steps in plain words, "

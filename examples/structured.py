@@ -4,20 +4,19 @@
 
 `result.output` is a `CalendarEntry` (a pydantic model), not text: the model gives it through
 the `final_result` tool, whose schema is the model's, and agentkit validates it (asking the
-model again when it does not fit). The model is AGENTKIT_MODEL, else Llama 3.1 70B (see
-examples/weather.py for how the CLI picks the offline model without an endpoint).
+model again when it does not fit). The model is
+`model_from_env()` (see examples/weather.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 
 from pydantic import BaseModel, Field
 
 from agentkit import Agent
-from agentkit.models import DEFAULT_MODEL
+from agentkit.models import model_from_env
 
 EXAMPLE_PROMPT = (
     'Lunch "Project kickoff" with Ada and Grace on March 14, 2025 at 12:30, for 90 minutes'
@@ -39,7 +38,7 @@ class CalendarEntry(BaseModel):
 
 
 agent = Agent(
-    model=os.environ.get("AGENTKIT_MODEL", DEFAULT_MODEL),
+    model=model_from_env(),
     instructions=(
         "Extract the event the user describes as a calendar entry. Use only what the user "
         "said: leave out what they did not say, and keep the default duration when none is "

@@ -3,22 +3,20 @@
     agentkit run examples/weather.py 'What is the weather in "Paris"?'
     agentkit chat examples/weather.py
 
-The model is AGENTKIT_MODEL, else Llama 3.1 70B. `agentkit run` and `agentkit chat` set
-AGENTKIT_MODEL=offline while loading this file when no endpoint is configured (no API key,
-no base URL), so the demo runs anywhere. Run directly (`python examples/weather.py PROMPT`)
-it needs AGENTKIT_API_KEY, or AGENTKIT_MODEL=offline.
+The model is `model_from_env()`: AGENTKIT_MODEL when set, else Llama 3.1 70B when an endpoint
+is configured (an API key or a base URL in the environment), else the offline model; so the
+demo runs anywhere, with `agentkit run` or as `python examples/weather.py PROMPT`.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from agentkit import Agent, ModelRetry, tool
-from agentkit.models import DEFAULT_MODEL
+from agentkit.models import model_from_env
 
 EXAMPLE_PROMPT = 'What is the weather in "Paris"?'
 
@@ -94,7 +92,7 @@ def get_forecast(
 
 
 agent = Agent(
-    model=os.environ.get("AGENTKIT_MODEL", DEFAULT_MODEL),
+    model=model_from_env(),
     instructions=(
         "You are a friendly weather assistant. Use the tools for every weather fact; never "
         "guess. Answer in two or three sentences, with practical advice (an umbrella, a "

@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner
 
 from agentkit import Agent, ToolCall, ToolMessage
-from agentkit._cli_load import ENDPOINT_VARIABLES
 from agentkit._offline import OfflineModel
 from agentkit.cli import main
+from agentkit.models import ENDPOINT_VARIABLES
 from agentkit.testing import ScriptedModel, ScriptedReply, call
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -135,14 +135,17 @@ def test_structured_offline_prints_a_valid_entry() -> None:
     assert events[-1]["output"]["title"] == "Project kickoff"
 
 
-def test_an_example_runs_as_a_script() -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ENDPOINT_VARIABLES}
+def test_an_example_runs_as_a_script_without_any_set_up() -> None:
+    # No key, no base URL, no AGENTKIT_MODEL: model_from_env() picks the offline model.
+    env = {
+        k: v for k, v in os.environ.items() if k not in ENDPOINT_VARIABLES and k != "AGENTKIT_MODEL"
+    }
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / "weather.py"), 'Is it warm in "Tokyo"?'],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**env, "AGENTKIT_MODEL": "offline"},
+        env=env,
         check=False,
     )
     assert done.returncode == 0, done.stderr

@@ -34,3 +34,18 @@ def test_run_sync_over_http_twice(fake_server: FakeServer) -> None:
     agent = Agent("m", base_url=fake_server.url, api_key=KEY)
     assert agent.run_sync("a").output == "one"
     assert agent.run_sync("b").output == "two"  # a fresh event loop, a fresh client
+
+
+def test_model_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentkit.models import DEFAULT_MODEL, ENDPOINT_VARIABLES, model_from_env
+
+    for name in (*ENDPOINT_VARIABLES, "AGENTKIT_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    assert model_from_env() == "offline"  # nothing configured: runs anywhere
+    monkeypatch.setenv("OLLAMA_HOST", "ignored")
+    assert model_from_env() == "offline"
+    monkeypatch.setenv("AGENTKIT_BASE_URL", "http://localhost:11434/v1")
+    assert model_from_env() == DEFAULT_MODEL
+    assert model_from_env("llama3.1") == "llama3.1"
+    monkeypatch.setenv("AGENTKIT_MODEL", "llama3.1:70b")
+    assert model_from_env() == "llama3.1:70b"
