@@ -193,7 +193,7 @@ async def test_connection_refused_is_retried_then_a_model_error() -> None:
     port = _refused_port()
     server = FakeServer()  # not started: only its URL shape is used
     server.port = port
-    with pytest.raises(ModelError, match=r"cannot connect \(ConnectError") as info:
+    with pytest.raises(ModelError, match=r"cannot connect \(") as info:
         await run_on_server(server, max_retries=1)
     assert info.value.status is None
     assert info.value.endpoint == f"http://127.0.0.1:{port}/v1"
@@ -280,7 +280,8 @@ async def test_slow_drip_of_a_stream_trips_the_deadline(fake_server: FakeServer)
 async def test_connection_reset_mid_stream(fake_server: FakeServer) -> None:
     fake_server.add(Chunks([chunk("The answer"), chunk(" is")], reset=True))
     error = await fails(fake_server, stream=True)
-    assert "the stream broke off" in str(error)
+    # httpx reports the reset; aiohttp ends the body early: either way, no partial answer.
+    assert "the stream broke off" in str(error) or "ended without [DONE]" in str(error)
     assert len(fake_server.chat_requests) == 1
 
 

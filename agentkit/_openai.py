@@ -1,0 +1,442 @@
+"""OpenAIModel: the adapter for OpenAI-compatible chat-completions endpoints.
+
+It speaks through `openai.AsyncOpenAI`, which brings the transport, retries with backoff,
+timeouts and typed HTTP errors. It posts the request body as ready JSON and reads the raw
+response, skipping the SDK's per-request parameter transformation and response-model
+construction: most of the SDK's CPU cost per turn, and none of its safety. Under asyncio it
+uses the SDK's aiohttp transport when installed, which costs far less under concurrency.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import warnings
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+import anyio
+import anyio.lowlevel
+import sniffio
+
+from ._stream import StreamAccumulator
+from ._wire import (
+    STATUS_HINTS,
+    assistant_message,
+    display_url,
+    error_detail,
+    failed_generation,
+    first,
+    is_json,
+    non_negative_int,
+)
+from .errors import ModelError, UserError
+from .messages import AssistantMessage, Message, Usage, estimate_cost, messages_to_wire
+from .models import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MODEL,
+    Model,
+    ModelResponse,
+    ModelSettings,
+    ToolUseFailed,
+)
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = ["OpenAIModel"]
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+class OpenAIModel(Model):
+    """A model behind an OpenAI-compatible chat-completions endpoint.
+
+    Args:
+        model: The model id, e.g. "meta-llama/llama-3.1-70b-instruct".
+        base_url: The endpoint; else AGENTKIT_BASE_URL, else OPENAI_BASE_URL, else haimaker.
+        api_key: The key; else AGENTKIT_API_KEY, else OPENAI_API_KEY. Local servers that need
+            none get a placeholder when a base URL is set.
+        max_retries: Retries of the SDK for connection errors, 408, 409, 429 and 5xx.
+        timeout: Seconds the SDK waits to connect and between bytes of a reply.
+        deadline: Seconds one request may take in all, retries and streaming included (a slow
+            drip never trips the read timeout, this does).
+        client: A ready `openai.AsyncOpenAI` to use instead (then base_url/api_key are its).
+        transport: "auto" uses aiohttp under asyncio when it is installed (the SDK's own
+            aiohttp transport: less CPU per request, far less under heavy concurrency), else
+            the SDK's default; "aiohttp" or "httpx" choose one.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        max_retries: int = 2,
+        timeout: float = 60.0,
+        deadline: float = 600.0,
+        client: openai.AsyncOpenAI | None = None,
+        transport: Literal["auto", "aiohttp", "httpx"] = "auto",
+    ) -> None:
+        problems = []
+        if transport not in ("auto", "aiohttp", "httpx"):
+            problems.append(f'transport must be "auto", "aiohttp" or "httpx", got {transport!r}')
+        if not isinstance(model, str) or not model.strip():
+            problems.append(f"model must be a non-empty model id, got {model!r}")
+        if not isinstance(max_retries, int) or max_retries < 0:
+            problems.append(f"max_retries must be a whole number >= 0, got {max_retries!r}")
+        for label, value in (("timeout", timeout), ("deadline", deadline)):
+            if not isinstance(value, (int, float)) or value <= 0:
+                problems.append(f"{label} must be a positive number of seconds, got {value!r}")
+        env = os.environ
+        url = first(base_url, env.get("AGENTKIT_BASE_URL"), env.get("OPENAI_BASE_URL"))
+        key = first(api_key, env.get("AGENTKIT_API_KEY"), env.get("OPENAI_API_KEY"))
+        if client is not None:
+            url, key = str(client.base_url), client.api_key
+        url = url or DEFAULT_BASE_URL
+        if not url.startswith(("http://", "https://")):
+            problems.append(f"base_url must start with http:// or https://, got {url!r}")
+        if key is None and url.rstrip("/") == DEFAULT_BASE_URL:
+            problems.append(
+                "no API key for the haimaker endpoint: set AGENTKIT_API_KEY (or OPENAI_API_KEY), "
+                "pass api_key=..., point base_url at your own server, or use model='offline'"
+            )
+        if problems:
+            raise UserError("the model configuration is not valid:", problems)
+        self.name = model
+        self.base_url = url.rstrip("/")
+        self.endpoint = display_url(self.base_url)
+        self._api_key = key or "not-needed"
+        self.max_retries = max_retries
+        self.timeout = float(timeout)
+        self.deadline = float(deadline)
+        self._given_client = client
+        self._client: openai.AsyncOpenAI | None = client
+        self._client_loop: object = None
+        self._stream_usage = True
+        self.transport = transport
+
+    def __repr__(self) -> str:
+        return f"OpenAIModel({self.name!r}, base_url={self.endpoint!r})"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self._api_key,) if len(self._api_key) >= 8 else ()
+
+    def _get_client(self) -> openai.AsyncOpenAI:
+        if self._given_client is not None:
+            return self._given_client
+        # An HTTP connection pool belongs to one event loop; run_sync starts a new loop each
+        # time, so keep one client per running loop.
+        loop = anyio.lowlevel.current_token().native_token
+        if self._client is None or self._client_loop is not loop:
+            import openai
+
+            self._client = openai.AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self.base_url,
+                max_retries=self.max_retries,
+                timeout=self.timeout,
+                http_client=self._http_client(),
+            )
+            self._client_loop = loop
+        return self._client
+
+    def _http_client(self) -> Any:
+        """The SDK's aiohttp transport when chosen and usable; None for the SDK's default."""
+        if self.transport == "httpx" or sniffio.current_async_library() != "asyncio":
+            return None
+        if self.transport == "auto" and (
+            importlib.util.find_spec("aiohttp") is None
+            # aiohttp refuses credentials in the URL next to the Authorization header.
+            or urlsplit(self.base_url).username is not None
+        ):
+            return None
+        import openai
+
+        # aiohttp warns about any body over 1 MiB; ours is already in memory, and a long
+        # conversation legitimately passes that size. Nothing for the user to act on.
+        warnings.filterwarnings(
+            "ignore", "Sending a large body directly with raw bytes", ResourceWarning
+        )
+        return openai.DefaultAioHttpClient(timeout=self.timeout)
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._given_client is None:
+            client, self._client = self._client, None
+            await client.close()
+
+    def _body(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]],
+        settings: ModelSettings,
+        stream: bool,
+    ) -> bytes:
+        body: dict[str, Any] = {"model": self.name, "messages": messages_to_wire(messages)}
+        if tools:
+            body["tools"] = tools
+        for key, value in settings.items():
+            if key != "extra_body" and value is not None:
+                body[key] = value
+        if stream:
+            body["stream"] = True
+            if self._stream_usage:
+                body["stream_options"] = {"include_usage": True}
+        extra = settings.get("extra_body")
+        if extra:
+            body.update(extra)
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        try:
+            return text.encode()
+        except UnicodeEncodeError:
+            # Lone surrogates (from a reply's `\ud800` escape, say) are not UTF-8; they can
+            # only sit inside JSON strings, where U+FFFD stands in for them.
+            return _LONE_SURROGATE.sub("\ufffd", text).encode()
+
+    async def _post(self, body: bytes, stream: bool) -> Any:
+        import httpx2
+        import openai
+
+        client = self._get_client()
+        try:
+            return await client.post(
+                "/chat/completions",
+                cast_to=httpx2.Response,
+                content=body,
+                stream=stream,
+            )
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc) from None
+        except openai.APIConnectionError as exc:  # APITimeoutError too
+            raise self._connection_error(exc) from None
+        except (OSError, ValueError, RuntimeError) as exc:
+            # A transport that raises outside the SDK's mapping must not crash the run.
+            raise self._error(f"the request failed ({type(exc).__name__}: {exc})") from None
+
+    def _connection_error(self, exc: Exception) -> ModelError:
+        """Say whether the endpoint could not be reached or did not answer in time.
+
+        The aiohttp transport reports a refused or dropped connection as a connect *timeout*,
+        so the root cause decides, not the SDK's exception class.
+        """
+        root: BaseException = exc
+        link: BaseException | None = exc
+        for _ in range(32):  # a chain is short; the bound only guards against a cycle
+            link = link.__cause__ or link.__context__ if link is not None else None
+            if link is None:
+                break
+            if isinstance(link, Exception):  # not the cancellation of an internal scope
+                root = link
+        retries = f"after {self.max_retries} retries"
+        if isinstance(root, TimeoutError) or "Timeout" in type(root).__name__:
+            return self._error(f"no answer within {self.timeout:g} s ({retries})")
+        if isinstance(root, OSError):
+            detail = root.strerror or str(root) or type(root).__name__
+            return self._error(f"cannot connect ({type(root).__name__}: {detail}) {retries}")
+        what = f"{type(root).__name__}: {root}" if str(root) else type(root).__name__
+        return self._error(f"cannot connect, or the connection broke ({what}) {retries}")
+
+    def _error(self, what: str, status: int | None = None) -> ModelError:
+        message = f"model endpoint {self.endpoint} (model {self.name!r}): {what}"
+        for secret in self.secrets:
+            message = message.replace(secret, "***")
+        return ModelError(message, status=status, endpoint=self.endpoint, model=self.name)
+
+    def _status_error(self, exc: openai.APIStatusError) -> ModelError:
+        status = exc.status_code
+        detail = error_detail(exc.body) or exc.response.text[:300]
+        failed = failed_generation(exc.body)
+        if status == 400 and failed is not None:
+            return ToolUseFailed(
+                f"model endpoint {self.endpoint} (model {self.name!r}): HTTP 400 "
+                f"tool_use_failed: {detail}",
+                failed,
+                reason=detail,
+                status=status,
+                endpoint=self.endpoint,
+                model=self.name,
+            )
+        hint = STATUS_HINTS.get(status, "")
+        return self._error(f"HTTP {status}: {detail}{hint}", status=status)
+
+    async def request(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]],
+        settings: ModelSettings,
+    ) -> ModelResponse:
+        body = self._body(messages, tools, settings, stream=False)
+        with anyio.move_on_after(self.deadline) as scope:
+            response = await self._post(body, stream=False)
+        if scope.cancelled_caught:
+            raise self._error(f"no complete reply within the {self.deadline:g} s deadline")
+        return self._decode(response)
+
+    def _decode(self, response: Any) -> ModelResponse:
+        """The reply in a read JSON response body."""
+        content = response.content
+        try:
+            data = json.loads(content)
+        except ValueError:
+            kind = response.headers.get("content-type", "no content type")
+            raise self._error(
+                f"answered HTTP {response.status_code} with a body that is not JSON "
+                f"({kind}): {content[:200]!r}"
+            ) from None
+        return self._response(data)
+
+    def _response(self, data: Any) -> ModelResponse:
+        if not isinstance(data, dict):
+            raise self._error(f"the reply is not a JSON object: {str(data)[:200]!r}")
+        if "error" in data and not data.get("choices"):
+            raise self._error(f"the reply is an error: {error_detail(data) or data['error']}")
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise self._error(f"the reply has no choices: {json.dumps(data)[:200]}")
+        choice = choices[0]
+        raw = choice.get("message")
+        if not isinstance(raw, dict):
+            raise self._error(f"the reply's choice has no message: {json.dumps(choice)[:200]}")
+        try:
+            message = assistant_message(raw)
+        except (TypeError, ValueError) as exc:
+            raise self._error(f"the reply's message is malformed: {exc}") from None
+        return ModelResponse(message, self._usage(data.get("usage")), choice.get("finish_reason"))
+
+    def _usage(self, raw: object) -> Usage:
+        usage = raw if isinstance(raw, dict) else {}
+        prompt = non_negative_int(usage.get("prompt_tokens"))
+        completion = non_negative_int(usage.get("completion_tokens"))
+        cost = estimate_cost(self.name, prompt, completion)
+        return Usage(requests=1, prompt_tokens=prompt, completion_tokens=completion, cost=cost)
+
+    async def request_stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]],
+        settings: ModelSettings,
+    ) -> AsyncIterator[str | ModelResponse]:
+        deadline = anyio.current_time() + self.deadline
+        response = await self._open_stream(messages, tools, settings, deadline)
+        if is_json(response):
+            whole = await self._read_whole(response, deadline)
+            if whole.message.content:
+                yield whole.message.content
+            yield whole
+            return
+        accumulator = StreamAccumulator()
+        try:
+            lines = response.aiter_lines()
+            while True:
+                # The deadline guards each read, never a yield: a cancel scope must not stay
+                # open while the caller runs between events.
+                with anyio.move_on_after(deadline - anyio.current_time()) as scope:
+                    data = await self._next_data(lines)
+                if scope.cancelled_caught:
+                    raise self._error(f"no complete reply within the {self.deadline:g} s deadline")
+                if data is None:
+                    break
+                text = self._feed(accumulator, data)
+                if text:
+                    yield text
+        finally:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+        reply = accumulator.finish()
+        message = AssistantMessage(reply.content, reply.tool_calls)
+        yield ModelResponse(message, self._usage(reply.usage), reply.finish_reason)
+
+    async def _read_whole(self, response: Any, deadline: float) -> ModelResponse:
+        """A JSON body answering a stream request: a server that ignores `stream`, or an error."""
+        import httpx2
+
+        try:
+            with anyio.move_on_after(deadline - anyio.current_time()) as scope:
+                await response.aread()
+        except httpx2.HTTPError as exc:
+            raise self._error(f"the reply broke off: {type(exc).__name__}: {exc}") from None
+        finally:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+        if scope.cancelled_caught:
+            raise self._error(f"no complete reply within the {self.deadline:g} s deadline")
+        return self._decode(response)
+
+    async def _open_stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]],
+        settings: ModelSettings,
+        deadline: float,
+    ) -> Any:
+        for attempt in (1, 2):
+            body = self._body(messages, tools, settings, stream=True)
+            with anyio.move_on_after(deadline - anyio.current_time()) as scope:
+                try:
+                    return await self._post(body, stream=True)
+                except ModelError as exc:
+                    # Some servers reject `stream_options`; ask once more without it.
+                    rejected = exc.status in (400, 422) and "stream_options" in str(exc)
+                    if attempt == 2 or not (rejected and self._stream_usage):
+                        raise
+                    self._stream_usage = False
+            if scope.cancelled_caught:
+                break
+        raise self._error(f"no reply within the {self.deadline:g} s deadline")
+
+    async def _next_data(self, lines: AsyncIterator[str]) -> Any:
+        """The next decoded SSE `data:` payload; None at `[DONE]`."""
+        import httpx2
+
+        event = ""
+        try:
+            async for line in lines:
+                if not line:
+                    event = ""
+                    continue
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                    continue
+                if not line.startswith("data:"):
+                    continue  # comments (":") and fields we do not use
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    return None
+                return self._decode_chunk(payload, event)
+        except httpx2.TimeoutException:
+            # Its text is empty: say what happened instead of "ReadTimeout: ".
+            raise self._error(f"the stream stalled: no data within {self.timeout:g} s") from None
+        except httpx2.HTTPError as exc:
+            raise self._error(f"the stream broke off: {type(exc).__name__}: {exc}") from None
+        raise self._error("the stream ended without [DONE]; the reply may be incomplete")
+
+    def _decode_chunk(self, payload: str, event: str) -> Any:
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            raise self._error(f"malformed stream chunk (not JSON): {payload[:200]!r}") from None
+        if event == "error" or (isinstance(data, dict) and "error" in data):
+            detail = error_detail(data) or payload[:200]
+            failed = failed_generation(data)
+            if failed is not None:
+                raise ToolUseFailed(
+                    f"model endpoint {self.endpoint} (model {self.name!r}): tool_use_failed "
+                    f"in the stream: {detail}",
+                    failed,
+                    reason=detail,
+                    endpoint=self.endpoint,
+                    model=self.name,
+                )
+            raise self._error(f"error in the stream: {detail}")
+        return data
+
+    def _feed(self, accumulator: StreamAccumulator, data: Any) -> str:
+        try:
+            return accumulator.feed(data)
+        except ValueError as exc:
+            raise self._error(f"malformed stream chunk: {exc}") from None

@@ -1,0 +1,92 @@
+"""Reading what OpenAI-compatible endpoints send: messages, error bodies, URLs to show."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .messages import AssistantMessage, ToolCall
+
+__all__ = [
+    "STATUS_HINTS",
+    "assistant_message",
+    "display_url",
+    "error_detail",
+    "failed_generation",
+    "first",
+    "is_json",
+    "non_negative_int",
+]
+
+
+def display_url(url: str) -> str:
+    """The URL without user info or query, safe to show in messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def first(*values: str | None) -> str | None:
+    return next((v for v in values if v), None)
+
+
+STATUS_HINTS = {
+    401: " (check the API key: AGENTKIT_API_KEY or api_key=...)",
+    403: " (the key is not allowed to use this model or endpoint)",
+    404: " (check the model id and the base URL; the URL usually ends in /v1)",
+}
+
+
+def is_json(response: Any) -> bool:
+    kind = str(response.headers.get("content-type", ""))
+    return kind.split(";")[0].strip().lower() == "application/json"
+
+
+def non_negative_int(value: object) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def error_detail(body: object) -> str | None:
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("detail") or error.get("code")
+            return str(message)[:300] if message else None
+        if isinstance(error, str):
+            return error[:300]
+    return None
+
+
+def failed_generation(body: object) -> str | None:
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error", body)
+    if not isinstance(error, dict) or error.get("code") != "tool_use_failed":
+        return None
+    failed = error.get("failed_generation")
+    return failed if isinstance(failed, str) else ""
+
+
+def assistant_message(raw: dict[str, Any]) -> AssistantMessage:
+    content = raw.get("content")
+    if isinstance(content, list):
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    elif content is not None and not isinstance(content, str):
+        raise TypeError(f"content must be text, got {type(content).__name__}")
+    calls = []
+    for item in raw.get("tool_calls") or ():
+        function = item.get("function") if isinstance(item, dict) else None
+        if not isinstance(function, dict):
+            raise TypeError(f"a tool call has no function object: {json.dumps(item)[:200]}")
+        name = function.get("name")
+        calls.append(
+            ToolCall.from_wire(
+                item.get("id") or None,
+                name if isinstance(name, str) else "",
+                function.get("arguments"),
+            )
+        )
+    return AssistantMessage(content or None, tuple(calls))
