@@ -76,13 +76,17 @@ async def test_faults_are_model_errors(
     fake_server: FakeServer, transport: str, reply: object, stream: bool, message: str
 ) -> None:
     fake_server.add(reply)  # type: ignore[arg-type]
+
+    async def drive(agent: Agent[str]) -> None:
+        if stream:
+            async for _ in agent.stream("x"):
+                pass
+        else:
+            await agent.run("x")
+
     async with agent_for(fake_server, transport, max_retries=0, timeout=0.3) as agent:
         with pytest.raises(ModelError, match=message):
-            if stream:
-                async for _ in agent.stream("x"):
-                    pass
-            else:
-                await agent.run("x")
+            await drive(agent)
 
 
 async def test_connection_refused(transport: str) -> None:
