@@ -283,6 +283,7 @@ class OpenAIAgentsAdapter:
         import openai
 
         self._agents = agents
+        agents.set_tracing_disabled(True)  # no trace export: nothing may leave the machine
         client = openai.AsyncOpenAI(base_url=base_url, api_key="bench")
         chat_model = agents.OpenAIChatCompletionsModel(model=model, openai_client=client)
         self.agent = agents.Agent(
@@ -305,7 +306,8 @@ class OpenAIAgentsAdapter:
         async for event in result.stream_events():
             data = getattr(event, "data", None)
             delta = getattr(data, "delta", None)
-            if event.type == "raw_response_event" and isinstance(delta, str) and delta:
+            is_text = getattr(data, "type", "") == "response.output_text.delta"
+            if event.type == "raw_response_event" and is_text and delta:
                 if first is None:
                     first = time.perf_counter() - start
                 parts.append(delta)
