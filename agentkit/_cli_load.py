@@ -15,7 +15,6 @@ the examples do, therefore needs an API key only when it runs against a real end
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import re
 import sys
@@ -32,7 +31,7 @@ from ._schema import where
 from .agent import Agent
 from .errors import UserError
 from .models import DEFAULT_MODEL, ENDPOINT_VARIABLES, Model, OpenAIModel
-from .tools import Tool, load_tools
+from .tools import Tool, import_path, load_tools
 
 __all__ = [
     "ENDPOINT_VARIABLES",
@@ -278,22 +277,11 @@ def _import_file(path: Path) -> types.ModuleType:
             f"agent file not found: {path} (give a .py file that defines "
             "`agent = Agent(...)`, FILE.py:NAME, or package.module:NAME)"
         )
-    stem = re.sub(r"\W", "_", path.stem)
-    module_name = f"agentkit_agent_{stem}_{abs(hash(str(path.resolve()))):x}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise UserError(f"cannot load {path} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
     try:
         with _on_sys_path(str(path.resolve().parent)):
-            spec.loader.exec_module(module)
+            module = import_path(path, "agentkit_agent")
     except Exception as exc:
-        sys.modules.pop(module_name, None)
         raise _import_error(str(path), exc) from exc
-    except BaseException:
-        sys.modules.pop(module_name, None)
-        raise
     return module
 
 

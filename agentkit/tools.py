@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import inspect
+import re
 import sys
 import types
 import typing
@@ -46,6 +47,7 @@ __all__ = [
     "ToolRegistry",
     "as_tool",
     "builtin_tool_names",
+    "import_path",
     "load_tools",
     "tool",
     "tools_from_module",
@@ -523,20 +525,13 @@ def load_tools(spec: str | Path) -> list[Tool]:
             exception), or defines functions that are not valid tools.
     """
     path = _resolve_tool_file(spec)
-    module_name = f"agentkit_user_tools_{path.stem}_{abs(hash(str(path.resolve()))):x}"
-    loader_spec = importlib.util.spec_from_file_location(module_name, path)
-    if loader_spec is None or loader_spec.loader is None:
-        raise UserError(f"cannot load {path} as a Python module")
-    module = importlib.util.module_from_spec(loader_spec)
-    sys.modules[module_name] = module
     try:
-        loader_spec.loader.exec_module(module)
+        module = import_path(path, "agentkit_user_tools")
     except SyntaxError as exc:
-        sys.modules.pop(module_name, None)
         raise UserError(f"syntax error in {exc.filename or path}:{exc.lineno}: {exc.msg}") from None
     except Exception as exc:
-        sys.modules.pop(module_name, None)
         raise UserError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    module_name = module.__name__
     try:
         tools = tools_from_module(module)
     except UserError:
@@ -548,3 +543,32 @@ def load_tools(spec: str | Path) -> list[Tool]:
             f"{path} defines no tools: add public functions (or @tool-decorated ones) to it"
         )
     return tools
+
+
+def import_path(path: Path, prefix: str, *, reuse: bool = False) -> types.ModuleType:
+    """Import a Python file as a fresh module named `{prefix}_{stem}_{hash of the path}`.
+
+    The module stays in `sys.modules` (pydantic resolves a tool's annotations through it);
+    if running it fails, it is removed and the exception propagates.
+
+    Args:
+        path: The .py file.
+        prefix: Module name prefix, so different loaders never collide.
+        reuse: Return the module already imported from this path, if any.
+    """
+    resolved = path.resolve()
+    stem = re.sub(r"\W", "_", resolved.stem)
+    name = f"{prefix}_{stem}_{abs(hash(str(resolved))):x}"
+    if reuse and name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module

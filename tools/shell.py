@@ -25,34 +25,20 @@ tool refuses unless the user set `AGENTKIT_SANDBOX=rlimits`; the result names th
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import types
 from pathlib import Path
 from typing import Any
 
 from agentkit import ModelRetry, tool
+from agentkit.tools import import_path
 
 
 def _load_sandbox() -> types.ModuleType:
     """The sibling `_sandbox.py`, loaded once per file path (tools/ is not a package)."""
     path = Path(__file__).resolve().with_name("_sandbox.py")
     # The prefix is the one `_sandbox.py` checks for: it refuses to be loaded any other way.
-    name = f"_agentkit_sandbox_{abs(hash(str(path))):x}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the sandbox module {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
+    return import_path(path, "_agentkit_sandbox", reuse=True)
 
 
 _sandbox = _load_sandbox()
