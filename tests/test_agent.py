@@ -7,6 +7,7 @@ from typing import Any
 
 import anyio
 import pytest
+from _reliability import assert_valid_history
 from pydantic import BaseModel
 
 from agentkit import (
@@ -49,21 +50,6 @@ def add(a: int, b: int) -> int:
         b: The second.
     """
     return a + b
-
-
-def assert_valid_history(messages: list[Any]) -> None:
-    """Every tool call is answered by exactly one tool result, right after its message."""
-    pending: list[str] = []
-    for message in messages:
-        if isinstance(message, ToolMessage):
-            assert message.tool_call_id in pending, f"unexpected result {message}"
-            pending.remove(message.tool_call_id)
-        else:
-            assert not pending, f"calls left unanswered: {pending}"
-            if isinstance(message, AssistantMessage):
-                pending = [c.id for c in message.tool_calls]
-                assert len(set(pending)) == len(pending), "duplicate call ids"
-    assert not pending, f"calls left unanswered: {pending}"
 
 
 async def test_tool_call_then_answer() -> None:

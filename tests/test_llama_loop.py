@@ -10,13 +10,15 @@ Groq's HTTP 400 `tool_use_failed`.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from _recovery import Calls, Ran, same_calls
+from _reliability import assert_valid_history
 
-from agentkit import Agent, AssistantMessage, ModelError, ToolMessage
+from agentkit import Agent, AssistantMessage, ModelError
 from agentkit.events import Event, ModelRequestStarted, RunFinished, TextDelta
 from agentkit.models import ToolUseFailed
 from agentkit.testing import Chunks, Completion, Error, FakeRequest, FakeServer, Raw
@@ -29,66 +31,8 @@ ANSWER = "It is sunny in Paris, and the sum is 3."
 # Pieces of call syntax that must never reach the user as answer text.
 CALL_MARKERS = ("{", "}", '"name"', "<|", "|>", "<function", "</function>", ".call(", "```")
 
-Calls = list[tuple[str, dict[str, Any]]]
-
 
 # --- the tools, the agent and the run ----------------------------------------------------------
-
-
-@dataclass
-class Ran:
-    """The tool calls that actually ran, in order, with the arguments each tool received."""
-
-    calls: Calls = field(default_factory=list)
-
-    def tools(self) -> list[Callable[..., Any]]:
-        def get_weather(city: str) -> str:
-            """Get the current weather for a city.
-
-            Args:
-                city: City name.
-            """
-            self.calls.append(("get_weather", {"city": city}))
-            return f"Sunny in {city}"
-
-        def add(a: int, b: int) -> int:
-            """Add two integers.
-
-            Args:
-                a: The first.
-                b: The second.
-            """
-            self.calls.append(("add", {"a": a, "b": b}))
-            return a + b
-
-        def brave_search(query: str) -> str:
-            """Search the web.
-
-            Args:
-                query: What to search for.
-            """
-            self.calls.append(("brave_search", {"query": query}))
-            return "3 results"
-
-        def wolfram_alpha(query: str) -> str:
-            """Ask Wolfram Alpha.
-
-            Args:
-                query: The question.
-            """
-            self.calls.append(("wolfram_alpha", {"query": query}))
-            return "x = 2"
-
-        def code_interpreter(code: str) -> str:
-            """Run Python code.
-
-            Args:
-                code: The code.
-            """
-            self.calls.append(("code_interpreter", {"code": code}))
-            return "1.4142135623730951"
-
-        return [get_weather, add, brave_search, wolfram_alpha, code_interpreter]
 
 
 @pytest.fixture
@@ -151,22 +95,6 @@ async def drive(agent: Agent[str], mode: str, prompt: str = "go") -> Outcome:
 # --- what a valid conversation looks like -----------------------------------------------------
 
 
-def assert_valid_history(messages: Sequence[Any]) -> None:
-    """Every tool call is answered by exactly one tool result, right after its message."""
-    pending: list[str] = []
-    for message in messages:
-        if isinstance(message, ToolMessage):
-            assert message.tool_call_id in pending, f"unexpected result {message}"
-            pending.remove(message.tool_call_id)
-        else:
-            assert not pending, f"calls left unanswered: {pending}"
-            if isinstance(message, AssistantMessage):
-                pending = [c.id for c in message.tool_calls]
-                assert all(pending), "a call without an id"
-                assert len(set(pending)) == len(pending), "duplicate call ids"
-    assert not pending, f"calls left unanswered: {pending}"
-
-
 def assert_valid_wire(messages: Sequence[dict[str, Any]]) -> None:
     """The same, on the wire: what a strict server checks in the request it receives."""
     pending: list[str] = []
@@ -195,11 +123,6 @@ def wire_calls(message: dict[str, Any]) -> Calls:
 def assert_no_call_text(text: str) -> None:
     for marker in CALL_MARKERS:
         assert marker not in text, f"call text {marker!r} leaked into {text!r}"
-
-
-def same_calls(ran: Calls, expected: Calls) -> bool:
-    """Whether the same calls ran: tools run concurrently, so they may end in any order."""
-    return sorted(map(repr, ran)) == sorted(map(repr, expected))
 
 
 def same_words(text: str | None) -> str:

@@ -8,20 +8,21 @@ shown, and the next request the server receives (a valid tool-call conversation)
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from _recovery import Calls, Ran, same_calls
+from _reliability import assert_valid_history
 
-from agentkit import Agent, AssistantMessage, ToolMessage
+from agentkit import Agent, AssistantMessage
 from agentkit.events import Event, ModelRequestStarted, RunFinished, TextDelta
 from agentkit.testing import Chunks, Completion, FakeServer
 
 pytestmark = pytest.mark.anyio
 
 ANSWER = "It is sunny in Paris, and the sum is 3."
-Calls = list[tuple[str, dict[str, Any]]]
 W = ("get_weather", {"city": "Paris"})
 ADD = ("add", {"a": 1, "b": 2})
 
@@ -84,35 +85,6 @@ TOOL_CALLS = chunk({}, "tool_calls")
 # --- the tools, the agent and the run ----------------------------------------------------------
 
 
-@dataclass
-class Ran:
-    """The tool calls that actually ran, with the arguments each tool received."""
-
-    calls: Calls = field(default_factory=list)
-
-    def tools(self) -> list[Callable[..., Any]]:
-        def get_weather(city: str) -> str:
-            """Get the current weather for a city.
-
-            Args:
-                city: City name.
-            """
-            self.calls.append(("get_weather", {"city": city}))
-            return f"Sunny in {city}"
-
-        def add(a: int, b: int) -> int:
-            """Add two integers.
-
-            Args:
-                a: The first.
-                b: The second.
-            """
-            self.calls.append(("add", {"a": a, "b": b}))
-            return a + b
-
-        return [get_weather, add]
-
-
 _open_agents: list[Agent[Any]] = []
 
 
@@ -157,22 +129,6 @@ async def stream_run(server: FakeServer, *replies: Chunks | Completion) -> Strea
     return Streamed(result.output, result.messages, result.usage, deltas, ran.calls)
 
 
-def assert_valid_history(messages: Sequence[Any]) -> None:
-    """Every tool call is answered by exactly one tool result, right after its message."""
-    pending: list[str] = []
-    for message in messages:
-        if isinstance(message, ToolMessage):
-            assert message.tool_call_id in pending, f"unexpected result {message}"
-            pending.remove(message.tool_call_id)
-        else:
-            assert not pending, f"calls left unanswered: {pending}"
-            if isinstance(message, AssistantMessage):
-                pending = [c.id for c in message.tool_calls]
-                assert all(pending), "a call without an id"
-                assert len(set(pending)) == len(pending), "duplicate call ids"
-    assert not pending, f"calls left unanswered: {pending}"
-
-
 def check_next_request(server: FakeServer, expected: Calls) -> list[dict[str, Any]]:
     """The request after the tool-call reply: the calls as sent, then one result per id.
 
@@ -191,11 +147,6 @@ def check_next_request(server: FakeServer, expected: Calls) -> list[dict[str, An
     assert [m["role"] for m in results] == ["tool"] * len(ids)
     assert [m["tool_call_id"] for m in results] == ids
     return results
-
-
-def same_calls(ran: Calls, expected: Calls) -> bool:
-    """Whether the same calls ran: tools run concurrently, so they may end in any order."""
-    return sorted(map(repr, ran)) == sorted(map(repr, expected))
 
 
 # --- each quirk, end to end --------------------------------------------------------------------
