@@ -98,13 +98,22 @@ def _to_response(reply: ScriptedReply) -> ModelResponse:
 _PIECE = re.compile(r"\S+\s*|\s+")
 
 
-async def _stream_of(response: ModelResponse) -> AsyncIterator[str | ModelResponse]:
-    for piece in _PIECE.findall(response.message.content or ""):
-        yield piece
-    yield response
+class _WordStreamModel(Model):
+    """Streams a test model's reply word by word, as a server would in pieces."""
+
+    async def request_stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]],
+        settings: ModelSettings,
+    ) -> AsyncIterator[str | ModelResponse]:
+        response = await self.request(messages, tools, settings)
+        for piece in _PIECE.findall(response.message.content or ""):
+            yield piece
+        yield response
 
 
-class ScriptedModel(Model):
+class ScriptedModel(_WordStreamModel):
     """A model that gives the scripted replies in order and records what it was sent.
 
     Use it as a context manager (or call `assert_done()`) so the test fails when the run
@@ -151,21 +160,11 @@ class ScriptedModel(Model):
             )
         return _to_response(self._replies.pop(0))
 
-    async def request_stream(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[Mapping[str, Any]],
-        settings: ModelSettings,
-    ) -> AsyncIterator[str | ModelResponse]:
-        response = await self.request(messages, tools, settings)
-        async for item in _stream_of(response):
-            yield item
-
 
 ReplyFunction = Callable[[list[Message], ModelRequest], "ScriptedReply | Awaitable[ScriptedReply]"]
 
 
-class FunctionModel(Model):
+class FunctionModel(_WordStreamModel):
     """A model whose every reply comes from `function(messages, request)`, sync or async.
 
     `request` is the `ModelRequest` (messages, tool definitions, settings) for inspection.
@@ -188,13 +187,3 @@ class FunctionModel(Model):
         if inspect.isawaitable(reply):
             reply = await reply
         return _to_response(reply)
-
-    async def request_stream(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[Mapping[str, Any]],
-        settings: ModelSettings,
-    ) -> AsyncIterator[str | ModelResponse]:
-        response = await self.request(messages, tools, settings)
-        async for item in _stream_of(response):
-            yield item
