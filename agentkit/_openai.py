@@ -123,6 +123,19 @@ class OpenAIModel(Model):
     def __repr__(self) -> str:
         return f"OpenAIModel({self.name!r}, base_url={self.endpoint!r})"
 
+    def with_model(self, model: str) -> OpenAIModel:
+        """The same endpoint, key and limits, asking for another model id."""
+        return OpenAIModel(
+            model,
+            base_url=self.base_url,
+            api_key=self._api_key,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+            deadline=self.deadline,
+            client=self._given_client,
+            transport=self.transport,
+        )
+
     @property
     def secrets(self) -> tuple[str, ...]:
         return (self._api_key,) if len(self._api_key) >= 8 else ()
