@@ -9,7 +9,6 @@ that are not `Exception`s (KeyboardInterrupt, SystemExit) propagate.
 from __future__ import annotations
 
 import inspect
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -20,24 +19,14 @@ import anyio.to_thread
 from pydantic_core import to_json
 
 from ._context import RunContext
+from ._text import clean_text, redact
 from .errors import ModelRetry
 from .messages import ToolCall
 from .tools import Tool, ToolRegistry
 
-__all__ = ["Approval", "CallOutcome", "Executor", "result_text"]
+__all__ = ["Approval", "CallOutcome", "Executor", "clean_text", "result_text"]
 
 Approval = Callable[[ToolCall], "bool | Awaitable[bool]"]
-
-# CSI/OSC escape sequences and C0/C1 controls other than tab and newline: they waste the
-# model's tokens and could forge terminal output when results are shown.
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor movement
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
-    r"|\x1b.?"  # any other escape
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # C0 and C1 controls but tab and newline
-)
-# Lone surrogates (undecodable bytes of a file name, say): no UTF-8 encoder accepts them.
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +46,6 @@ class CallOutcome:
     is_error: bool
     duration: float = 0.0
     tool: Tool | None = None
-
-
-def clean_text(text: str) -> str:
-    """Remove terminal escape sequences and control characters (tabs and newlines stay).
-
-    Lone surrogates become U+FFFD, so the text can always be encoded as UTF-8.
-    """
-    if text.isprintable():
-        return text
-    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
 
 
 def result_text(value: Any, limit: int, redact: Callable[[str], str] | None = None) -> str:
@@ -133,10 +112,7 @@ class Executor:
         self.secrets = tuple(secrets)
 
     def _redact(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
+        return redact(text, self.secrets)
 
     def _tell(self, text: object) -> str:
         """Text for the model: control sequences removed, secrets redacted, length capped."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 import warnings
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,6 +22,7 @@ import anyio.lowlevel
 import sniffio
 
 from ._stream import StreamAccumulator
+from ._text import LONE_SURROGATE, redact
 from ._wire import (
     STATUS_HINTS,
     assistant_message,
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
     import openai
 
 __all__ = ["OpenAIModel"]
-
-_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class OpenAIModel(Model):
@@ -209,7 +207,7 @@ class OpenAIModel(Model):
         except UnicodeEncodeError:
             # Lone surrogates (from a reply's `\ud800` escape, say) are not UTF-8; they can
             # only sit inside JSON strings, where U+FFFD stands in for them.
-            return _LONE_SURROGATE.sub("\ufffd", text).encode()
+            return LONE_SURROGATE.sub("\ufffd", text).encode()
 
     async def _post(self, body: bytes, stream: bool) -> Any:
         import httpx2
@@ -255,25 +253,31 @@ class OpenAIModel(Model):
         return self._error(f"cannot connect, or the connection broke ({what}) {retries}")
 
     def _error(self, what: str, status: int | None = None) -> ModelError:
-        message = f"model endpoint {self.endpoint} (model {self.name!r}): {what}"
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
+        message = redact(
+            f"model endpoint {self.endpoint} (model {self.name!r}): {what}", self.secrets
+        )
         return ModelError(message, status=status, endpoint=self.endpoint, model=self.name)
+
+    def _tool_use_failed(self, detail: str, generation: str, status: int | None) -> ToolUseFailed:
+        """Groq's refusal of a bad tool call; everything in it may reach the model: redact."""
+        where = "HTTP 400" if status is not None else "in the stream"
+        reason = redact(detail, self.secrets)
+        return ToolUseFailed(
+            f"model endpoint {self.endpoint} (model {self.name!r}): tool_use_failed {where}: "
+            f"{reason}",
+            redact(generation, self.secrets),
+            reason=reason,
+            status=status,
+            endpoint=self.endpoint,
+            model=self.name,
+        )
 
     def _status_error(self, exc: openai.APIStatusError) -> ModelError:
         status = exc.status_code
         detail = error_detail(exc.body) or exc.response.text[:300]
         failed = failed_generation(exc.body)
         if status == 400 and failed is not None:
-            return ToolUseFailed(
-                f"model endpoint {self.endpoint} (model {self.name!r}): HTTP 400 "
-                f"tool_use_failed: {detail}",
-                failed,
-                reason=detail,
-                status=status,
-                endpoint=self.endpoint,
-                model=self.name,
-            )
+            return self._tool_use_failed(detail, failed, status)
         hint = STATUS_HINTS.get(status, "")
         return self._error(f"HTTP {status}: {detail}{hint}", status=status)
 
@@ -437,14 +441,7 @@ class OpenAIModel(Model):
             detail = error_detail(data) or payload[:200]
             failed = failed_generation(data)
             if failed is not None:
-                raise ToolUseFailed(
-                    f"model endpoint {self.endpoint} (model {self.name!r}): tool_use_failed "
-                    f"in the stream: {detail}",
-                    failed,
-                    reason=detail,
-                    endpoint=self.endpoint,
-                    model=self.name,
-                )
+                raise self._tool_use_failed(detail, failed, None)
             raise self._error(f"error in the stream: {detail}")
         return data
 

@@ -230,3 +230,37 @@ async def test_key_is_not_in_reprs_or_connection_errors(
     assert_no_key(str(info.value), "the connection error")
     assert "hunter2" not in str(info.value) and "token=abc" not in str(info.value)
     assert_logs_clean(caplog_debug)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_key_echoed_in_tool_use_failed_reaches_neither_model_nor_error(
+    fake_server: FakeServer, stream: bool
+) -> None:
+    # Groq's refusal quotes the server's reason, and the reason goes back to the model.
+    body = {
+        "error": {
+            "code": "tool_use_failed",
+            "message": f"tool call rejected for key {KEY}",
+            "failed_generation": f"no call here, but {KEY}",
+        }
+    }
+    refusal: Any = Chunks([body]) if stream else Error(400, body)
+    fake_server.add(refusal, refusal)
+
+    async def run() -> None:
+        with anyio.fail_after(BOUND):
+            async with server_agent(fake_server, max_retries=0) as agent:
+                if stream:
+                    async for _ in agent.stream("go"):
+                        pass
+                else:
+                    await agent.run("go")
+
+    with pytest.raises(ModelError) as info:
+        await run()
+    assert_no_key(str(info.value), "the error")
+    for message in info.value.messages:
+        assert_no_key(repr(message), "the conversation")
+    second = fake_server.chat_requests[1]
+    assert "***" in json.dumps(second.messages)  # the reason was shown, redacted
+    assert_no_key(json.dumps(second.body), "the retry request")

@@ -1,0 +1,38 @@
+"""Text hygiene for anything that leaves agentkit: control sequences, surrogates, secrets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = ["LONE_SURROGATE", "clean_text", "redact"]
+
+# CSI/OSC escape sequences and C0/C1 controls other than tab and newline: they waste the
+# model's tokens and could forge terminal output when results are shown.
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor movement
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
+    r"|\x1b.?"  # any other escape
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # C0 and C1 controls but tab and newline
+)
+# Lone surrogates (undecodable bytes of a file name, a `\ud800` escape in a reply): no UTF-8
+# encoder accepts them, so they would break the next request.
+LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Remove terminal escape sequences and control characters (tabs and newlines stay).
+
+    Lone surrogates become U+FFFD, so the text can always be encoded as UTF-8.
+    """
+    if text.isprintable():
+        return text
+    return LONE_SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret replaced by `***`."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "***")
+    return text
