@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 from pydantic_core import to_json
 
@@ -38,14 +39,12 @@ class CallOutcome:
         result: The tool-result text for the model.
         is_error: Whether it failed (counts against the tool's failure budget).
         duration: Seconds it took.
-        tool: The tool called, when the name was known.
     """
 
     call: ToolCall
     result: str
     is_error: bool
     duration: float = 0.0
-    tool: Tool | None = None
 
 
 def result_text(value: Any, limit: int, redact: Callable[[str], str] | None = None) -> str:
@@ -134,11 +133,11 @@ class Executor:
                 f"The arguments for `{call.name}` could not be read: {why}. Received: {raw!r}. "
                 f"Call `{call.name}` again with the arguments as one JSON object."
             )
-            return CallOutcome(call, self._tell(text), is_error=True, tool=tool)
+            return CallOutcome(call, self._tell(text), is_error=True)
         try:
             return tool.validate(call.arguments)
         except ModelRetry as exc:
-            return CallOutcome(call, self._tell(exc.message), is_error=True, tool=tool)
+            return CallOutcome(call, self._tell(exc.message), is_error=True)
 
     def _unknown(self, name: str) -> str:
         available = ", ".join(f"`{n}`" for n in self.registry.names) or "none"
@@ -157,97 +156,99 @@ class Executor:
                 f"`{call.name}` needs the user's approval and no approval is configured; "
                 "it was not run."
             )
-            return CallOutcome(call, text, is_error=True, tool=tool)
-        verdict = self.approval(call)
-        if inspect.isawaitable(verdict):
-            verdict = await verdict
+            return CallOutcome(call, text, is_error=True)
+        try:
+            verdict = self.approval(call)
+            if inspect.isawaitable(verdict):
+                verdict = await verdict
+        except Exception as exc:  # fail closed: a broken check never approves
+            text = self._tell(
+                f"The approval check for `{call.name}` failed ({_error_text(exc)}); it was not run."
+            )
+            return CallOutcome(call, text, is_error=True)
         if verdict:
             return None
         text = (
             f"The user declined this call of `{call.name}`; it was not run. Do not repeat it: "
             "ask the user or continue without it."
         )
-        return CallOutcome(call, text, is_error=False, tool=tool)
+        return CallOutcome(call, text, is_error=False)
 
     async def run(
         self,
         calls: Sequence[tuple[ToolCall, Tool, dict[str, Any]]],
-        context: Callable[[ToolCall, Tool], RunContext[Any]],
+        context: Callable[[ToolCall], RunContext[Any]],
     ) -> list[CallOutcome]:
         """Run validated calls concurrently (at most `max_parallel` at once); outcomes in order."""
-        outcomes: list[CallOutcome | None] = [None] * len(calls)
         if len(calls) == 1:
-            call, tool, kwargs = calls[0]
-            outcomes[0] = await self._run_one(call, tool, kwargs, context, None)
-        else:
-            limiter = anyio.CapacityLimiter(self.max_parallel)
-            fatal: list[BaseException] = []
+            return [await self._run_one(*calls[0], context)]
+        outcomes: list[CallOutcome | None] = [None] * len(calls)
+        limiter = anyio.CapacityLimiter(self.max_parallel)
+        fatal: list[BaseException] = []
 
-            async def run_at(index: int) -> None:
-                call, tool, kwargs = calls[index]
-                try:
-                    outcomes[index] = await self._run_one(call, tool, kwargs, context, limiter)
-                except anyio.get_cancelled_exc_class():
-                    raise
-                except BaseException as exc:  # KeyboardInterrupt, SystemExit: end the batch
-                    fatal.append(exc)
-                    tg.cancel_scope.cancel()
+        async def run_at(index: int) -> None:
+            try:
+                # The slot is taken before the call's timeout starts: a call waiting for
+                # one has not started, and its wait is not the tool's time.
+                async with limiter:
+                    outcomes[index] = await self._run_one(*calls[index], context)
+            except anyio.get_cancelled_exc_class():
+                raise
+            except BaseException as exc:  # KeyboardInterrupt, SystemExit: end the batch
+                fatal.append(exc)
+                tg.cancel_scope.cancel()
 
-            async with anyio.create_task_group() as tg:
-                for index in range(len(calls)):
-                    tg.start_soon(run_at, index)
-            if fatal:
-                raise fatal[0]
-        return [o for o in outcomes if o is not None]
+        async with anyio.create_task_group() as tg:
+            for index in range(len(calls)):
+                tg.start_soon(run_at, index)
+        if fatal:
+            raise fatal[0]
+        done = [o for o in outcomes if o is not None]
+        assert len(done) == len(calls), "every call must have an outcome"
+        return done
 
     async def _run_one(
         self,
         call: ToolCall,
         tool: Tool,
         kwargs: dict[str, Any],
-        context: Callable[[ToolCall, Tool], RunContext[Any]],
-        limiter: anyio.CapacityLimiter | None,
+        context: Callable[[ToolCall], RunContext[Any]],
     ) -> CallOutcome:
-        ctx = context(call, tool) if tool.context_param is not None else None
+        ctx = context(call) if tool.context_param is not None else None
         start = time.perf_counter()
         try:
             with anyio.move_on_after(tool.timeout) as scope:
-                value = await self._invoke(tool, kwargs, ctx, limiter)
+                value = await self._invoke(tool, kwargs, ctx)
             if scope.cancelled_caught:
                 text = (
                     f"`{call.name}` did not finish within {tool.timeout:g} s and was stopped. "
                     "Try simpler arguments, or continue without it."
                 )
-                return CallOutcome(call, text, True, time.perf_counter() - start, tool)
+                return CallOutcome(call, text, True, time.perf_counter() - start)
+        except anyio.get_cancelled_exc_class():
+            # A real cancellation of the run is raised again here; otherwise the tool's own
+            # code raised it (awaiting something it cancelled): that is the tool failing.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            text = f"`{call.name}` failed: it was cancelled by its own code"
+            return CallOutcome(call, text, True, time.perf_counter() - start)
         except ModelRetry as exc:
-            text = self._tell(exc.message)
-            return CallOutcome(call, text, True, time.perf_counter() - start, tool)
+            return CallOutcome(call, self._tell(exc.message), True, time.perf_counter() - start)
         except Exception as exc:
             text = self._tell(f"`{call.name}` failed: {_error_text(exc)}")
-            return CallOutcome(call, text, True, time.perf_counter() - start, tool)
+            return CallOutcome(call, text, True, time.perf_counter() - start)
         try:
             text = result_text(value, self.max_result_chars, self._redact)
         except Exception as exc:  # a reference cycle, a failing repr
             text = self._tell(
                 f"`{call.name}` returned a value that is not text: {_error_text(exc)}"
             )
-            return CallOutcome(call, text, True, time.perf_counter() - start, tool)
-        return CallOutcome(call, text, False, time.perf_counter() - start, tool)
+            return CallOutcome(call, text, True, time.perf_counter() - start)
+        return CallOutcome(call, text, False, time.perf_counter() - start)
 
-    async def _invoke(
-        self,
-        tool: Tool,
-        kwargs: dict[str, Any],
-        ctx: RunContext[Any] | None,
-        limiter: anyio.CapacityLimiter | None,
-    ) -> Any:
+    async def _invoke(self, tool: Tool, kwargs: dict[str, Any], ctx: RunContext[Any] | None) -> Any:
         if tool.is_async:
-            if limiter is None:
-                return await tool.invoke(kwargs, ctx)
-            async with limiter:
-                return await tool.invoke(kwargs, ctx)
-        # Threads of sync tools cannot be killed; on timeout or cancellation they are
-        # abandoned (they finish in the background) instead of being waited on forever.
-        return await anyio.to_thread.run_sync(
-            tool.invoke, kwargs, ctx, abandon_on_cancel=True, limiter=limiter
-        )
+            return await tool.invoke(kwargs, ctx)
+        # Sync tools run in anyio's worker threads (at most 40 per process by default). A
+        # thread cannot be killed: on timeout or cancellation it is abandoned and finishes in
+        # the background, instead of being waited on forever.
+        return await anyio.to_thread.run_sync(tool.invoke, kwargs, ctx, abandon_on_cancel=True)

@@ -9,7 +9,6 @@ from typing import Any, Generic, TypeVar
 from ._context import RunContext
 from .errors import RunError, ToolRetriesExceeded, UsageLimitExceeded
 from .messages import AssistantMessage, Message, ToolCall, ToolMessage, Usage
-from .tools import Tool
 
 __all__ = ["RunResult", "RunState", "UsageLimits"]
 
@@ -70,7 +69,7 @@ class RunState:
         error.usage = self.usage
         return error
 
-    def context(self, call: ToolCall, tool: Tool) -> RunContext[Any]:
+    def context(self, call: ToolCall) -> RunContext[Any]:
         """The `RunContext` for one tool call."""
         retry = self.failures.get(call.name, 0)
         return RunContext(self.deps, self.messages, self.usage, call.name, call.id, retry)

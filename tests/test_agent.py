@@ -503,3 +503,55 @@ async def test_approve_all_tools_asks_before_every_call() -> None:
         result = await agent.run("go")
     assert asked == ["add"]
     assert result.messages[-2].content.startswith("The user declined this call of `add`")
+
+
+async def test_waiting_for_a_parallel_slot_does_not_count_against_the_timeout() -> None:
+    @tool(timeout=0.5)
+    async def step() -> str:
+        """Takes 0.2 s."""
+        await anyio.sleep(0.2)
+        return "done"
+
+    # One slot: the third call waits about 0.4 s before it starts, then needs 0.2 s.
+    with ScriptedModel([[call("step")] * 3, "ok"]) as model:
+        result = await Agent(model, tools=[step], max_parallel_tools=1).run("go")
+    assert [m.content for m in result.messages if isinstance(m, ToolMessage)] == ["done"] * 3
+
+
+@pytest.mark.parametrize("count", [1, 2])
+async def test_cancelled_error_raised_by_a_tool_itself_is_a_failed_call(count: int) -> None:
+    async def flaky() -> str:
+        """Awaits something it cancelled itself."""
+        async with anyio.create_task_group() as tg:
+            tg.cancel_scope.cancel()
+            await anyio.sleep(1)  # cancelled by its own scope: absorbed there
+        raise anyio.get_cancelled_exc_class()()  # and a stray one escaping the tool
+
+    with ScriptedModel([[call("flaky")] * count, "ok"]) as model:
+        result = await Agent(model, tools=[flaky], max_tool_failures=5).run("go")
+    texts = [m.content for m in result.messages if isinstance(m, ToolMessage)]
+    assert texts == ["`flaky` failed: it was cancelled by its own code"] * count
+    assert result.output == "ok"
+    assert_valid_history(result.messages)
+
+
+async def test_an_approval_callback_that_raises_declines_the_call() -> None:
+    ran: list[str] = []
+
+    @tool(requires_approval=True)
+    def risky() -> str:
+        """Needs approval."""
+        ran.append("risky")
+        return "did it"
+
+    def broken(call_: ToolCall) -> bool:
+        raise RuntimeError("approval service down")
+
+    with ScriptedModel([call("risky"), "ok"]) as model:
+        result = await Agent(model, tools=[risky], approval=broken).run("go")
+    assert not ran
+    assert result.messages[-2].content == (
+        "The approval check for `risky` failed (RuntimeError: approval service down); "
+        "it was not run."
+    )
+    assert_valid_history(result.messages)
