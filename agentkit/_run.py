@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -108,20 +108,32 @@ class RunState:
                 )
             )
 
-    def check_tool_calls(self, calls: Sequence[ToolCall]) -> None:
-        """Stop before running calls the tool-call limit does not allow, answering them."""
+    def check_tool_calls(
+        self, calls: Sequence[ToolCall], will_run: int, answers: Mapping[str, str]
+    ) -> None:
+        """Stop before running calls the tool-call limit does not allow, answering them all.
+
+        Args:
+            calls: Every call of the reply.
+            will_run: How many of them would run.
+            answers: Results already known (bad calls), by call id.
+        """
         limit = self.limits.tool_calls
-        if limit is None or self.usage.tool_calls + len(calls) <= limit:
+        if limit is None or self.usage.tool_calls + will_run <= limit:
             return
-        self._answer(calls, "Not run: the run's tool-call limit was reached.")
+        self._answer(calls, "Not run: the run's tool-call limit was reached.", answers)
+        more = f"{will_run} more call{'s' if will_run != 1 else ''}"
         raise self.fail(
             UsageLimitExceeded(
-                f"the tool-call limit of {limit} would be exceeded by {len(calls)} more calls "
+                f"the tool-call limit of {limit} would be exceeded by {more} "
                 f"({self.usage.tool_calls} made)"
             )
         )
 
-    def _answer(self, calls: Sequence[ToolCall], text: str) -> None:
+    def _answer(
+        self, calls: Sequence[ToolCall], text: str, known: Mapping[str, str] | None = None
+    ) -> None:
         """Answer calls that will not run, so the conversation stays valid to continue from."""
         for call in calls:
-            self.messages.append(ToolMessage(call.id, text, call.name))
+            answer = known.get(call.id, text) if known else text
+            self.messages.append(ToolMessage(call.id, answer, call.name))

@@ -394,30 +394,19 @@ class Agent(Generic[OutputT]):
     ) -> AsyncIterator[Event]:
         """Run a reply's calls and append their results, in call order."""
         calls = response.message.tool_calls
-        truncated = response.finish_reason == "length"
-        outcomes: dict[str, CallOutcome] = {}
+        outcomes = {
+            c.id: self._output_call(c, done)
+            for c in calls
+            if c.name == OUTPUT_TOOL_NAME and self.output is not None
+        }
         runnable: list[tuple[ToolCall, Tool, dict[str, Any]]] = []
-        run.check_tool_calls(calls)
-        for call in calls:
-            if call.name == OUTPUT_TOOL_NAME and self.output is not None:
-                outcomes[call.id] = self._output_call(call, done)
-                continue
-            prepared = executor.prepare(call, truncated)
-            if isinstance(prepared, CallOutcome):
-                outcomes[call.id] = prepared
-                continue
-            tool = self.tools.get(call.name)
-            assert tool is not None
-            declined = await executor.approve(call, tool)
-            if declined is not None:
-                outcomes[call.id] = declined
-            else:
-                runnable.append((call, tool, prepared))
-        if done.set:
+        if done.set:  # the answer is in: nothing else is prepared, approved or run
             _skip_rest(calls, outcomes)
+        else:
+            runnable = await self._admit(run, executor, response, outcomes)
         for call in calls:
             yield ToolCallStarted(call)
-        if runnable and not done.set:
+        if runnable:
             for outcome in await executor.run(runnable, run.context):
                 outcomes[outcome.call.id] = outcome
         run.usage = run.usage + Usage(tool_calls=len(runnable))
@@ -425,9 +414,50 @@ class Agent(Generic[OutputT]):
             outcome = outcomes[call.id]
             run.messages.append(ToolMessage(call.id, outcome.result, call.name))
             yield ToolCallFinished(call, outcome.result, outcome.is_error, outcome.duration)
+        self._count_failures(run, calls, outcomes)
+
+    async def _admit(
+        self,
+        run: RunState,
+        executor: Executor,
+        response: ModelResponse,
+        outcomes: dict[str, CallOutcome],
+    ) -> list[tuple[ToolCall, Tool, dict[str, Any]]]:
+        """The calls that will run; the others get their outcome (bad call, declined)."""
+        truncated = response.finish_reason == "length"
+        valid: list[tuple[ToolCall, Tool, dict[str, Any]]] = []
+        for call in response.message.tool_calls:
+            if call.id in outcomes:
+                continue
+            prepared = executor.prepare(call, truncated)
+            if isinstance(prepared, CallOutcome):
+                outcomes[call.id] = prepared
+            else:
+                tool = self.tools.get(call.name)
+                assert tool is not None
+                valid.append((call, tool, prepared))
+        # Only calls that would run count against the limit, and before anyone is asked.
+        answers = {call_id: outcome.result for call_id, outcome in outcomes.items()}
+        run.check_tool_calls(response.message.tool_calls, len(valid), answers)
+        runnable = []
+        for call, tool, kwargs in valid:
+            declined = await executor.approve(call, tool)
+            if declined is not None:
+                outcomes[call.id] = declined
+            else:
+                runnable.append((call, tool, kwargs))
+        return runnable
+
+    def _count_failures(
+        self, run: RunState, calls: Sequence[ToolCall], outcomes: dict[str, CallOutcome]
+    ) -> None:
+        """One count per tool per reply: a failure when all of its calls failed."""
+        failed: dict[str, bool] = {}
         for call in calls:
-            what = "the final result" if call.name == OUTPUT_TOOL_NAME else f"tool `{call.name}`"
-            run.count(call.name, outcomes[call.id].is_error, what)
+            failed[call.name] = failed.get(call.name, True) and outcomes[call.id].is_error
+        for name, all_failed in failed.items():
+            what = "the final result" if name == OUTPUT_TOOL_NAME else f"tool `{name}`"
+            run.count(name, all_failed, what)
 
     def _output_call(self, call: ToolCall, done: _Holder) -> CallOutcome:
         assert self.output is not None

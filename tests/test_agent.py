@@ -555,3 +555,44 @@ async def test_an_approval_callback_that_raises_declines_the_call() -> None:
         "it was not run."
     )
     assert_valid_history(result.messages)
+
+
+async def test_failures_count_once_per_tool_per_reply() -> None:
+    # Two bad calls of one tool in one reply are one failure: the model gets to fix them.
+    script = [[call("add", a="x", b=1), call("add", a="y", b=1)], call("add", a=1, b=1), "2"]
+    with ScriptedModel(script) as model:
+        result = await Agent(model, tools=[add]).run("go")
+    assert result.output == "2"
+    # ...and a success next to a failure of the same tool resets the count.
+    script = [
+        [call("add", a="x", b=1), call("add", a=1, b=1)],
+        call("add", a="y", b=1),
+        call("add", a=2, b=2),
+        "4",
+    ]
+    with ScriptedModel(script) as model:
+        assert (await Agent(model, tools=[add]).run("go")).output == "4"
+
+
+async def test_only_calls_that_run_count_against_limits_and_approval() -> None:
+    asked: list[str] = []
+
+    def approve(call_: ToolCall) -> bool:
+        asked.append(call_.name)
+        return True
+
+    # The answer arrives next to a call: that call is not asked about, run or counted.
+    reply = [call("add", a=1, b=2), call("final_result", city="Rome", celsius=30)]
+    with ScriptedModel([reply]) as model:
+        agent = Agent(
+            model, tools=[add], output_type=Weather, approval=approve, approve_all_tools=True
+        )
+        result = await agent.run("go", usage_limits=UsageLimits(tool_calls=0))
+    assert result.output.city == "Rome"
+    assert asked == []
+    assert result.usage.tool_calls == 0
+    # A bad call does not use up the limit either.
+    with ScriptedModel([[call("nope"), call("add", a=1, b=1)], "2"]) as model:
+        result = await Agent(model, tools=[add]).run("go", usage_limits=UsageLimits(tool_calls=1))
+    assert result.output == "2"
+    assert result.usage.tool_calls == 1
