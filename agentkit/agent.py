@@ -329,20 +329,27 @@ class Agent(Generic[OutputT]):
     ) -> AsyncIterator[TextDelta | ModelResponse]:
         gate = TextGate()
         response: ModelResponse | None = None
+        streamed: list[str] = []
         stream = self.model.request_stream(run.messages, self._definitions, settings)
         async for item in stream:
             if isinstance(item, ModelResponse):
                 response = item
-            elif text := gate.feed(item):
-                yield TextDelta(text)
+            else:
+                streamed.append(item)
+                if text := gate.feed(item):
+                    yield TextDelta(text)
         if response is None:
             raise run.fail(_no_response(self.model))
         recovered = self._recovered(response)
-        if not response.message.tool_calls:
-            # Held call text is dropped only when the calls were recovered.
-            rest = gate.finish(keep_calls=not recovered.message.tool_calls)
-            if rest:
-                yield TextDelta(rest)
+        # Prose that came after a native call was held by the stream reader; it is only in
+        # the final message. Show it too, through the same gate.
+        content, seen = response.message.content or "", "".join(streamed)
+        if len(content) > len(seen) and content.startswith(seen):
+            if text := gate.feed(content[len(seen) :]):
+                yield TextDelta(text)
+        # Held call text is dropped only when it was taken as calls.
+        if rest := gate.finish(keep_calls=not recovered.message.tool_calls):
+            yield TextDelta(rest)
         yield recovered
 
     def _recovered(self, response: ModelResponse) -> ModelResponse:

@@ -596,3 +596,12 @@ async def test_only_calls_that_run_count_against_limits_and_approval() -> None:
         result = await Agent(model, tools=[add]).run("go", usage_limits=UsageLimits(tool_calls=1))
     assert result.output == "2"
     assert result.usage.tool_calls == 1
+
+
+async def test_stream_shows_the_text_that_comes_with_native_tool_calls() -> None:
+    reply = AssistantMessage("Sure, adding.", (ToolCall("add", {"a": 1, "b": 2}),))
+    with ScriptedModel([reply, "3"]) as model:
+        events = [e async for e in Agent(model, tools=[add]).stream("go")]
+    texts = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert texts == "Sure, adding.3"
+    assert events[-1].result.output == "3"

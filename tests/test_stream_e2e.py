@@ -453,7 +453,7 @@ async def test_finish_reason_says_tools_but_only_text_arrived(
     assert streamed.messages[-1] == AssistantMessage("The answer is 42.")
 
 
-async def test_prose_after_the_call_is_kept_but_not_shown(fake_server: FakeServer) -> None:
+async def test_prose_after_the_call_is_kept_and_shown(fake_server: FakeServer) -> None:
     chunks = [
         calls(entry(0, "call_1", "get_weather", '{"city": "Paris"}')),
         text(" I will check"),
@@ -462,7 +462,7 @@ async def test_prose_after_the_call_is_kept_but_not_shown(fake_server: FakeServe
     ]
     streamed = await stream_run(fake_server, Chunks(chunks), Completion(ANSWER))
     assert streamed.ran == [W]
-    assert streamed.deltas[0] == []
+    assert "".join(streamed.deltas[0]).strip() == "I will check the forecast."
     check_next_request(fake_server, [W])
     stored = fake_server.chat_requests[1].messages[1]["content"]
     assert stored.strip() == "I will check the forecast."
