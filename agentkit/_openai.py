@@ -9,10 +9,12 @@ uses the SDK's aiohttp transport when installed, which costs far less under conc
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
 import warnings
+import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -48,6 +50,16 @@ if TYPE_CHECKING:
     import openai
 
 __all__ = ["OpenAIModel"]
+
+
+@functools.lru_cache(maxsize=1)
+def _quiet_large_body_warning() -> None:
+    """aiohttp warns about any body over 1 MiB; ours is already in memory, and a long
+    conversation legitimately passes that size: nothing for the user to act on. Once per
+    process, when the first aiohttp client is made (never at import)."""
+    warnings.filterwarnings(
+        "ignore", "Sending a large body directly with raw bytes", ResourceWarning
+    )
 
 
 class OpenAIModel(Model):
@@ -113,8 +125,10 @@ class OpenAIModel(Model):
         self.timeout = float(timeout)
         self.deadline = float(deadline)
         self._given_client = client
-        self._client: openai.AsyncOpenAI | None = client
-        self._client_loop: object = None
+        # An HTTP connection pool belongs to one event loop, and an agent may be used from
+        # several (run_sync starts one each time, threads have their own): one client per
+        # loop, keyed by id and held with a weak reference to the loop.
+        self._clients: dict[int, tuple[weakref.ref[Any], openai.AsyncOpenAI]] = {}
         self._stream_usage = True
         self.transport = transport
 
@@ -141,21 +155,24 @@ class OpenAIModel(Model):
     def _get_client(self) -> openai.AsyncOpenAI:
         if self._given_client is not None:
             return self._given_client
-        # An HTTP connection pool belongs to one event loop; run_sync starts a new loop each
-        # time, so keep one client per running loop.
         loop = anyio.lowlevel.current_token().native_token
-        if self._client is None or self._client_loop is not loop:
-            import openai
+        entry = self._clients.get(id(loop))
+        if entry is not None and entry[0]() is loop:
+            return entry[1]
+        import openai
 
-            self._client = openai.AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self.base_url,
-                max_retries=self.max_retries,
-                timeout=self.timeout,
-                http_client=self._http_client(),
-            )
-            self._client_loop = loop
-        return self._client
+        client = openai.AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=self.base_url,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+            http_client=self._http_client(),
+        )
+        # Clients of loops that are gone cannot be closed any more; just let them go.
+        for key in [k for k, (ref, _) in self._clients.items() if ref() is None]:
+            del self._clients[key]
+        self._clients[id(loop)] = (weakref.ref(loop), client)
+        return client
 
     def _http_client(self) -> Any:
         """The SDK's aiohttp transport when chosen and usable; None for the SDK's default."""
@@ -169,17 +186,16 @@ class OpenAIModel(Model):
             return None
         import openai
 
-        # aiohttp warns about any body over 1 MiB; ours is already in memory, and a long
-        # conversation legitimately passes that size. Nothing for the user to act on.
-        warnings.filterwarnings(
-            "ignore", "Sending a large body directly with raw bytes", ResourceWarning
-        )
+        _quiet_large_body_warning()
         return openai.DefaultAioHttpClient(timeout=self.timeout)
 
     async def aclose(self) -> None:
-        if self._client is not None and self._given_client is None:
-            client, self._client = self._client, None
-            await client.close()
+        """Close the connections of the running event loop (other loops' are their own)."""
+        if self._given_client is not None:
+            return
+        entry = self._clients.pop(id(anyio.lowlevel.current_token().native_token), None)
+        if entry is not None:
+            await entry[1].close()
 
     def _body(
         self,

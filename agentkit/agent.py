@@ -344,9 +344,9 @@ class Agent(Generic[OutputT]):
         # Prose that came after a native call was held by the stream reader; it is only in
         # the final message. Show it too, through the same gate.
         content, seen = response.message.content or "", "".join(streamed)
-        if len(content) > len(seen) and content.startswith(seen):
-            if text := gate.feed(content[len(seen) :]):
-                yield TextDelta(text)
+        late = content[len(seen) :] if content.startswith(seen) else ""
+        if late and (text := gate.feed(late)):
+            yield TextDelta(text)
         # Held call text is dropped only when it was taken as calls.
         if rest := gate.finish(keep_calls=not recovered.message.tool_calls):
             yield TextDelta(rest)

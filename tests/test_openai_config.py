@@ -49,3 +49,29 @@ def test_model_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert model_from_env("llama3.1") == "llama3.1"
     monkeypatch.setenv("AGENTKIT_MODEL", "llama3.1:70b")
     assert model_from_env() == "llama3.1:70b"
+
+
+def test_one_agent_from_several_threads(fake_server: FakeServer) -> None:
+    # Each thread's run_sync has its own event loop, hence its own connection pool; closing
+    # one thread's pool at the end of its run must not touch another's.
+    import threading
+
+    fake_server.handler = lambda request: Completion("ok", delay=0.02)
+    agent = Agent("m", base_url=fake_server.url, api_key=KEY)
+    outputs: list[str] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                outputs.append(agent.run_sync("hi").output)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert outputs == ["ok"] * 20

@@ -103,7 +103,7 @@ async def test_connection_refused(transport: str) -> None:
 
 
 async def test_large_body_is_sent(fake_server: FakeServer, transport: str) -> None:
-    # Over 1 MiB: aiohttp would warn (warnings are errors here) if agentkit did not expect it.
+    # Over 1 MiB: aiohttp warns about such bodies, and agentkit quiets that warning.
     fake_server.add(Completion("got it"))
     async with agent_for(fake_server, transport) as agent:
         assert (await agent.run("x" * 2_000_000)).output == "got it"
