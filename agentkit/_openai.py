@@ -9,6 +9,7 @@ uses the SDK's aiohttp transport when installed, which costs far less under conc
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib.util
 import json
@@ -50,6 +51,12 @@ if TYPE_CHECKING:
     import openai
 
 __all__ = ["OpenAIModel"]
+
+
+def _looks_like_offline(model: object) -> bool:
+    return isinstance(model, str) and bool(
+        difflib.get_close_matches(model.lower(), ["offline"], n=1, cutoff=0.7)
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -111,9 +118,11 @@ class OpenAIModel(Model):
         if not url.startswith(("http://", "https://")):
             problems.append(f"base_url must start with http:// or https://, got {url!r}")
         if key is None and url.rstrip("/") == DEFAULT_BASE_URL:
+            typo = " (did you mean model='offline'?)" if _looks_like_offline(model) else ""
             problems.append(
-                "no API key for the haimaker endpoint: set AGENTKIT_API_KEY (or OPENAI_API_KEY), "
-                "pass api_key=..., point base_url at your own server, or use model='offline'"
+                f"no API key for the haimaker endpoint (model {model!r}){typo}: set "
+                "AGENTKIT_API_KEY (or OPENAI_API_KEY), pass api_key=..., point base_url at your "
+                "own server, or use model='offline'"
             )
         if problems:
             raise UserError("the model configuration is not valid:", problems)

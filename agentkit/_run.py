@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from ._context import RunContext
-from .errors import RunError, ToolRetriesExceeded, UsageLimitExceeded
+from .errors import RunError, ToolRetriesExceeded, UsageLimitExceeded, UserError
 from .messages import AssistantMessage, Message, ToolCall, ToolMessage, Usage
 
 __all__ = ["RunResult", "RunState", "UsageLimits"]
@@ -22,6 +22,16 @@ class UsageLimits:
     requests: int | None = None
     total_tokens: int | None = None
     tool_calls: int | None = None
+
+    def __post_init__(self) -> None:
+        problems = [
+            f"{name} must be a whole number >= {least} or None, got {value!r}"
+            for name, least in (("requests", 1), ("total_tokens", 1), ("tool_calls", 0))
+            if (value := getattr(self, name)) is not None
+            and (not isinstance(value, int) or isinstance(value, bool) or value < least)
+        ]
+        if problems:
+            raise UserError("the usage limits are not valid:", problems)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import anyio
+import sniffio
 
 from ._execute import Approval, CallOutcome, Executor
 from ._output import OUTPUT_TOOL_NAME, OutputSpec
@@ -50,6 +51,7 @@ from .tools import Tool, ToolRegistry
 __all__ = ["Agent", "RunResult", "UsageLimits"]
 
 OutputT = TypeVar("OutputT")
+T = TypeVar("T")
 
 
 class Agent(Generic[OutputT]):
@@ -99,23 +101,39 @@ class Agent(Generic[OutputT]):
         max_retries: int = 2,
         timeout: float = 60.0,
     ) -> None:
-        _check_config(max_turns, max_tool_failures, max_parallel_tools, max_result_chars)
-        self.model = resolve_model(
-            model, base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout
+        problems = _config_problems(
+            max_turns, max_tool_failures, max_parallel_tools, max_result_chars
         )
-        self.instructions = instructions
-        self.tools = ToolRegistry(tools)
-        if OUTPUT_TOOL_NAME in self.tools and output_type is not None:
-            raise UserError(f"`{OUTPUT_TOOL_NAME}` is reserved for the output tool; rename yours")
-        self.output_type = output_type
-        self.output: OutputSpec[Any] | None = None
+        built = _Builder(problems)
+        model_ = built(
+            resolve_model,
+            model,
+            base_url=base_url,
+            api_key=api_key,
+            max_retries=max_retries,
+            timeout=timeout,
+        )
+        registry = built(_registry, tools)
+        settings = built(check_settings, model_settings or {})
+        output = None
         if output_type is not None and output_type is not str:
-            self.output = OutputSpec(output_type)
+            output = built(OutputSpec, output_type)
+            if registry is not None and OUTPUT_TOOL_NAME in registry:
+                problems.append(f"`{OUTPUT_TOOL_NAME}` is reserved for the output tool: rename it")
+        if usage_limits is not None and not isinstance(usage_limits, UsageLimits):
+            problems.append(f"usage_limits must be a UsageLimits, got {usage_limits!r:.80}")
+        if problems or model_ is None or registry is None or settings is None:
+            raise UserError("the agent is not valid:", problems)
+        self.model: Model = model_
+        self.tools: ToolRegistry = registry
+        self.model_settings: ModelSettings = settings
+        self.output: OutputSpec[Any] | None = output
+        self.instructions = instructions
+        self.output_type = output_type
         self.max_turns = max_turns
         self.approval = approval
         self.approve_all_tools = approve_all_tools
         self.max_tool_failures = max_tool_failures
-        self.model_settings = check_settings(model_settings or {})
         self.usage_limits = usage_limits or UsageLimits()
         self.max_parallel_tools = max_parallel_tools
         self.max_result_chars = max_result_chars
@@ -177,7 +195,17 @@ class Agent(Generic[OutputT]):
         model_settings: ModelSettings | None = None,
         usage_limits: UsageLimits | None = None,
     ) -> RunResult[OutputT]:
-        """`run()` from synchronous code, in a fresh event loop."""
+        """`run()` from synchronous code, in a fresh event loop.
+
+        Raises:
+            UserError: Called where an event loop is already running (async code, Jupyter):
+                use `await agent.run(...)` there.
+        """
+        if _event_loop_running():
+            raise UserError(
+                "run_sync() cannot start an event loop inside a running one (async code, "
+                "Jupyter): use `await agent.run(...)` instead"
+            )
 
         async def main() -> RunResult[OutputT]:
             try:
@@ -521,8 +549,29 @@ def _no_response(model: Model) -> RunError:
     return ModelError(f"model {model.name!r} streamed no complete reply")
 
 
-def _check_config(max_turns: int, failures: int, parallel: int, result_chars: int) -> None:
-    problems = [
+class _Builder:
+    """Calls constructors, collecting their `UserError`s: every problem is reported at once."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+
+    def __call__(self, build: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        try:
+            return build(*args, **kwargs)
+        except UserError as exc:
+            self.problems.append(str(exc).replace("\n", "\n    "))
+            return None
+
+
+def _registry(tools: Iterable[Tool | Callable[..., Any]]) -> ToolRegistry:
+    if isinstance(tools, Tool) or callable(tools) or isinstance(tools, (str, bytes)):
+        name = getattr(tools, "name", None) or getattr(tools, "__name__", repr(tools))
+        raise UserError(f"tools must be a list of tools or functions: write tools=[{name}]")
+    return ToolRegistry(tools)
+
+
+def _config_problems(max_turns: int, failures: int, parallel: int, result_chars: int) -> list[str]:
+    return [
         f"{name} must be a whole number >= 1, got {value!r}"
         for name, value in (
             ("max_turns", max_turns),
@@ -532,5 +581,11 @@ def _check_config(max_turns: int, failures: int, parallel: int, result_chars: in
         )
         if not isinstance(value, int) or isinstance(value, bool) or value < 1
     ]
-    if problems:
-        raise UserError("the agent configuration is not valid:", problems)
+
+
+def _event_loop_running() -> bool:
+    try:
+        sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return False
+    return True

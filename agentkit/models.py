@@ -65,18 +65,39 @@ class ModelSettings(TypedDict, total=False):
 SETTING_NAMES = frozenset(ModelSettings.__annotations__)
 
 
+_SETTING_TYPES: dict[str, tuple[type, ...]] = {
+    "temperature": (int, float),
+    "top_p": (int, float),
+    "max_tokens": (int,),
+    "seed": (int,),
+    "stop": (str, list),
+    "tool_choice": (str, dict),
+    "parallel_tool_calls": (bool,),
+    "extra_body": (dict,),
+}
+
+
 def check_settings(settings: Mapping[str, Any]) -> ModelSettings:
-    """The settings, checked for unknown names (a typo must not be silently sent or dropped).
+    """The settings, checked for unknown names and wrong types (a typo must not be sent).
 
     Raises:
-        UserError: An unknown setting; the message lists the known ones.
+        UserError: Every unknown setting and every value of the wrong type.
     """
-    unknown = [k for k in settings if k not in SETTING_NAMES]
-    if unknown:
-        raise UserError(
-            f"unknown model settings: {', '.join(unknown)} (known: "
-            f"{', '.join(sorted(SETTING_NAMES))}; put anything else in extra_body)"
-        )
+    problems = []
+    for key, value in settings.items():
+        expected = _SETTING_TYPES.get(key)
+        if expected is None:
+            problems.append(
+                f"unknown model setting {key!r} (known: {', '.join(sorted(SETTING_NAMES))}; "
+                "put anything else in extra_body)"
+            )
+        elif value is not None and (
+            not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected)
+        ):
+            kinds = " or ".join(t.__name__ for t in expected)
+            problems.append(f"model setting {key!r} must be {kinds}, got {value!r:.60}")
+    if problems:
+        raise UserError("the model settings are not valid:", problems)
     return cast(ModelSettings, dict(settings))
 
 

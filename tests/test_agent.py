@@ -462,7 +462,9 @@ async def test_scripted_model_fails_on_missing_or_leftover_replies() -> None:
     [
         ({"max_turns": 0}, "max_turns must be a whole number >= 1"),
         ({"max_parallel_tools": -1}, "max_parallel_tools must be a whole number >= 1"),
-        ({"model_settings": {"temprature": 0.1}}, "unknown model settings: temprature"),
+        ({"model_settings": {"temprature": 0.1}}, "unknown model setting 'temprature'"),
+        ({"model_settings": {"temperature": "hot"}}, "'temperature' must be int or float"),
+        ({"tools": add}, r"tools must be a list of tools or functions: write tools=\[add\]"),
         ({"tools": [add, add]}, "two tools are named `add`"),
     ],
 )
@@ -605,3 +607,48 @@ async def test_stream_shows_the_text_that_comes_with_native_tool_calls() -> None
     texts = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert texts == "Sure, adding.3"
     assert events[-1].result.output == "3"
+
+
+def test_every_configuration_problem_is_reported_at_once() -> None:
+    def unannotated(x):  # type: ignore[no-untyped-def]
+        """No annotation."""
+
+    with pytest.raises(UserError) as info:
+        Agent(
+            "offline",
+            max_turns=0,
+            tools=[unannotated],
+            model_settings={"temprature": 1},  # type: ignore[typeddict-unknown-key]
+        )
+    message = str(info.value)
+    assert message.startswith("the agent is not valid:")
+    assert "max_turns must be a whole number >= 1" in message
+    assert "parameter `x` has no type annotation" in message
+    assert "unknown model setting 'temprature'" in message
+
+
+@pytest.mark.parametrize(
+    ("limits", "problem"),
+    [
+        ({"requests": 0}, "requests must be a whole number >= 1"),
+        ({"total_tokens": -5}, "total_tokens must be a whole number >= 1"),
+        ({"tool_calls": 1.5}, "tool_calls must be a whole number >= 0"),
+    ],
+)
+def test_bad_usage_limits_are_refused_when_made(limits: dict[str, Any], problem: str) -> None:
+    with pytest.raises(UserError, match=problem):
+        UsageLimits(**limits)
+    assert UsageLimits(tool_calls=0).tool_calls == 0
+
+
+async def test_run_sync_inside_an_event_loop_says_to_await() -> None:
+    agent = Agent(ScriptedModel([]))
+    with pytest.raises(UserError, match=r"use `await agent.run\(...\)` instead"):
+        agent.run_sync("hi")
+
+
+def test_a_misspelt_offline_model_is_pointed_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AGENTKIT_API_KEY", "OPENAI_API_KEY", "AGENTKIT_BASE_URL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(UserError, match=r"model 'ofline'.*did you mean model='offline'"):
+        Agent("ofline")
