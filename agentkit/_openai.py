@@ -53,6 +53,15 @@ if TYPE_CHECKING:
 __all__ = ["OpenAIModel"]
 
 
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        # Lone surrogates (from a reply's `\ud800` escape, say) are not UTF-8; they can only
+        # sit inside JSON strings, where U+FFFD stands in for them.
+        return LONE_SURROGATE.sub("\ufffd", text).encode()
+
+
 def _looks_like_offline(model: object) -> bool:
     return isinstance(model, str) and bool(
         difflib.get_close_matches(model.lower(), ["offline"], n=1, cutoff=0.7)
@@ -139,6 +148,7 @@ class OpenAIModel(Model):
         # loop, keyed by id and held with a weak reference to the loop.
         self._clients: dict[int, tuple[weakref.ref[Any], openai.AsyncOpenAI]] = {}
         self._stream_usage = True
+        self._tools_cache: tuple[Sequence[Mapping[str, Any]], int, str] | None = None
         self.transport = transport
 
     def __repr__(self) -> str:
@@ -214,8 +224,6 @@ class OpenAIModel(Model):
         stream: bool,
     ) -> bytes:
         body: dict[str, Any] = {"model": self.name, "messages": messages_to_wire(messages)}
-        if tools:
-            body["tools"] = tools
         for key, value in settings.items():
             if key != "extra_body" and value is not None:
                 body[key] = value
@@ -226,13 +234,19 @@ class OpenAIModel(Model):
         extra = settings.get("extra_body")
         if extra:
             body.update(extra)
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-        try:
-            return text.encode()
-        except UnicodeEncodeError:
-            # Lone surrogates (from a reply's `\ud800` escape, say) are not UTF-8; they can
-            # only sit inside JSON strings, where U+FFFD stands in for them.
-            return LONE_SURROGATE.sub("\ufffd", text).encode()
+        if tools and "tools" not in body:
+            # The definitions are the same every turn: encode them once, splice them in.
+            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+            text = f'{text[:-1]},"tools":{self._tools_json(tools)}}}'
+            return _utf8(text)
+        return _utf8(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+
+    def _tools_json(self, tools: Sequence[Mapping[str, Any]]) -> str:
+        cached = self._tools_cache
+        if cached is None or cached[0] is not tools or cached[1] != len(tools):
+            text = json.dumps(list(tools), ensure_ascii=False, separators=(",", ":"))
+            cached = self._tools_cache = (tools, len(tools), text)
+        return cached[2]
 
     async def _post(self, body: bytes, stream: bool) -> Any:
         import httpx2

@@ -63,13 +63,6 @@ def parse_arguments(raw: object) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _is_json_object(text: str) -> bool:
-    try:
-        return isinstance(json.loads(text), dict)
-    except (ValueError, RecursionError):
-        return False
-
-
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """One tool call the model asked for.
@@ -114,7 +107,9 @@ class ToolCall:
         """
         if self.arguments is None:
             raw = "{}"
-        elif _is_json_object(self.raw_arguments):
+        elif self.raw_arguments.lstrip().startswith("{"):
+            # It decoded to an object, and only an object's text starts with "{": send the
+            # model's own text back (a double-encoded one starts with a quote).
             raw = self.raw_arguments
         else:
             raw = json.dumps(self.arguments)

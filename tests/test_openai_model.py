@@ -254,3 +254,15 @@ async def test_stream_options_rejected_are_dropped_once(fake_server: FakeServer)
     events = [e async for e in make_agent(fake_server).stream("x")]
     assert events[-1].result.output == "ok"
     assert "stream_options" not in fake_server.chat_requests[1].body
+
+
+async def test_tool_definitions_are_sent_every_turn_exactly_as_defined(
+    fake_server: FakeServer,
+) -> None:
+    # They are encoded once per agent and spliced into each request body.
+    fake_server.add(Completion(tool_calls=[ToolCall("add", {"a": 1, "b": 1})]), Completion("2"))
+    agent = make_agent(fake_server, model_settings={"temperature": 0.5})
+    await agent.run("1+1")
+    first, second = fake_server.chat_requests
+    assert first.body["tools"] == second.body["tools"] == [agent.tools.get("add").definition()]
+    assert second.body["temperature"] == 0.5
