@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
+from _reliability import assert_connections_closed
 
 from agentkit import Agent, ModelError, ToolCall
 from agentkit.events import TextDelta
@@ -242,8 +243,7 @@ async def test_cancel_during_request_and_connections_closed(fake_server: FakeSer
         await agent.run("x")
     assert scope.cancelled_caught
     await agent.model.aclose()
-    await anyio.sleep(0.05)
-    assert fake_server.open_connections == 0
+    await assert_connections_closed(fake_server)
 
 
 async def test_stream_options_rejected_are_dropped_once(fake_server: FakeServer) -> None:
