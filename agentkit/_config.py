@@ -1,0 +1,60 @@
+"""Checking an agent's configuration: every problem collected, then reported at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import sniffio
+
+from .errors import UserError
+from .tools import Tool, ToolRegistry
+
+__all__ = ["Collector", "config_problems", "event_loop_running", "registry"]
+
+T = TypeVar("T")
+
+
+class Collector:
+    """Calls constructors, collecting their `UserError`s instead of stopping at the first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+
+    def __call__(self, build: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        try:
+            return build(*args, **kwargs)
+        except UserError as exc:
+            self.problems.append(str(exc).replace("\n", "\n    "))
+            return None
+
+
+def registry(tools: Iterable[Tool | Callable[..., Any]]) -> ToolRegistry:
+    """The agent's tools; a single tool or function (not in a list) is a clear mistake."""
+    if isinstance(tools, Tool) or callable(tools) or isinstance(tools, (str, bytes)):
+        name = getattr(tools, "name", None) or getattr(tools, "__name__", repr(tools))
+        raise UserError(f"tools must be a list of tools or functions: write tools=[{name}]")
+    return ToolRegistry(tools)
+
+
+def config_problems(max_turns: int, failures: int, parallel: int, result_chars: int) -> list[str]:
+    """What is wrong with the agent's numeric limits."""
+    return [
+        f"{name} must be a whole number >= 1, got {value!r}"
+        for name, value in (
+            ("max_turns", max_turns),
+            ("max_tool_failures", failures),
+            ("max_parallel_tools", parallel),
+            ("max_result_chars", result_chars),
+        )
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1
+    ]
+
+
+def event_loop_running() -> bool:
+    """Whether an async library's event loop runs in this thread."""
+    try:
+        sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return False
+    return True

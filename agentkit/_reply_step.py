@@ -1,0 +1,131 @@
+"""One model turn: request the reply (streamed or not) and make it a well-formed message.
+
+Tool calls left as text are recovered, call ids made unique, leaked special tokens removed;
+in a stream, text that turns out to be a call is never shown. A Groq `tool_use_failed`
+refusal is recovered from its failed generation, or the model is asked once more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from ._run import RunState
+from ._textgate import TextGate
+from .errors import ModelError, RunError
+from .events import TextDelta
+from .llama import extract_tool_calls, strip_special_tokens
+from .messages import AssistantMessage, ToolCall, UserMessage, new_call_id
+from .models import Model, ModelResponse, ModelSettings, ToolUseFailed
+
+__all__ = ["ReplyStep"]
+
+
+class ReplyStep:
+    """Gets one well-formed reply from the model for a run.
+
+    Args:
+        model: The model.
+        definitions: The tool definitions sent with each request (the output tool included).
+    """
+
+    def __init__(self, model: Model, definitions: Sequence[Mapping[str, Any]]) -> None:
+        self.model = model
+        self.definitions = definitions
+
+    async def reply(
+        self, run: RunState, settings: ModelSettings, stream: bool
+    ) -> AsyncIterator[TextDelta | ModelResponse]:
+        """The model's reply (text deltas first when streaming), with text calls recovered."""
+        while True:
+            try:
+                if stream:
+                    async for item in self._streamed(run, settings):
+                        yield item
+                else:
+                    response = await self.model.request(run.messages, self.definitions, settings)
+                    yield self._recovered(response)
+            except ToolUseFailed as exc:
+                recovered = self._from_failed_generation(run, exc)
+                if recovered is None:
+                    continue  # the model is asked once more
+                yield recovered
+            except RunError as exc:
+                raise run.fail(exc) from exc.__cause__
+            # A usable reply: a later tool_use_failed gets its own second chance.
+            run.asked_after_tool_use_failed = False
+            return
+
+    def _from_failed_generation(self, run: RunState, exc: ToolUseFailed) -> ModelResponse | None:
+        prose, calls = extract_tool_calls(exc.failed_generation)
+        if calls:
+            return self._recovered(ModelResponse(AssistantMessage(prose or None, tuple(calls))))
+        if run.asked_after_tool_use_failed:
+            raise run.fail(exc)
+        run.asked_after_tool_use_failed = True
+        run.messages.append(
+            UserMessage(
+                "Your last reply was rejected by the server because its tool call was not valid"
+                f"{f' ({exc.reason})' if exc.reason else ''}. Reply again: call a tool with a "
+                "JSON object of arguments that matches its schema, or answer in plain text."
+            )
+        )
+        return None
+
+    async def _streamed(
+        self, run: RunState, settings: ModelSettings
+    ) -> AsyncIterator[TextDelta | ModelResponse]:
+        gate = TextGate()
+        response: ModelResponse | None = None
+        streamed: list[str] = []
+        async for item in self.model.request_stream(run.messages, self.definitions, settings):
+            if isinstance(item, ModelResponse):
+                response = item
+            else:
+                streamed.append(item)
+                if text := gate.feed(item):
+                    yield TextDelta(text)
+        if response is None:
+            raise run.fail(ModelError(f"model {self.model.name!r} streamed no complete reply"))
+        recovered = self._recovered(response)
+        # Prose that came after a native call was held by the stream reader; it is only in
+        # the final message. Show it too, through the same gate.
+        content, seen = response.message.content or "", "".join(streamed)
+        late = content[len(seen) :] if content.startswith(seen) else ""
+        if late and (text := gate.feed(late)):
+            yield TextDelta(text)
+        # Held call text is dropped only when it was taken as calls.
+        if rest := gate.finish(keep_calls=not recovered.message.tool_calls):
+            yield TextDelta(rest)
+        yield recovered
+
+    def _recovered(self, response: ModelResponse) -> ModelResponse:
+        """The reply with tool calls left as text recovered, and call ids made unique."""
+        message = response.message
+        content = message.content
+        if message.tool_calls:
+            calls = unique_ids(message.tool_calls)
+            if calls is message.tool_calls:
+                return response
+            message = AssistantMessage(content, calls)
+        elif content:
+            if self.definitions:
+                prose, recovered = extract_tool_calls(content)
+                message = AssistantMessage(prose or None, unique_ids(tuple(recovered)))
+            else:
+                message = AssistantMessage(strip_special_tokens(content).strip() or None)
+        else:
+            return response
+        return ModelResponse(message, response.usage, response.finish_reason)
+
+
+def unique_ids(calls: tuple[ToolCall, ...]) -> tuple[ToolCall, ...]:
+    """The calls with duplicate ids replaced, so each tool result answers exactly one call."""
+    seen: set[str] = set()
+    fixed: list[ToolCall] | None = None
+    for i, call in enumerate(calls):
+        if call.id in seen:
+            fixed = fixed if fixed is not None else list(calls)
+            fixed[i] = ToolCall(call.name, call.arguments, new_call_id(), call.raw_arguments)
+        seen.add(fixed[i].id if fixed is not None else call.id)
+    return tuple(fixed) if fixed is not None else calls
