@@ -26,9 +26,7 @@ __all__ = [
     "ModelSettings",
     "OpenAIModel",
     "ToolUseFailed",
-    "check_settings",
     "model_from_env",
-    "resolve_model",
 ]
 
 DEFAULT_BASE_URL = "https://api.haimaker.ai/v1"

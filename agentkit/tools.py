@@ -17,41 +17,23 @@ A `Tool` keeps the function callable as before, and adds `name`, `description`, 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import inspect
-import re
-import sys
-import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any, TypeVar, overload
 
-import jsonschema
-
 from ._context import RunContext
+from ._rawschema import accepted_names, jsonschema_validator, schema_problems, without_refs
 from ._schema import (
     FunctionSchema,
     check_name,
-    clean_schema,
-    format_location,
     function_schema,
     is_context_annotation,
     where,
 )
-from .errors import ModelRetry, UserError
+from .errors import UserError
 
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "Tool",
-    "ToolRegistry",
-    "as_tool",
-    "builtin_tool_names",
-    "import_path",
-    "load_tools",
-    "tool",
-    "tools_from_module",
-]
+__all__ = ["DEFAULT_TIMEOUT", "Tool", "load_tools", "tool", "tools_from_module"]
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -181,7 +163,7 @@ class Tool:
         if schema is None:
             problems.append(f"parameters must be a JSON schema object, got {parameters!r:.80}")
         else:
-            problems.extend(_schema_problems(schema))
+            problems.extend(schema_problems(schema))
         if problems:
             raise UserError(f"tool `{name}` is not a valid tool:", problems)
         assert schema is not None
@@ -189,8 +171,8 @@ class Tool:
         function_schema_ = FunctionSchema(
             name=name,
             description=description,
-            parameters=_without_refs(schema),
-            validate=_jsonschema_validator(name, schema, _accepted_names(function, context_param)),
+            parameters=without_refs(schema),
+            validate=jsonschema_validator(name, schema, accepted_names(function, context_param)),
             context_param=context_param,
         )
         return cls(
@@ -258,104 +240,6 @@ def _context_param(function: Callable[..., Any]) -> str | None:
     except Exception:
         return None
     return next((n for n, a in hints.items() if n != "return" and is_context_annotation(a)), None)
-
-
-_META = jsonschema.Draft202012Validator
-
-
-def _schema_problems(schema: dict[str, Any]) -> list[str]:
-    errors = sorted(_META(_META.META_SCHEMA).iter_errors(schema), key=lambda e: list(e.path))
-    problems = [f"parameters{''.join(f'[{p!r}]' for p in e.path)}: {e.message}" for e in errors]
-    if not problems and schema.get("type", "object") != "object":
-        problems.append(f'parameters must describe an object (type "object"): {schema["type"]!r}')
-    return problems
-
-
-_COERCIBLE = {"integer": int, "number": float, "boolean": bool}
-
-
-def _coerce(value: Any, schema: Any) -> Any:
-    """Lax coercion of strings where the schema wants a number or boolean ("10" -> 10).
-
-    Llama often quotes numbers; a raw-schema tool should accept them as a pydantic one does.
-    """
-    if not isinstance(schema, dict):
-        return value
-    kind = schema.get("type")
-    if isinstance(value, str) and kind in _COERCIBLE:
-        text = value.strip()
-        if kind == "boolean":
-            return {"true": True, "false": False}.get(text.lower(), value)
-        try:
-            number = float(text) if kind == "number" else int(text)
-        except ValueError:
-            return value
-        return number
-    if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
-        props = schema["properties"]
-        return {k: _coerce(v, props.get(k)) for k, v in value.items()}
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [_coerce(v, schema["items"]) for v in value]
-    return value
-
-
-def _without_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with `$ref`s inlined for the model (several Llama servers reject them).
-
-    A recursive schema cannot be inlined; it is sent as given.
-    """
-    if "$defs" not in schema and "definitions" not in schema:
-        return schema
-    try:
-        return clean_schema(schema)
-    except Exception:
-        return schema
-
-
-def _accepted_names(
-    function: Callable[..., Any], context_param: str | None
-) -> frozenset[str] | None:
-    """The keyword arguments `function` accepts; None when it takes **kwargs or is opaque."""
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_KEYWORD for p in parameters):
-        return None
-    return frozenset(
-        p.name for p in parameters if p.kind is not p.POSITIONAL_ONLY and p.name != context_param
-    )
-
-
-def _jsonschema_validator(
-    name: str, schema: dict[str, Any], accepted: frozenset[str] | None
-) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    validator = jsonschema.Draft202012Validator(schema)
-    properties = schema.get("properties")
-    allowed = ", ".join(properties) if isinstance(properties, dict) and properties else "none"
-
-    def validate(arguments: dict[str, Any]) -> dict[str, Any]:
-        arguments = _coerce(arguments, schema)
-        errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.path))
-        # Arguments the schema allows but the function cannot take would fail as a
-        # TypeError inside the call; name them now, as extra arguments.
-        extra = sorted(set(arguments) - accepted) if accepted is not None else []
-        if errors or extra:
-            lines = [f"Invalid arguments for tool `{name}`:"]
-            lines += [
-                f"- `{k}`: not a parameter of this tool (parameters: {allowed})" for k in extra
-            ]
-            for e in errors:
-                # Same notation as for function tools: `items[1].qty`.
-                line = f"- `{format_location(tuple(e.path))}`: {e.message}"
-                if e.validator == "additionalProperties" and not e.path:
-                    line += f" (parameters: {allowed})"
-                lines.append(line)
-            lines.append(f"Call `{name}` again with corrected arguments.")
-            raise ModelRetry("\n".join(lines))
-        return dict(arguments)
-
-    return validate
 
 
 @overload
@@ -459,116 +343,10 @@ class ToolRegistry:
         return name in self._tools
 
 
-def tools_from_module(module: types.ModuleType) -> list[Tool]:
-    """The tools a module provides.
-
-    Only the `Tool` objects (e.g. `@tool`-decorated functions) when the module has any;
-    otherwise every public function defined in the module itself (not imported into it).
-    """
-    public = {k: v for k, v in vars(module).items() if not k.startswith("_")}
-    declared = [v for v in public.values() if isinstance(v, Tool)]
-    if declared:
-        return declared
-    functions = [
-        v for v in public.values() if inspect.isfunction(v) and v.__module__ == module.__name__
-    ]
-    tools: list[Tool] = []
-    problems: list[str] = []
-    for function in functions:
-        try:
-            tools.append(Tool.from_function(function))
-        except UserError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise UserError(f"module `{module.__name__}` has functions that are not tools:", problems)
-    return tools
-
-
-def _builtin_dirs() -> list[Path]:
-    package = Path(__file__).resolve().parent
-    # Inside a wheel the modules ship as agentkit/_builtin_tools; in a source checkout
-    # (editable install) they are the repository's top-level tools/ folder.
-    return [package / "_builtin_tools", package.parent / "tools"]
-
-
-def builtin_tool_names() -> list[str]:
-    """The short names of the ready-made tool modules (`calculator`, `clock`, ...)."""
-    names = {
-        p.stem for d in _builtin_dirs() if d.is_dir() for p in d.glob("*.py") if p.stem[0] != "_"
-    }
-    return sorted(names)
-
-
-def _resolve_tool_file(spec: str | Path) -> Path:
-    text = str(spec)
-    path = Path(text).expanduser()
-    if path.suffix == ".py" or path.parent != Path(".") or path.exists():
-        if not path.is_file():
-            raise UserError(f"tool file not found: {text} (give the path to a .py file)")
-        return path
-    # Private helpers (`_sandbox`) are not tool modules: never load them by short name.
-    for folder in _builtin_dirs() if not text.startswith("_") else ():
-        candidate = folder / f"{text}.py"
-        if candidate.is_file():
-            return candidate
-    known = ", ".join(builtin_tool_names()) or "none found"
-    raise UserError(f"unknown tool module {text!r}: give a .py file path or a built-in ({known})")
-
-
-def load_tools(spec: str | Path) -> list[Tool]:
-    """Load the tools of a Python file, or of a ready-made module by short name.
-
-    The file is imported as a fresh module; its tools are chosen by `tools_from_module`.
-
-    Raises:
-        UserError: The file is missing, does not import (syntax error with file:line, an
-            exception), or defines functions that are not valid tools.
-    """
-    path = _resolve_tool_file(spec)
-    try:
-        module = import_path(path, "agentkit_user_tools")
-    except SyntaxError as exc:
-        raise UserError(f"syntax error in {exc.filename or path}:{exc.lineno}: {exc.msg}") from None
-    except Exception as exc:
-        raise UserError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
-    module_name = module.__name__
-    try:
-        tools = tools_from_module(module)
-    except UserError:
-        sys.modules.pop(module_name, None)
-        raise
-    if not tools:
-        sys.modules.pop(module_name, None)
-        raise UserError(
-            f"{path} defines no tools: add public functions (or @tool-decorated ones) to it"
-        )
-    return tools
-
-
-def import_path(path: Path, prefix: str, *, reuse: bool = False) -> types.ModuleType:
-    """Import a Python file as a fresh module named `{prefix}_{stem}_{hash of the path}`.
-
-    The module stays in `sys.modules` (pydantic resolves a tool's annotations through it);
-    if running it fails, it is removed and the exception propagates.
-
-    Args:
-        path: The .py file.
-        prefix: Module name prefix, so different loaders never collide.
-        reuse: Return the module already imported from this path, if any.
-    """
-    resolved = path.resolve()
-    stem = re.sub(r"\W", "_", resolved.stem)
-    name = f"{prefix}_{stem}_{abs(hash(str(resolved))):x}"
-    if reuse and name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, resolved)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
+# Loading tool files is part of this module's public API; it lives next door.
+from ._loader import (  # noqa: E402
+    builtin_tool_names as builtin_tool_names,
+    import_path as import_path,
+    load_tools as load_tools,
+    tools_from_module as tools_from_module,
+)

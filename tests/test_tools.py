@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-import agentkit.tools as tools_module
+import agentkit._loader as loader_module
 from agentkit import ModelRetry, RunContext, Tool, UserError, tool
 from agentkit.tools import (
     DEFAULT_TIMEOUT,
@@ -701,7 +701,7 @@ def builtins_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     _write(folder / "dice.py", "def roll(sides: int = 6) -> int:\n    return sides\n")
     _write(folder / "coins.py", "def flip() -> str:\n    return 'heads'\n")
     _write(folder / "_shared.py", "def not_a_builtin() -> None:\n    pass\n")
-    monkeypatch.setattr(tools_module, "_builtin_dirs", lambda: [tmp_path / "absent", folder])
+    monkeypatch.setattr(loader_module, "_builtin_dirs", lambda: [tmp_path / "absent", folder])
     return folder
 
 
