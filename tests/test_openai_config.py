@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentkit import Agent, UserError
+from agentkit import Agent, ModelError, UserError
 from agentkit.models import DEFAULT_BASE_URL, OpenAIModel
 from agentkit.testing import Completion, FakeServer
 
@@ -75,3 +75,12 @@ def test_one_agent_from_several_threads(fake_server: FakeServer) -> None:
         thread.join(60)
     assert errors == []
     assert outputs == ["ok"] * 20
+
+
+def test_fake_server_says_when_its_script_ran_out(fake_server: FakeServer) -> None:
+    fake_server.add(Completion("only one"))
+    agent = Agent("m", base_url=fake_server.url, api_key=KEY)
+    assert agent.run_sync("a").output == "only one"
+    with pytest.raises(ModelError, match=r"no reply scripted for chat request #2 \(add more"):
+        agent.run_sync("b")
+    assert len(fake_server.chat_requests) == 2  # not retried: it is the test's mistake
