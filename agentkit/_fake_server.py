@@ -23,7 +23,6 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from ._fake_replies import (
     Chunks,
     Completion,
-    Drop,
     Error,
     FakeRequest,
     Hang,
@@ -34,17 +33,7 @@ from ._fake_replies import (
     error_body,
 )
 
-__all__ = [
-    "Chunks",
-    "Completion",
-    "Drop",
-    "Error",
-    "FakeRequest",
-    "FakeServer",
-    "Hang",
-    "Raw",
-    "Reply",
-]
+__all__ = ["FakeServer", "Handler"]
 
 
 Handler = Callable[[FakeRequest], Reply]

@@ -19,17 +19,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass
 from typing import Any, Union
 
-from ._fake_server import (
-    Chunks,
-    Completion,
-    Drop,
-    Error,
-    FakeRequest,
-    FakeServer,
-    Hang,
-    Raw,
-    Reply,
-)
+from ._fake_replies import Chunks, Completion, Drop, Error, FakeRequest, Hang, Raw, Reply
+from ._fake_server import FakeServer
 from .messages import AssistantMessage, Message, ToolCall, Usage
 from .models import Model, ModelResponse, ModelSettings
 
