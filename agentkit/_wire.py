@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .messages import AssistantMessage, ToolCall
+from .messages import AssistantMessage, tool_calls_from_wire
 
 __all__ = [
     "STATUS_HINTS",
@@ -76,17 +75,5 @@ def assistant_message(raw: dict[str, Any]) -> AssistantMessage:
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
     elif content is not None and not isinstance(content, str):
         raise TypeError(f"content must be text, got {type(content).__name__}")
-    calls = []
-    for item in raw.get("tool_calls") or ():
-        function = item.get("function") if isinstance(item, dict) else None
-        if not isinstance(function, dict):
-            raise TypeError(f"a tool call has no function object: {json.dumps(item)[:200]}")
-        name = function.get("name")
-        calls.append(
-            ToolCall.from_wire(
-                item.get("id") or None,
-                name if isinstance(name, str) else "",
-                function.get("arguments"),
-            )
-        )
-    return AssistantMessage(content or None, tuple(calls))
+    calls = tool_calls_from_wire(raw.get("tool_calls"), "the reply", lenient=True)
+    return AssistantMessage(content or None, calls)

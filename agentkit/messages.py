@@ -29,6 +29,7 @@ __all__ = [
     "messages_to_wire",
     "new_call_id",
     "parse_arguments",
+    "tool_calls_from_wire",
 ]
 
 
@@ -193,7 +194,18 @@ def _text(content: object, where: str) -> str:
     )
 
 
-def _tool_calls_from_wire(raw: object, where: str) -> tuple[ToolCall, ...]:
+def tool_calls_from_wire(raw: object, where: str, *, lenient: bool = False) -> tuple[ToolCall, ...]:
+    """Typed calls from a wire `tool_calls` list.
+
+    Args:
+        raw: The list.
+        where: Where it comes from, for the error message.
+        lenient: Accept a call without a name (a server's reply: the loop then tells the
+            model); a saved conversation must name every call.
+
+    Raises:
+        ValueError: The list or one of its calls has the wrong shape.
+    """
     if not raw:
         return ()
     if not isinstance(raw, list):
@@ -201,12 +213,13 @@ def _tool_calls_from_wire(raw: object, where: str) -> tuple[ToolCall, ...]:
     calls = []
     for i, item in enumerate(raw):
         function = item.get("function") if isinstance(item, Mapping) else None
-        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+        name = function.get("name") if isinstance(function, Mapping) else None
+        if not isinstance(function, Mapping) or not (isinstance(name, str) or lenient):
             raise ValueError(
                 f"{where}: tool_calls[{i}] needs a function with a name, got {item!r:.80}"
             )
-        name, arguments = function["name"], function.get("arguments")
-        calls.append(ToolCall.from_wire(item.get("id"), name, arguments))
+        name = name if isinstance(name, str) else ""
+        calls.append(ToolCall.from_wire(item.get("id") or None, name, function.get("arguments")))
     return tuple(calls)
 
 
@@ -230,7 +243,7 @@ def message_from_wire(data: Mapping[str, Any] | Message, index: int = 0) -> Mess
         content = data.get("content")
         return AssistantMessage(
             content=None if content is None else _text(content, where),
-            tool_calls=_tool_calls_from_wire(data.get("tool_calls"), where),
+            tool_calls=tool_calls_from_wire(data.get("tool_calls"), where),
         )
     if role in ("tool", "ipython"):
         call_id = data.get("tool_call_id")
