@@ -14,24 +14,22 @@ the examples do, therefore needs an API key only when it runs against a real end
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
-import sys
-import types
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from ._cli_target import load_target
+from ._cli_text import problem_lines
 from ._execute import Approval
 from ._offline import OfflineModel
 from ._schema import where
 from .agent import Agent
 from .errors import UserError
 from .models import DEFAULT_MODEL, ENDPOINT_VARIABLES, Model, OpenAIModel
-from .tools import Tool, import_path, load_tools
+from .tools import Tool, load_tools
 
 __all__ = [
     "ENDPOINT_VARIABLES",
@@ -144,16 +142,20 @@ def _model(
     """The model to run and its base URL (None for a `Model` instance or the default)."""
     if offline == "forced" or (offline == "auto" and base is None):
         return "offline", None
-    if offline is None and (options.model or options.base_url):
-        name = options.model
-        if name is None and base is not None and isinstance(base.model, OpenAIModel):
-            name = base.model.name
+    if base is None:
+        return options.model or os.environ.get("AGENTKIT_MODEL") or DEFAULT_MODEL, options.base_url
+    own = base.model
+    if options.base_url:
+        name = options.model or (own.name if isinstance(own, OpenAIModel) else None)
         return name or os.environ.get("AGENTKIT_MODEL") or DEFAULT_MODEL, options.base_url
-    if base is not None:
-        # With no endpoint configured, an agent file that still built a model configured it
-        # in code (a base URL or key of its own): keep it.
-        return base.model, None
-    return os.environ.get("AGENTKIT_MODEL") or DEFAULT_MODEL, None
+    if options.model and isinstance(own, OpenAIModel):
+        # Only the model id changes: the file's endpoint, key, deadline and transport stay.
+        return own.with_model(options.model), None
+    if options.model and offline is None:
+        return options.model, None
+    # With no endpoint configured, an agent file that still built a model configured it in
+    # code (a base URL or key of its own, or a `Model` object): keep it.
+    return own, None
 
 
 def _build(
@@ -197,7 +199,7 @@ def _extra_tools(specs: Sequence[str], taken: set[str], notices: list[str]) -> l
     """The tools of each `--tools` file or built-in, skipping names already taken."""
     tools: list[Tool] = []
     for spec in specs:
-        for tool in load_tools(spec):
+        for tool in load_tool_file(spec):
             if tool.name in taken:
                 notices.append(
                     f"agentkit: --tools {spec}: the agent already has a tool named "
@@ -209,104 +211,28 @@ def _extra_tools(specs: Sequence[str], taken: set[str], notices: list[str]) -> l
     return tools
 
 
-def split_target(target: str) -> tuple[str, str]:
-    """(file or module, attribute): `a.py:bot` -> ("a.py", "bot"); `a.py` -> ("a.py", "agent")."""
-    location, colon, name = target.rpartition(":")
-    if colon and location and name.isidentifier():
-        return location, name
-    return target, "agent"
+_NOT_TOOLS = re.compile(r"module `[^`]*` has functions that are not tools:")
+NOT_TOOLS_HINT = "prefix helpers with `_`, or mark the tools with @tool"
 
 
-def looks_like_target(text: str) -> bool:
-    """Whether a command-line word names an agent file or `module:name` rather than a prompt."""
-    location, _ = split_target(text)
-    named = location != text and re.fullmatch(r"[\w.]+", location) is not None
-    return location.endswith(".py") or named or _exists(Path(text))
-
-
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except (OSError, ValueError):  # a name too long for a path, or a NUL byte in it
-        return False
-
-
-def load_target(target: str) -> Agent[Any]:
-    """The `Agent` that TARGET names: `file.py`, `file.py:name` or `package.module:name`.
+def load_tool_file(spec: str) -> list[Tool]:
+    """`load_tools(spec)`, its errors naming the file and nesting each tool's problems.
 
     Raises:
-        UserError: The file or module cannot be imported, or does not hold an Agent there.
+        UserError: The file or built-in cannot be loaded, or has functions that are not tools.
     """
-    location, name = split_target(target)
-    path = Path(location).expanduser()
-    is_file = location.endswith(".py") or "/" in location or os.sep in location or _exists(path)
-    module = _import_file(path) if is_file else _import_module(location)
-    value = getattr(module, name, None)
-    if value is None:
-        agents = [k for k, v in vars(module).items() if isinstance(v, Agent)]
-        hint = (
-            f"it defines {', '.join(agents)}: run {location}:{agents[0]}"
-            if agents
-            else "add `agent = Agent(...)` to it, or name the object as FILE.py:NAME"
-        )
-        raise UserError(f"{location} defines no `{name}`: {hint}")
-    if not isinstance(value, Agent):
-        raise UserError(
-            f"{location}:{name} is a {type(value).__name__}, not an agentkit Agent; "
-            "point the CLI at an `Agent(...)` object"
-        )
-    return value
-
-
-@contextmanager
-def _on_sys_path(folder: str) -> Iterator[None]:
-    """`folder` first on sys.path while a module imports (so it can import its neighbours)."""
-    added = folder not in sys.path
-    if added:
-        sys.path.insert(0, folder)
     try:
-        yield
-    finally:
-        if added and folder in sys.path:
-            sys.path.remove(folder)
-
-
-def _import_file(path: Path) -> types.ModuleType:
-    if not _exists(path) or not path.is_file():
-        raise UserError(
-            f"agent file not found: {path} (give a .py file that defines "
-            "`agent = Agent(...)`, FILE.py:NAME, or package.module:NAME)"
-        )
-    try:
-        with _on_sys_path(str(path.resolve().parent)):
-            module = import_path(path, "agentkit_agent")
-    except Exception as exc:
-        raise _import_error(str(path), exc) from exc
-    return module
-
-
-def _import_module(name: str) -> types.ModuleType:
-    try:
-        with _on_sys_path(os.getcwd()):
-            return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-            raise UserError(
-                f"no agent file or module named {name!r}: give a .py file that defines "
-                "`agent = Agent(...)`, FILE.py:NAME, or package.module:NAME"
-            ) from None
-        raise _import_error(name, exc) from exc
-    except Exception as exc:
-        raise _import_error(name, exc) from exc
-
-
-def _import_error(what: str, exc: Exception) -> UserError:
-    """The UserError for an import that failed: file:line for a syntax error."""
-    if isinstance(exc, SyntaxError):
-        return UserError(f"syntax error in {exc.filename or what}:{exc.lineno}: {exc.msg}")
-    if isinstance(exc, UserError):
-        return UserError(f"loading {what}: {exc}")
-    return UserError(f"importing {what} failed: {type(exc).__name__}: {exc}")
+        return load_tools(spec)
+    except UserError as exc:
+        if not exc.problems:
+            raise
+        head = str(exc).split("\n", 1)[0]
+        hint = ""
+        if _NOT_TOOLS.fullmatch(head):
+            # The module's name is made up for the import; the user knows the file.
+            head = f"{spec} has public functions that are not valid tools:"
+            hint = f"\nhint: {NOT_TOOLS_HINT}"
+        raise UserError(f"{head}\n{problem_lines(exc.problems)}{hint}") from None
 
 
 def tool_warnings(tool: Tool) -> list[str]:

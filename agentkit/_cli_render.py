@@ -63,8 +63,12 @@ __all__ = [
 ]
 
 
-class ApprovalInterrupted(Exception):
-    """Ctrl-C while the user was asked to approve a tool call: the turn is cancelled."""
+class ApprovalInterrupted(BaseException):
+    """Ctrl-C while the user was asked to approve a tool call: the turn is cancelled.
+
+    A BaseException, like the KeyboardInterrupt it stands for: the run treats an `Exception`
+    from an approval callback as a failed check and goes on, which Ctrl-C must not be.
+    """
 
 
 @contextmanager
@@ -88,6 +92,9 @@ def _read_line(stdin: TextIO) -> str | None:
     with _interruptible():
         line = stdin.readline()
     return line.rstrip("\r\n") if line else None
+
+
+_FROM_STDIN = "(stdin is not a terminal: the answer is read from its next line; y approves)"
 
 
 def _approves(answer: str | None) -> bool:
@@ -136,10 +143,10 @@ class Renderer(ABC):
         """A chat message from the CLI itself (not the model)."""
         self.notice(text)
 
-    def usage(self, usage: Usage) -> None:
-        """Show what a run (or the chat session) used."""
+    def usage(self, usage: Usage, scope: str = "") -> None:
+        """Show what a run used, or with `scope` what it counts (the chat's whole session)."""
         self.pause()
-        self.err.print(Text(format_usage(usage), style="dim"))
+        self.err.print(Text(format_usage(usage, scope), style="dim"))
 
     @abstractmethod
     def tools(self, tools: Iterable[Tool]) -> None:
@@ -258,8 +265,14 @@ class TextRenderer(Renderer):
         self.err.print(Text(f"approve a call of `{clean(call.name)}`?", style="bold yellow"))
         for line in arguments_lines(call):
             self.err.print(Text(f"    {line}"))
+        if not _isatty(self.stdin):
+            self.err.print(Text(_FROM_STDIN, style="dim"))
         self.err.print(Text("[y/N] ", style="bold yellow"), end="")
-        answer = _read_line(self.stdin)
+        try:
+            answer = _read_line(self.stdin)
+        except ApprovalInterrupted:
+            self.err.print()  # end the question's line before "cancelled"
+            raise
         if answer is None:
             self.err.print(Text("(no answer on stdin: declined)", style="dim"))
         elif not _isatty(self.stdin):
@@ -299,12 +312,14 @@ class JsonRenderer(Renderer):
     def approve(self, call: ToolCall) -> bool:
         request = event_to_dict(ToolCallStarted(call))
         self._line({**request, "type": "approval_requested"})
+        if not _isatty(self.stdin):
+            self.err.print(Text(_FROM_STDIN, style="dim"))
         approved = _approves(_read_line(self.stdin))
         self._line({"type": "approval_answered", "id": call.id, "approved": approved})
         return approved
 
-    def usage(self, usage: Usage) -> None:
-        self._line({"type": "usage", **usage_dict(usage)})
+    def usage(self, usage: Usage, scope: str = "") -> None:
+        self._line({"type": "usage", **usage_dict(usage), **({"scope": scope} if scope else {})})
 
     def tools(self, tools: Iterable[Tool]) -> None:
         self._line({"type": "tools", "tools": [t.definition() for t in tools]})
@@ -328,16 +343,24 @@ class JsonRenderer(Renderer):
         self._line({"type": "cancelled"})
 
 
+class _Console(Console):
+    """A rich console that leaves a closed pipe to `cli` (rich itself would exit with 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError("the reader of the output went away")
+
+
 def make_renderer(options: Options) -> Renderer:
     """JSON lines with `--json`; else rich on a terminal, plain text when stdout is piped."""
     stdout_tty = sys.stdout.isatty()
     colour = stdout_tty and sys.stderr.isatty() and not options.json
-    err = Console(
+    err = _Console(
         file=sys.stderr, force_terminal=colour, highlight=False, emoji=False, soft_wrap=True
     )
     if options.json:
         return JsonRenderer(stdin=sys.stdin, stdout=sys.stdout, err=err, verbose=options.verbose)
-    out = Console(
+    out = _Console(
         file=sys.stdout, force_terminal=stdout_tty, highlight=False, emoji=False, soft_wrap=True
     )
     return TextRenderer(stdin=sys.stdin, out=out, err=err, verbose=options.verbose, spinner=colour)

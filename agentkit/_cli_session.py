@@ -3,16 +3,21 @@
 Each turn runs in its own event loop (`anyio.run`) and closes the model's connections at its
 end; between turns the chat reads stdin synchronously, with `readline` line editing on a
 terminal. Ctrl-C during a turn cancels that turn: the conversation goes on from before it.
+A sync tool still running in its worker thread is abandoned (threads cannot be stopped): the
+next turn does not wait for it, and `cli` leaves without joining it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
-from collections.abc import Sequence
-from typing import Any
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import anyio
+from anyio.abc import TaskStatus
 
 from ._cli_load import Options, load_agent
 from ._cli_render import ApprovalInterrupted, Renderer
@@ -24,7 +29,17 @@ from .messages import Message
 
 __all__ = ["ChatSession", "prepare", "run_once"]
 
-CHAT_HELP = "/tools lists the tools, /usage shows what the session used, /reset starts over, /exit"
+T = TypeVar("T")
+
+CHAT_HELP = "/help lists the commands; /exit (or Ctrl-D) leaves"
+COMMANDS = (
+    ("/help", "this list"),
+    ("/tools", "the agent's tools"),
+    ("/usage", "requests, tokens, tool calls and cost of the whole session (across /reset)"),
+    ("/reset", "start a new conversation (the session's usage keeps counting)"),
+    ("/exit", "leave (also /quit, or Ctrl-D); Ctrl-C cancels only the current answer"),
+)
+SESSION = "whole session"
 
 
 def prepare(options: Options, renderer: Renderer) -> Agent[Any]:
@@ -35,6 +50,63 @@ def prepare(options: Options, renderer: Renderer) -> Agent[Any]:
     if loaded.agent.output is not None:
         renderer.hidden_tool = OUTPUT_TOOL_NAME
     return loaded.agent
+
+
+def _watch_signals() -> bool:
+    """Whether Ctrl-C can be watched from inside the event loop (the main thread, not Windows)."""
+    return sys.platform != "win32" and threading.current_thread() is threading.main_thread()
+
+
+async def _until_interrupted(work: Callable[[], Awaitable[T]]) -> T:
+    """`work()`; Ctrl-C cancels it, and raises KeyboardInterrupt once it has unwound.
+
+    asyncio's own Ctrl-C handling cancels the main task natively, which code inside the run
+    can take for a cancellation of its own; an anyio cancel scope is unambiguous, and a sync
+    tool's thread is abandoned at once instead of being waited for.
+    """
+    if not _watch_signals():
+        return await work()
+    scope = anyio.CancelScope()
+    interrupted = False
+    outcome: list[T] = []
+    error: list[BaseException] = []
+
+    async def watch(*, task_status: TaskStatus[None]) -> None:
+        nonlocal interrupted
+        with anyio.open_signal_receiver(signal.SIGINT) as signals:
+            task_status.started()
+            async for _ in signals:
+                interrupted = True
+                scope.cancel()
+
+    async def guarded() -> None:
+        # Outside the task group's own body, so an error is not wrapped in an ExceptionGroup.
+        try:
+            with scope:
+                outcome.append(await work())
+        except BaseException as exc:  # re-raised below, after the watcher stopped
+            error.append(exc)
+
+    async with anyio.create_task_group() as group:
+        await group.start(watch)
+        await guarded()
+        group.cancel_scope.cancel()
+    if interrupted:
+        raise KeyboardInterrupt
+    if error:
+        raise error[0]
+    return outcome[0]
+
+
+def _run_turn(
+    agent: Agent[Any], prompt: str, messages: Sequence[Message] | None, renderer: Renderer
+) -> RunResult[Any]:
+    """One turn in its own event loop; KeyboardInterrupt when Ctrl-C cancelled it."""
+
+    async def work() -> RunResult[Any]:
+        return await _turn(agent, prompt, messages, renderer)
+
+    return anyio.run(_until_interrupted, work)
 
 
 async def _turn(
@@ -57,7 +129,7 @@ async def _turn(
 def run_once(options: Options, prompt: str, renderer: Renderer) -> int:
     """Run the agent on one prompt; the exit status (errors propagate to the caller)."""
     agent = prepare(options, renderer)
-    result = anyio.run(_turn, agent, prompt, None, renderer)
+    result = _run_turn(agent, prompt, None, renderer)
     if not options.json:
         renderer.usage(result.usage)
     return 0
@@ -113,20 +185,24 @@ class ChatSession:
         command = text.split()[0].lower()
         if command in ("/exit", "/quit"):
             return True
-        if command == "/tools":
+        if command == "/help":
+            width = max(len(name) for name, _ in COMMANDS)
+            lines = [f"{name.ljust(width)}  {what}" for name, what in COMMANDS]
+            self.renderer.info("\n".join(["commands:", *lines]))
+        elif command == "/tools":
             self.renderer.tools(self.agent.tools)
         elif command == "/usage":
-            self.renderer.usage(self.renderer.session_usage)
+            self.renderer.usage(self.renderer.session_usage, scope=SESSION)
         elif command == "/reset":
             self.messages = None
-            self.renderer.info("the conversation was reset")
+            self.renderer.info("the conversation was reset (/usage still counts the whole session)")
         else:
             self.renderer.info(f"unknown command {command!r}: {CHAT_HELP}")
         return False
 
     def _ask(self, prompt: str) -> None:
         try:
-            result = anyio.run(_turn, self.agent, prompt, self.messages, self.renderer)
+            result = _run_turn(self.agent, prompt, self.messages, self.renderer)
         except (KeyboardInterrupt, ApprovalInterrupted):
             self.renderer.cancelled()
             self.renderer.info("(the cancelled turn is not part of the conversation)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from ._execute import clean_text
@@ -27,6 +28,7 @@ __all__ = [
     "cut",
     "format_usage",
     "plural",
+    "problem_lines",
     "usage_dict",
 ]
 
@@ -72,13 +74,23 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def problem_lines(problems: Sequence[str]) -> str:
+    """Problems as bullets, each one's own sub-problems indented under it."""
+    lines = []
+    for problem in problems:
+        first, *rest = problem.splitlines() or [""]
+        lines.append(f"  - {first}")
+        lines.extend(f"    {line}" for line in rest)
+    return "\n".join(lines)
+
+
 def plural(count: int, word: str) -> str:
     """`1 request`, `2 requests`."""
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
-def format_usage(usage: Usage) -> str:
-    """One line: requests, tokens, tool calls and the estimated cost."""
+def format_usage(usage: Usage, scope: str = "") -> str:
+    """One line: requests, tokens, tool calls and the estimated cost (`usage (scope): ...`)."""
     parts = [plural(usage.requests, "request")]
     if usage.total_tokens:
         parts.append(
@@ -89,7 +101,8 @@ def format_usage(usage: Usage) -> str:
         parts.append("no tokens reported")
     parts.append(plural(usage.tool_calls, "tool call"))
     parts.append("cost unknown" if usage.cost is None else f"estimated cost ${usage.cost:.4f}")
-    return "usage: " + ", ".join(parts)
+    label = f"usage ({scope})" if scope else "usage"
+    return f"{label}: " + ", ".join(parts)
 
 
 def usage_dict(usage: Usage) -> dict[str, Any]:

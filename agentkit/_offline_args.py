@@ -4,10 +4,11 @@ A parameter first looks for a value that means what it asks for:
 
 - a path or file parameter (`path`, `file`, `folder`, ...) takes a file-like word of the
   prompt (`README.md`, `docs/notes.txt`, `./src`);
-- a date (`format: date`, or a name or description that asks for one) takes an ISO date
-  (`2025-03-14`) or a written one ("March 14, 2025", "14 March 2025"); a time (`format:
-  time`, a name with "time", or "HH:MM" in its description) takes an `HH:MM` time; a
-  `date-time` takes both (midnight when no time is given), in UTC;
+- a date (`format: date`; a name such as `date`, `start` or `end`; "YYYY-MM-DD" or "ISO 8601
+  date" in its description) takes an ISO date (`2025-03-14`) or a written one ("March 14,
+  2025", "14 March 2025"); a time (`format: time`, a name with "time", or "HH:MM" in its
+  description) takes an `HH:MM` time; a `date-time` takes both (midnight when no time is
+  given), in UTC;
 - an `enum` takes the enum value the prompt names (whole word, any case), in prompt order;
 - a number goes to the parameter whose name shares a word with the word right after it
   ("90 minutes" -> `duration_minutes`).
@@ -16,8 +17,8 @@ Optional parameters are filled only by such a match (else their default applies)
 ones then fall back, in order, to: the schema's default, its first enum value or const; for
 numbers, the prompt's numbers in order (else the minimum, else 1); for strings, quoted
 text, arithmetic, capitalised words inside a sentence, then the whole prompt (`.` for a
-path of a listing tool). Dates with none in the prompt are 2024-01-01. Nothing else is
-invented, and every value stays valid for its schema.
+path of a listing tool). A date with none in the prompt is 2024-01-01, a time 00:00.
+Nothing else is invented, and every value stays valid for its schema.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 __all__ = ["Candidates", "name_words", "schema_instance", "stem", "words"]
@@ -39,14 +40,19 @@ _CAPITALISED = re.compile(r"(?<=[a-z0-9,;:] )[A-Z][a-zA-Z]+(?:[ ,]+[A-Z][a-zA-Z]
 _FILE_LIKE = re.compile(r"^(?:\.{1,2}/\S*|~/\S*|/\S*[A-Za-z]\S*|\S*\w\.[A-Za-z]\w{0,7})$")
 _NOT_FILES = frozenset({"e.g", "i.e"})
 _ISO_DATE = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?!\d)")
-_MONTHS = (
-    "january february march april may june july august september october november december"
-).split()
-_MONTH = r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"  # noqa: E501
-_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
-_WRITTEN_DATE = re.compile(
-    rf"\b(?:{_MONTH}\s+{_DAY},?|{_DAY}\s+(?:of\s+)?{_MONTH.replace('month', 'month2')},?)"
-    r"\s+(?P<year>\d{4})\b",
+_MONTH_PREFIXES = "jan feb mar apr may jun jul aug sep oct nov dec".split()  # noqa: SIM905
+# A month by name or abbreviation; `_month` maps it to its number.
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_MONTH_FIRST = re.compile(
+    rf"\b(?P<month>{_MONTH})\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{4}})\b",
+    re.IGNORECASE,
+)
+_DAY_FIRST = re.compile(
+    rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<month>{_MONTH})\.?,?\s+"
+    r"(?P<year>\d{4})\b",
     re.IGNORECASE,
 )
 _TIME = re.compile(r"(?<![\d:])([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?![\d:])")
@@ -57,7 +63,7 @@ _STOP = frozenset(
     ).split()
 )
 _PATH_WORDS = frozenset({"path", "file", "filename", "dir", "directory", "folder"})
-_DATE_WORDS = frozenset({"date", "day"})
+_DATE_WORDS = frozenset({"date", "day", "start", "end", "since", "until"})
 _LIST_WORDS = frozenset({"list", "ls"})
 FALLBACK_DATE = date(2024, 1, 1)
 
@@ -86,37 +92,48 @@ class _Number:
     taken: bool = False
 
 
-def _file_tokens(text: str) -> list[str]:
-    tokens = []
-    for raw in text.split():
-        token = raw.strip("\"'“”‘’`()[]{}<>,;!?").rstrip(".:")
-        if token and token not in _NOT_FILES and "://" not in token and "@" not in token:
-            if _FILE_LIKE.match(token):
-                tokens.append(token)
-    return tokens
+def _files(text: str) -> tuple[list[str], str]:
+    """The file-like words of `text` (`README.md`, `./src`), and the text without them."""
+    tokens: list[str] = []
+
+    def take(match: re.Match[str]) -> str:
+        token = match[0].strip("\"'“”‘’`()[]{}<>,;!?").rstrip(".:")
+        odd = token in _NOT_FILES or "://" in token or "@" in token  # e.g., URLs, e-mail
+        if not token or odd or not _FILE_LIKE.match(token):
+            return match[0]
+        tokens.append(token)
+        return " " * len(match[0])
+
+    return tokens, re.sub(r"\S+", take, text)
+
+
+def _blank(match: re.Match[str]) -> str:
+    """Spaces as long as the match: what follows keeps its position."""
+    return " " * len(match[0])
 
 
 def _month(name: str) -> int:
-    return next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(name.lower()[:3]))
+    return _MONTH_PREFIXES.index(name.lower()[:3]) + 1
 
 
-def _dates(text: str) -> tuple[list[tuple[int, date]], str]:
-    """The valid dates in `text` with their positions, and the text without them."""
-    found: list[tuple[int, date]] = []
+def _date(year: str, month: int, day: str) -> date | None:
+    try:
+        return date(int(year), month, int(day))
+    except ValueError:  # February 30th and the like: not a date
+        return None
 
-    def keep(start: int, make: Any) -> None:
-        try:
-            found.append((start, make()))
-        except ValueError:  # February 30th and the like: not a date
-            pass
 
+def _dates(text: str) -> tuple[list[date], str]:
+    """The valid dates in `text` in the order they appear, and the text without them."""
+    found: list[tuple[int, date | None]] = []
+    for written in (_MONTH_FIRST, _DAY_FIRST):
+        for m in written.finditer(text):
+            found.append((m.start(), _date(m["year"], _month(m["month"]), m["day"])))
+        text = written.sub(_blank, text)
     for m in _ISO_DATE.finditer(text):
-        keep(m.start(), lambda m=m: date(int(m[1]), int(m[2]), int(m[3])))
-    for m in _WRITTEN_DATE.finditer(text):
-        month = m["month"] or m["month2"]
-        keep(m.start(), lambda m=m, month=month: date(int(m["year"]), _month(month), int(m["day"])))
-    rest = _WRITTEN_DATE.sub(" ", _ISO_DATE.sub(" ", text))
-    return sorted(found, key=lambda pair: pair[0]), rest
+        found.append((m.start(), _date(m[1], int(m[2]), m[3])))
+    dates = [d for _, d in sorted(found, key=lambda pair: pair[0]) if d is not None]
+    return dates, _ISO_DATE.sub(_blank, text)
 
 
 class Candidates:
@@ -131,16 +148,14 @@ class Candidates:
         self.prompt = prompt.strip()
         self.listing = bool(name_words(tool) & _LIST_WORDS)
         quoted = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(prompt)]
-        rest = _QUOTED.sub(" ", prompt)
-        self.files = [q for q in quoted if _file_tokens(q) == [q]] + _file_tokens(rest)
-        for token in _file_tokens(rest):
-            rest = rest.replace(token, " ")
-        dated, rest = _dates(rest)
-        self.dates = [d for _, d in dated]
+        files, rest = _files(_QUOTED.sub(" ", prompt))
+        self.files = [q for q in quoted if _files(q)[0] == [q]] + files
+        # Dates and times count inside quotes too ('"Kickoff on 2025-03-14"').
+        self.dates = _dates(prompt)[0]
         self.times = [
-            f"{int(m[1]):02d}:{m[2]}" + (f":{m[3]}" if m[3] else "") for m in _TIME.finditer(rest)
+            f"{int(m[1]):02d}:{m[2]}" + (f":{m[3]}" if m[3] else "") for m in _TIME.finditer(prompt)
         ]
-        rest = _TIME.sub(" ", rest)
+        rest = _TIME.sub(" ", _dates(rest)[1])
         expressions = [e.strip() for e in _EXPRESSION.findall(rest)]
         rest = _EXPRESSION.sub(" ", rest)
         self.numbers = [_Number(float(v), stem(w.lower())) for v, w in _NUMBER.findall(rest)]
@@ -150,17 +165,17 @@ class Candidates:
     def string(self) -> str | None:
         return self.strings.pop(0) if self.strings else None
 
-    def file(self) -> str | None:
+    def take_file(self) -> str | None:
         if not self.files:
             return None
         token = self.files.pop(0)
         self.strings = [s for s in self.strings if s != token]
         return token
 
-    def date(self) -> date | None:
+    def take_date(self) -> date | None:
         return self.dates.pop(0) if self.dates else None
 
-    def time(self) -> str | None:
+    def take_time(self) -> str | None:
         return self.times.pop(0) if self.times else None
 
     def reserve(self, names: Iterable[str]) -> None:
@@ -232,19 +247,29 @@ def _string_by_meaning(schema: Mapping[str, Any], found: Candidates, name: str) 
     wanted = _wants(schema, name)
     value: Any = None
     if wanted == "date":
-        day = found.date()
+        day = found.take_date()
         value = day.isoformat() if day else None
     elif wanted == "time":
-        value = found.time()
+        value = found.take_time()
     elif wanted == "date-time":
-        day = found.date()
+        day = found.take_date()
         if day is not None:
-            hour, minute, *second = [int(p) for p in (found.time() or "00:00").split(":")]
-            moment = datetime(day.year, day.month, day.day, hour, minute, *second)
-            value = moment.replace(tzinfo=timezone.utc).isoformat()
+            clock = time.fromisoformat(found.take_time() or "00:00")
+            value = datetime.combine(day, clock, timezone.utc).isoformat()
     elif wanted == "path":
-        value = found.file()
-    return _NONE if value is None else value
+        value = found.take_file()
+    return value if value is not None and _fits(schema, value) else _NONE
+
+
+def _fits(schema: Mapping[str, Any], text: str) -> bool:
+    """Whether a string meets the schema's length and pattern (else it is not used)."""
+    if len(text) < schema.get("minLength", 0) or len(text) > schema.get("maxLength", len(text)):
+        return False
+    pattern = schema.get("pattern")
+    try:
+        return pattern is None or re.search(pattern, text) is not None
+    except re.error:  # a pattern Python does not read: do not guess
+        return False
 
 
 def _by_meaning(schema: Mapping[str, Any], found: Candidates, name: str) -> Any:
@@ -257,7 +282,9 @@ def _by_meaning(schema: Mapping[str, Any], found: Candidates, name: str) -> Any:
     for key in ("anyOf", "oneOf"):
         for option in schema.get(key, ()):
             if option.get("type") != "null":
-                value = _by_meaning(option, found, name)
+                # The description sits beside anyOf, not inside its options.
+                described = {"description": schema.get("description", ""), **option}
+                value = _by_meaning(described, found, name)
                 if value is not _NONE:
                     return value
     kind = _kind(schema)
@@ -267,6 +294,11 @@ def _by_meaning(schema: Mapping[str, Any], found: Candidates, name: str) -> Any:
         number = found.number_for(name)
         return _NONE if number is None else _number_in_range(schema, number, kind == "integer")
     return _NONE
+
+
+def _numeric(schema: Mapping[str, Any]) -> bool:
+    options = [schema, *schema.get("anyOf", ()), *schema.get("oneOf", ())]
+    return any(_kind(option) in ("integer", "number") for option in options)
 
 
 def _kind(schema: Mapping[str, Any]) -> Any:
@@ -291,12 +323,17 @@ def _number_in_range(schema: Mapping[str, Any], value: float | None, integer: bo
 def _string(schema: Mapping[str, Any], found: Candidates, name: str) -> str:
     fmt = schema.get("format")
     if fmt == "date-time":
-        return datetime.combine(FALLBACK_DATE, datetime.min.time(), timezone.utc).isoformat()
+        return datetime(2024, 1, 1, tzinfo=timezone.utc).isoformat()
     if fmt == "date":
         return FALLBACK_DATE.isoformat()
     if fmt == "uuid":
         return "00000000-0000-4000-8000-000000000000"
-    listing_path = found.listing and _wants(schema, name) == "path"
+    wanted = _wants(schema, name)
+    if wanted == "date":
+        return FALLBACK_DATE.isoformat()
+    if wanted == "time":
+        return "00:00"
+    listing_path = found.listing and wanted == "path"
     text = "." if listing_path else found.string() or found.prompt or name
     low, high = schema.get("minLength", 0), schema.get("maxLength")
     if len(text) < low:
@@ -308,7 +345,7 @@ def _object(schema: Mapping[str, Any], found: Candidates) -> dict[str, Any]:
     """The required properties, and the optional ones the prompt gives by meaning."""
     properties = schema.get("properties", {})
     required = set(schema.get("required", []))
-    found.reserve(properties)
+    found.reserve(k for k, option in properties.items() if _numeric(option))
     value: dict[str, Any] = {}
     for key, option in properties.items():
         if key in required:

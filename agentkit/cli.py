@@ -13,10 +13,14 @@ a missing or broken agent or tool file, an unknown built-in tool, an invalid con
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -98,23 +102,24 @@ def _options(target: str | None, flags: dict[str, Any]) -> Options:
     )
 
 
-def _execute(options: Options, body: Callable[[Renderer], int]) -> None:
+def _execute(options: Options, body: Callable[[Renderer], int]) -> NoReturn:
     """Run a command body with the renderer, mapping failures to one line and an exit status."""
     from ._cli_render import ApprovalInterrupted, make_renderer
     from .errors import AgentkitError, RunError
 
+    threads_before = set(threading.enumerate())
     renderer = make_renderer(options)
     try:
         code = body(renderer)
     except (KeyboardInterrupt, ApprovalInterrupted):
-        renderer.cancelled()
         code = EXIT_INTERRUPTED
+        with contextlib.suppress(BrokenPipeError):
+            renderer.cancelled()
     except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, and keep Python from complaining
-        # about the unflushed stdout at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        code = EXIT_RUN_ERROR
+        # The reader went away (`| head -1`): it has all it wanted. Stop quietly, with
+        # success, as well-behaved Unix tools do.
+        _discard_stdout()
+        code = 0
     except RunError as exc:
         renderer.error(exc, EXIT_RUN_ERROR)
         code = EXIT_RUN_ERROR
@@ -126,12 +131,59 @@ def _execute(options: Options, body: Callable[[Renderer], int]) -> None:
             exc = RuntimeError(f"internal error: {type(exc).__name__}: {exc} (-v shows where)")
         renderer.error(exc, EXIT_RUN_ERROR)
         code = EXIT_RUN_ERROR
-    sys.stdout.flush()
+    _leave(code, threads_before)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit finds no closed pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _abandoned_threads(before: set[threading.Thread]) -> list[threading.Thread]:
+    """Non-daemon threads started by the command and still running (waited on briefly)."""
+    current = threading.current_thread()
+    started = [
+        t for t in threading.enumerate() if t not in before and not t.daemon and t is not current
+    ]
+    deadline = time.monotonic() + 0.25  # idle worker threads end as soon as their loop has
+    for thread in started:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t for t in started if t.is_alive()]
+
+
+def _leave(code: int, threads_before: set[threading.Thread]) -> NoReturn:
+    """Flush the output and exit with `code`, without waiting for abandoned tool threads."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main_thread else None
+    if main_thread:
+        # Ctrl-C again while leaving: leave at once, without a traceback.
+        signal.signal(signal.SIGINT, lambda *_: os._exit(EXIT_INTERRUPTED))
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            if stream is sys.stdout:
+                _discard_stdout()
+        except (OSError, ValueError):
+            pass
+    if _abandoned_threads(threads_before):
+        # A sync tool cancelled by Ctrl-C (or its timeout) keeps running in its worker
+        # thread: Python cannot stop a thread, and at exit the interpreter joins every
+        # non-daemon thread (anyio's workers are not daemons), so the process would live on
+        # until the tool returns, and a second Ctrl-C would print a traceback from that join.
+        # Everything of ours is flushed above and nothing else needs the interpreter's
+        # shutdown, so leave now; the abandoned call's result was never going to be used.
+        os._exit(code)
+    if main_thread and previous is not None:
+        signal.signal(signal.SIGINT, previous)
     raise SystemExit(code)
 
 
 def _split_run_args(args: tuple[str, ...]) -> tuple[str | None, str]:
-    from ._cli_load import looks_like_target
+    from ._cli_target import looks_like_target
 
     if len(args) == 2:
         return args[0], args[1]
@@ -182,9 +234,11 @@ def run(args: tuple[str, ...], **flags: Any) -> None:
 def chat(target: str | None, **flags: Any) -> None:
     """Chat with an agent; the conversation carries over from turn to turn.
 
-    TARGET and the flags are as for `agentkit run`. Type /tools to list the tools,
-    /usage for what the session used, /reset to start over, /exit (or Ctrl-D) to leave.
-    Ctrl-C cancels the current answer (that turn is dropped), not the session.
+    TARGET and the flags are as for `agentkit run`. Type /help for the commands: /tools
+    lists the tools, /usage shows what the whole session used (across /reset), /reset
+    starts a new conversation, /exit (or Ctrl-D) leaves. Ctrl-C cancels the current
+    answer (that turn is dropped), not the session. With stdin not a terminal, an
+    approval's answer is the next input line.
     """
     options = _options(target, flags)
 
@@ -203,7 +257,8 @@ def tools_command(specs: tuple[str, ...], verbose: bool) -> None:
     """Print the JSON schema of every tool a file (or built-in module) provides.
 
     Warns on stderr about tools and parameters without a description: the way to
-    check what the model will be told. Without arguments, lists the built-in modules.
+    check what the model will be told. Without arguments, lists only the names of the
+    built-in tool modules; `agentkit tools NAME` prints their schemas.
     """
     from ._cli_load import Options
 
@@ -212,15 +267,18 @@ def tools_command(specs: tuple[str, ...], verbose: bool) -> None:
     def body(renderer: Renderer) -> int:
         import json
 
-        from ._cli_load import tool_warnings
-        from .tools import builtin_tool_names, load_tools
+        from ._cli_load import load_tool_file, tool_warnings
+        from .tools import builtin_tool_names
 
         if not specs:
-            click.echo("\n".join(builtin_tool_names()))
+            names = ", ".join(builtin_tool_names())
+            click.echo(
+                f"built-in tool modules: {names}; run `agentkit tools NAME` for their schemas"
+            )
             return 0
         definitions = []
         for spec in specs:
-            for tool in load_tools(spec):
+            for tool in load_tool_file(spec):
                 definitions.append(tool.definition())
                 for warning in tool_warnings(tool):
                     click.echo(f"warning: {warning}", err=True)

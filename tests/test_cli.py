@@ -165,7 +165,8 @@ def test_prompt_dash_reads_stdin() -> None:
 
 def test_max_turns_exceeded_is_a_run_error() -> None:
     result = invoke("run", "--tools", "calculator", "--max-turns", "1", "what is 2+2?")
-    assert_user_error(result, 1, "still calling tools after 1 turns")
+    # "after 1 turn" (agent.py still says "turns"; either passes until it is fixed there).
+    assert_user_error(result, 1, "still calling tools after 1 turn")
 
 
 # -- --json ----------------------------------------------------------------------------------
@@ -335,7 +336,7 @@ def test_agent_file_that_needs_a_key_it_does_not_have(tmp_path: Path) -> None:
     keyed = write(tmp_path, "keyed.py", "from agentkit import Agent\nagent = Agent('some/model')\n")
     result = invoke("run", str(keyed), "hi")
     assert result.exit_code == 2
-    assert f"error: loading {keyed}: the model configuration is not valid" in result.stderr
+    assert f"error: loading {keyed}: " in result.stderr
     assert "no API key for the haimaker endpoint" in result.stderr
 
 
@@ -549,7 +550,14 @@ def test_tools_of_a_built_in_have_no_warnings() -> None:
 
 def test_tools_without_arguments_lists_the_built_ins() -> None:
     result = invoke("tools")
-    assert {"calculator", "clock", "files"} <= set(result.stdout.split())
+    assert result.exit_code == 0, result.output
+    # Only names, and it says so: how to get the schemas is on the same line.
+    assert result.stdout.startswith("built-in tool modules: ")
+    names = result.stdout.split(": ", 1)[1].split(";", 1)[0].split(", ")
+    assert {"calculator", "clock", "files"} <= set(names)
+    assert "run `agentkit tools NAME` for their schemas" in result.stdout
+    described = " ".join(invoke("tools", "--help").stdout.split())
+    assert "lists only the names of the built-in" in described
 
 
 def test_tools_errors_are_one_line(tmp_path: Path) -> None:
@@ -583,7 +591,7 @@ def test_chat_keeps_the_conversation_and_runs_the_commands(
     third = [(m["role"], m.get("content")) for m in requests[2].messages]
     assert third == [("system", "Be nice."), ("user", "fresh start")]
     assert "first answer\nsecond answer\n" in result.stdout
-    assert re.search(r"usage: 2 requests, [\d,]+ tokens", result.stderr)
+    assert re.search(r"usage \(whole session\): 2 requests, [\d,]+ tokens", result.stderr)
     assert "the conversation was reset" in result.stderr
     assert "calculate" in result.stdout.split("third", 1)[1]
     assert "unknown command '/nonsense'" in result.stderr
@@ -700,3 +708,174 @@ def test_target_forms_file_colon_name_and_module_colon_name(
     by_file = invoke("run", "mybots/agents.py:helper", "hi")
     assert by_file.exit_code == 0, by_file.output
     assert str(tmp_path) not in sys.path
+
+
+# -- --model keeps an agent file's own endpoint ----------------------------------------------
+
+FILE_KEY = "sk-file-key-0123456789"
+
+OWN_ENDPOINT_AGENT = """
+from agentkit import Agent
+from agentkit.models import OpenAIModel
+
+agent = Agent(
+    OpenAIModel("file/model", base_url={url!r}, api_key={key!r}, deadline=123, max_retries=0)
+)
+"""
+
+
+@pytest.mark.parametrize("env_endpoint", [True, False], ids=["env-endpoint", "no-env-endpoint"])
+def test_model_flag_keeps_the_agent_files_endpoint_and_key(
+    tmp_path: Path, fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch, env_endpoint: bool
+) -> None:
+    if env_endpoint:  # the environment's endpoint must not win over the file's own
+        monkeypatch.setenv("AGENTKIT_BASE_URL", fake_server.url)
+        monkeypatch.setenv("AGENTKIT_API_KEY", KEY)
+    with FakeServer([Completion("from the file's server")]) as own:
+        agent_file = write(tmp_path, "own.py", OWN_ENDPOINT_AGENT.format(url=own.url, key=FILE_KEY))
+        result = invoke("run", str(agent_file), "--model", "other/model", "hi")
+        requests = own.chat_requests
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "from the file's server\n"
+    assert fake_server.chat_requests == []
+    assert [r.body["model"] for r in requests] == ["other/model"]
+    assert requests[0].headers["authorization"] == f"Bearer {FILE_KEY}"
+    assert NOTICE not in result.stderr
+
+
+def test_base_url_flag_still_replaces_the_agent_files_endpoint(
+    tmp_path: Path, fake_server: FakeServer, key: str
+) -> None:
+    fake_server.add(Completion("from the flag's server"))
+    with FakeServer([Completion("not this one")]) as own:
+        agent_file = write(tmp_path, "own.py", OWN_ENDPOINT_AGENT.format(url=own.url, key=FILE_KEY))
+        result = invoke("run", str(agent_file), "--base-url", fake_server.url, "hi")
+        assert own.chat_requests == []
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "from the flag's server\n"
+    assert fake_server.chat_requests[0].body["model"] == "file/model"
+
+
+def test_with_model_keeps_everything_but_the_model_id() -> None:
+    from agentkit.models import OpenAIModel
+
+    model = OpenAIModel(
+        "a/model", base_url="http://127.0.0.1:9/v1", api_key=FILE_KEY, max_retries=5,
+        timeout=7, deadline=11, transport="httpx",
+    )  # fmt: skip
+    other = model.with_model("b/model")
+    assert other.name == "b/model"
+    assert (other.base_url, other.secrets) == (model.base_url, model.secrets)
+    limits = (other.max_retries, other.timeout, other.deadline, other.transport)
+    assert limits == (5, 7, 11, "httpx")
+
+
+# -- messages about tool files and targets ---------------------------------------------------
+
+HELPERS_AND_BROKEN = '''
+def helper(x):
+    return x
+
+def broken(a, b: "Nope") -> str:
+    """Broken."""
+    return ""
+'''
+
+
+@pytest.mark.parametrize("command", [["tools"], ["run", "--tools"]])
+def test_a_tool_file_with_bad_functions_names_the_file_and_nests_the_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "my_tools.py", HELPERS_AND_BROKEN)
+    args = [*command, "my_tools.py"] + (["hi"] if command[0] == "run" else [])
+    result = invoke(*args)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == "error: my_tools.py has public functions that are not valid tools:"
+    assert "agentkit_user_tools" not in result.stderr  # the made-up module name
+    assert lines[1].startswith("  - tool `helper` (")
+    assert lines[2] == "      - parameter `x` has no type annotation; add one (e.g. `x: str`)"
+    assert lines[3].startswith("  - tool `broken` (")
+    assert lines[4].startswith("      - cannot resolve the type annotations")
+    assert lines[5].startswith("      - parameter `a` has no type annotation")
+    assert lines[-1] == "hint: prefix helpers with `_`, or mark the tools with @tool"
+
+
+def test_problems_are_indented_under_their_tool() -> None:
+    from agentkit._cli_text import problem_lines
+
+    nested = "tool `f` is not valid:\n  - one\n  - two"
+    assert problem_lines([nested, "flat"]).splitlines() == [
+        "  - tool `f` is not valid:",
+        "      - one",
+        "      - two",
+        "  - flat",
+    ]
+
+
+OK_TOOLS = '''
+def double(x: int) -> int:
+    """Double a number.
+
+    Args:
+        x: The number.
+    """
+    return 2 * x
+'''
+
+
+def test_a_tool_file_given_as_target_suggests_tools_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "ok_tools.py", OK_TOOLS)
+    result = invoke("run", "ok_tools.py", "hi")
+    assert_user_error(result, 2, "ok_tools.py defines tools but no `agent`")
+    assert "`agentkit run --tools ok_tools.py PROMPT`" in result.stderr
+    assert invoke("run", "--tools", "ok_tools.py", "double 4").exit_code == 0
+
+
+def test_a_named_object_that_is_missing_is_reported_as_not_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "ok_tools.py", OK_TOOLS)
+    result = invoke("run", "ok_tools.py:nothing", "hi")
+    assert_user_error(result, 2, "`nothing` was not found in ok_tools.py")
+    assert "FILE.py:NAME" not in result.stderr  # they did name it
+    assert "it defines no Agent object" in result.stderr
+    write(tmp_path, "bots.py", "from agentkit import Agent\nbot = Agent('offline')\n")
+    result = invoke("run", "bots.py:nothing", "hi")
+    assert_user_error(result, 2, "`nothing` was not found in bots.py", "defines: bot")
+
+
+# -- chat commands ---------------------------------------------------------------------------
+
+
+def test_chat_help_lists_every_command() -> None:
+    result = invoke("chat", "--offline", input="/help\n")
+    assert result.exit_code == 0, result.output
+    assert "/help lists the commands" in result.stderr  # the greeting says how to get them
+    listed = result.stderr.split("commands:", 1)[1]
+    for command in ("/help", "/tools", "/usage", "/reset", "/exit"):
+        assert f"\n{command} " in listed
+
+
+def test_chat_usage_counts_the_whole_session_across_reset() -> None:
+    result = invoke("chat", "--tools", "calculator", input="2+2\n/reset\n3+3\n/usage\n")
+    assert result.exit_code == 0, result.output
+    assert "/usage still counts the whole session" in result.stderr
+    assert "usage (whole session): 4 requests" in result.stderr
+    events = json_lines(
+        invoke("chat", "--json", "--tools", "calculator", input="2+2\n/reset\n/usage\n").stdout
+    )
+    assert {"type": "usage", "scope": "whole session", "requests": 2}.items() <= events[-1].items()
+
+
+def test_approval_from_a_pipe_says_where_the_answer_is_read(tmp_path: Path) -> None:
+    tools = write(tmp_path, "danger.py", DANGER_TOOL)
+    result = invoke("chat", "--tools", str(tools), input='delete "a.txt"\ny\n')
+    assert result.exit_code == 0, result.output
+    assert "stdin is not a terminal: the answer is read from its next line" in result.stderr
+    assert (tmp_path / "deleted.txt").read_text() == "a.txt"  # "y" was the answer, not a prompt

@@ -11,6 +11,7 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import shlex
 import subprocess
 import sys
 import types
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from agentkit import Agent, ToolCall, ToolMessage
+from agentkit import Agent, AssistantMessage, ToolCall, ToolMessage
 from agentkit._offline import OfflineModel
 from agentkit.cli import main
 from agentkit.models import ENDPOINT_VARIABLES
@@ -100,20 +101,27 @@ def run_offline(name: str, *extra: str, answer: str = "y\n") -> tuple[str, str]:
     return result.stdout, result.stderr
 
 
+def calls_shown(stderr: str) -> list[str]:
+    """The tool calls the CLI showed (`→ name(arguments)`), in order."""
+    return [line[2:] for line in stderr.splitlines() if line.startswith("→ ")]
+
+
 def test_weather_offline() -> None:
     out, err = run_offline("weather")
     assert "get_weather: Paris, France: 18°C, partly cloudy" in out
-    assert '→ get_weather(city="Paris")' in err
+    assert calls_shown(err) == ['get_weather(city="Paris")']  # not the forecast too
 
 
 def test_math_tutor_offline() -> None:
-    out, _ = run_offline("math_tutor")
+    out, err = run_offline("math_tutor")
     assert "calculate: 1415" in out
+    assert calls_shown(err) == ['calculate(expression="(17*23) + 2**10")']
 
 
 def test_file_assistant_offline() -> None:
-    out, _ = run_offline("file_assistant")
+    out, err = run_offline("file_assistant")
     assert "list_files: notes.txt (" in out
+    assert calls_shown(err) == ["list_files()"]  # not read, search and write as well
 
 
 def test_code_interpreter_offline_runs_the_code_once_approved() -> None:
@@ -129,6 +137,9 @@ def test_structured_offline_prints_a_valid_entry() -> None:
     out, _ = run_offline("structured")
     entry = load_example_offline("structured").CalendarEntry.model_validate_json(out)
     assert entry.title == "Project kickoff"
+    # Everything the prompt says that the offline model can read, and nothing invented.
+    assert entry.date == dt.date(2025, 3, 14)
+    assert (entry.start, entry.duration_minutes, entry.attendees) == ("12:30", 90, [])
     assert "--json" not in out
     events = [json.loads(line) for line in run_offline("structured", "--json")[0].splitlines()]
     assert events[-1]["type"] == "run_finished"
@@ -150,6 +161,60 @@ def test_an_example_runs_as_a_script_without_any_set_up() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Tokyo, Japan: 24°C, sunny" in done.stdout
+
+
+EXPECTED_CALLS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "weather": [("get_weather", {"city": "Paris"})],
+    "math_tutor": [("calculate", {"expression": "(17*23) + 2**10"})],
+    "file_assistant": [("list_files", {})],
+    "code_interpreter": [("python", {"code": "print(sum(range(10)))"})],
+    "structured": [
+        (
+            "final_result",
+            {
+                "title": "Project kickoff",
+                "date": "2025-03-14",
+                "start": "12:30",
+                "duration_minutes": 90,
+            },
+        )
+    ],
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", NAMES)
+async def test_each_example_prompt_gets_sensible_calls_offline(name: str) -> None:
+    example = load_example_offline(name)
+    async with example.agent as agent:
+        result = await agent.run(example.EXAMPLE_PROMPT)  # code is declined: no approval here
+    first = next(m for m in result.messages if isinstance(m, AssistantMessage))
+    assert [(c.name, c.arguments) for c in first.tool_calls] == EXPECTED_CALLS[name]
+
+
+README = EXAMPLES.parent / "README.md"
+# What each `agentkit run` line of the README's command-line quick start calls, offline.
+README_CALLS = {
+    """agentkit run examples/weather.py 'What is the weather in "Paris"?'""": [
+        'get_weather(city="Paris")'
+    ],
+    'agentkit run --tools calculator "what is 17*23?"': ['calculate(expression="17*23")'],
+}
+
+
+def test_the_readme_quick_start_makes_sensible_calls_offline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    section = README.read_text(encoding="utf-8").split("## The command line", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    runs = [line for line in block.splitlines() if line.startswith("agentkit run ")]
+    assert set(runs) == set(README_CALLS), "a quick-start command changed: update README_CALLS"
+    monkeypatch.chdir(EXAMPLES.parent)
+    for line in runs:
+        result = CliRunner().invoke(main, shlex.split(line)[1:])
+        assert result.exit_code == 0, result.output
+        assert calls_shown(result.stderr) == README_CALLS[line], line
+        assert "(failed)" not in result.stderr
 
 
 # -- scripted models -------------------------------------------------------------------------

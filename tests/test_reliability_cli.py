@@ -1,9 +1,11 @@
-"""The `agentkit` command under Ctrl-C from outside, and with the key in its environment.
+"""The `agentkit` command under Ctrl-C from outside, a closed stdout, and the key in its env.
 
 Ctrl-C is a real SIGINT sent to the `agentkit` process while its request hangs on the fake
-server: `agentkit run` exits 130 without a traceback; `agentkit chat` drops that turn and
-answers the next prompt with the conversation from before it. The `--json` and `-v` output of
-runs whose tools and server leak the key never shows it.
+server, or while a sync tool sleeps in its worker thread: `agentkit run` exits 130 without a
+traceback and without waiting for the tool; `agentkit chat` drops that turn and answers the
+next prompt with the conversation from before it. A reader that closes stdout early (`| head
+-1`) ends the run quietly. The `--json` and `-v` output of runs whose tools and server leak
+the key never shows it.
 """
 
 from __future__ import annotations
@@ -154,3 +156,92 @@ def test_key_never_in_json_or_verbose_output(tmp_path: Path, flags: list[str]) -
     if "--json" in flags:
         for line in done.stdout.splitlines():
             json.loads(line)  # every line is an event, the error one included
+
+
+# A sync tool that sleeps far longer than any bound here: a process that waited for it would
+# never end within BOUND, so ending within it proves the tool's thread was not waited for.
+SLOW_TOOL = '''
+import time
+from pathlib import Path
+
+
+def wait(seconds: int) -> str:
+    """Wait a number of seconds.
+
+    Args:
+        seconds: How long.
+    """
+    Path(__file__).with_name("started").write_text("yes")
+    time.sleep(seconds)
+    return "waited"
+'''
+
+
+def slow_tool(folder: Path) -> Path:
+    path = folder / "slow.py"
+    path.write_text(SLOW_TOOL, encoding="utf-8")
+    return path
+
+
+def wait_for_file(path: Path, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + BOUND
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the tool never started"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("presses", [1, 2], ids=["once", "twice"])
+def test_ctrl_c_during_a_slow_sync_tool_in_run_exits_130_at_once(
+    tmp_path: Path, presses: int
+) -> None:
+    tool = slow_tool(tmp_path)
+    with started("run", "--tools", str(tool), "wait 3600") as process:
+        wait_for_file(tmp_path / "started", process)
+        for _ in range(presses):  # a second Ctrl-C while leaving must not print a traceback
+            process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=BOUND)
+    assert process.returncode == 130, err
+    assert "cancelled" in err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert out == ""
+
+
+def test_ctrl_c_during_a_slow_sync_tool_in_chat_goes_on_and_exit_does_not_hang(
+    tmp_path: Path,
+) -> None:
+    tool = slow_tool(tmp_path)
+    with started("chat", "--tools", str(tool)) as process:
+        assert process.stdin is not None
+        process.stdin.write("wait 3600\n")
+        process.stdin.flush()
+        wait_for_file(tmp_path / "started", process)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate("/tools\n/exit\n", timeout=BOUND)
+    assert process.returncode == 0, err
+    assert "cancelled" in err
+    assert "Traceback" not in err
+    assert "wait  Wait a number of seconds." in out  # /tools ran: the session went on
+
+
+@pytest.mark.parametrize("flags", [[], ["-v"], ["--json"]], ids=["text", "v", "json"])
+def test_a_reader_that_stops_early_ends_the_run_quietly(flags: list[str]) -> None:
+    # Far more than a pipe holds, and the pipe is closed before the first byte is read.
+    with FakeServer([Completion("line\n" * 50_000)]) as server:
+        process = subprocess.Popen(
+            [str(AGENTKIT), "run", *flags, "--base-url", server.url, "hi"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(AGENTKIT_API_KEY=KEY),
+        )
+        assert process.stdout is not None
+        process.stdout.close()
+        try:
+            _, err = process.communicate(timeout=BOUND)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 0, err
+    assert err == ""

@@ -41,7 +41,9 @@ _MAX_PATH = 4096
 _MAX_PATTERN = 1000
 _SHOWN_LINE = 200
 _BINARY_SNIFF = 8192
-_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv"})
+# Folders a recursive walk lists but does not enter (hidden ones are left out altogether).
+_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
+_HIDDEN_SHOWN = 5
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -238,7 +240,7 @@ def _read_chunk(fd: int, offset: int, shown: str) -> tuple[bytes, int]:
     """The bytes from `offset` (one more than the limit, to detect truncation), and the size."""
     size = os.fstat(fd).st_size
     if offset < 0 or offset > size:
-        raise ModelRetry(f"offset {offset} is outside {shown}, which has {size} bytes")
+        raise ModelRetry(f"offset {offset} is outside {shown}, which has {size} byte{_s(size)}")
     os.lseek(fd, offset, os.SEEK_SET)
     data = b""
     while len(data) <= _READ_LIMIT:
@@ -281,7 +283,8 @@ def read_file(path: str, offset: int = 0) -> str:
         raise _failure(exc, target.shown) from None
     if b"\x00" in data[:_BINARY_SNIFF]:
         raise ModelRetry(
-            f"{target.shown} is a binary file ({size} bytes); read_file only reads text files"
+            f"{target.shown} is a binary file ({size} byte{_s(size)}); read_file only reads "
+            "text files"
         )
     shown = _chunk(data) if len(data) > _READ_LIMIT else data
     text = shown.decode("utf-8", errors="replace")
@@ -295,9 +298,17 @@ def read_file(path: str, offset: int = 0) -> str:
 
 
 def _walk(
-    dir_fd: int, prefix: str, recursive: bool, depth: int = 0
+    dir_fd: int,
+    prefix: str,
+    recursive: bool,
+    depth: int = 0,
+    hidden: list[str] | None = None,
 ) -> Generator[_Entry, None, None]:
-    """Entries under a folder in name order; folders are entered without following links."""
+    """Entries under a folder in name order; folders are entered without following links.
+
+    With `hidden` (a list), hidden folders (`.git`, `.hypothesis`, ...) are left out, neither
+    shown nor entered, and their paths are added to it.
+    """
     with os.scandir(dir_fd) as scan:
         entries = sorted(scan, key=lambda e: e.name)
     for entry in entries:
@@ -306,17 +317,35 @@ def _walk(
         except OSError:
             continue  # removed while we were listing
         relative = prefix + entry.name
+        is_dir = stat.S_ISDIR(info.st_mode)
+        if hidden is not None and is_dir and entry.name.startswith("."):
+            hidden.append(relative + "/")
+            continue
         yield _Entry(relative, entry.name, info, dir_fd)
         descend = recursive and depth < _MAX_DEPTH and entry.name not in _SKIPPED_DIRS
-        if descend and stat.S_ISDIR(info.st_mode):
+        if descend and is_dir:
             try:
                 child = os.open(entry.name, _DIR_FLAGS, dir_fd=dir_fd)
             except OSError:
                 continue
             try:
-                yield from _walk(child, relative + "/", recursive, depth + 1)
+                yield from _walk(child, relative + "/", recursive, depth + 1, hidden)
             finally:
                 os.close(child)
+
+
+def _hidden_list(target: _Target) -> list[str] | None:
+    """A list to collect the hidden folders a recursive walk leaves out; None to show them.
+
+    A walk that starts inside a hidden folder (the user asked for `.github`) shows them all.
+    """
+    return None if any(part.startswith(".") for part in target.parts) else []
+
+
+def _hidden_note(hidden: list[str]) -> str:
+    shown = ", ".join(hidden[:_HIDDEN_SHOWN]) + (", ..." if len(hidden) > _HIDDEN_SHOWN else "")
+    count = f"{len(hidden)} hidden folder{_s(len(hidden))}"
+    return f"[left out {count} ({shown}); give one as the path to look inside]"
 
 
 def _describe_entry(entry: _Entry) -> str:
@@ -326,7 +355,8 @@ def _describe_entry(entry: _Entry) -> str:
     if stat.S_ISLNK(mode):
         return f"{entry.relative} (symbolic link)"
     if stat.S_ISREG(mode):
-        return f"{entry.relative} ({entry.info.st_size} bytes)"
+        size = entry.info.st_size
+        return f"{entry.relative} ({size} byte{_s(size)})"
     return f"{entry.relative} (special file)"
 
 
@@ -338,9 +368,9 @@ def _prefix(target: _Target) -> str:
 def list_files(path: str = ".", recursive: bool = False) -> str:
     """List the files and folders in a folder under the root folder.
 
-    Folders end with "/"; files show their size. A recursive listing does not go into
-    .git, .hg, .svn, __pycache__, node_modules and .venv folders (list them directly), and
-    stops after 500 entries.
+    Folders end with "/"; files show their size. A recursive listing leaves out hidden
+    folders (.git, .venv, ...; unless the path is inside one), does not go into
+    __pycache__ and node_modules (list them directly), and stops after 500 entries.
 
     Args:
         path: The folder relative to the root folder; "." for the root itself.
@@ -352,10 +382,12 @@ def list_files(path: str = ".", recursive: bool = False) -> str:
     """
     target = _target(path)
     lines: list[str] = []
+    hidden = _hidden_list(target) if recursive else None
     try:
         fd = _open_dir(target, target.parts)
         try:
-            with contextlib.closing(_walk(fd, _prefix(target), recursive)) as walk:
+            walk_all = _walk(fd, _prefix(target), recursive, hidden=hidden)
+            with contextlib.closing(walk_all) as walk:
                 for entry in walk:
                     if len(lines) == _MAX_ENTRIES:
                         lines.append(
@@ -371,6 +403,8 @@ def list_files(path: str = ".", recursive: bool = False) -> str:
         ) from None
     except OSError as exc:
         raise _failure(exc, target.shown) from None
+    if hidden:
+        lines.append(_hidden_note(hidden))
     return "\n".join(lines) if lines else f"{target.shown} is an empty folder"
 
 
@@ -383,6 +417,7 @@ class _Search:
     too_big: int = 0
     binary: int = 0
     stopped: str = ""
+    hidden: list[str] | None = None
 
     def file(self, dir_fd: int, name: str, relative: str, info: os.stat_result) -> None:
         """Search one regular file, counting what is skipped."""
@@ -416,17 +451,23 @@ class _Search:
         return bool(self.stopped)
 
     def report(self, pattern: str, shown: str) -> str:
-        notes = [f"searched {self.files} file{'' if self.files == 1 else 's'}"]
+        notes = [f"searched {self.files} file{_s(self.files)}"]
         if self.too_big:
             notes.append(f"skipped {self.too_big} over {_SEARCH_FILE_LIMIT} bytes")
         if self.binary:
             notes.append(f"skipped {self.binary} binary")
+        if self.hidden:
+            notes.append(f"skipped {len(self.hidden)} hidden folder{_s(len(self.hidden))}")
         if self.stopped:
             notes.append(self.stopped)
         summary = f"[{'; '.join(notes)}]"
         if not self.matches:
             return f"no matches for {_show(pattern)} in {shown} {summary}"
         return "\n".join([*self.matches, summary])
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
 
 
 def _compile(pattern: str, regex: bool, ignore_case: bool) -> re.Pattern[str]:
@@ -456,9 +497,11 @@ def _search_tree(search: _Search, target: _Target) -> None:
             return
     finally:
         os.close(parent)
+    search.hidden = _hidden_list(target)
     fd = _open_dir(target, target.parts)
     try:
-        with contextlib.closing(_walk(fd, _prefix(target), recursive=True)) as walk:
+        walk_all = _walk(fd, _prefix(target), recursive=True, hidden=search.hidden)
+        with contextlib.closing(walk_all) as walk:
             for entry in walk:
                 if stat.S_ISREG(entry.info.st_mode):
                     search.file(entry.dir_fd, entry.name, entry.relative, entry.info)
@@ -474,8 +517,9 @@ def search_files(
 ) -> str:
     """Search the text files under a folder (or one file) for lines containing a pattern.
 
-    Skips binary files, files over 1,000,000 bytes, symbolic links, and the folders that
-    list_files skips; stops at 100 matching lines.
+    Skips binary files, files over 1,000,000 bytes, symbolic links, hidden folders (.git,
+    ...; unless the path is inside one), __pycache__ and node_modules; stops at 100
+    matching lines.
 
     Args:
         pattern: The text to look for; a Python regular expression when regex is true.
@@ -555,4 +599,4 @@ def write_file(path: str, content: str) -> str:
     except OSError as exc:
         raise _failure(exc, target.shown) from None
     state = "replaced the old file" if existing else "new file"
-    return f"wrote {len(data)} bytes to {target.shown} ({state})"
+    return f"wrote {len(data)} byte{_s(len(data))} to {target.shown} ({state})"

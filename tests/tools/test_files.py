@@ -340,9 +340,58 @@ def test_list_recursively_marks_folders_and_skips_links(
     lines = _call(tools["list_files"], path=".", recursive=True).splitlines()
     assert "docs/deep/nested/file.txt (12 bytes)" in lines
     assert "docs/deep/" in lines
-    assert ".git/" in lines
-    assert not [line for line in lines if line.startswith(".git/HEAD")]
+    assert not [line for line in lines if line.startswith(".git")]
     assert not [line for line in lines if line.startswith(("evil-dir/", "docs-link/"))]
+
+
+def _hidden_tree(root: Path) -> None:
+    """Hidden folders at the top and deeper down, a hidden file, and a normal folder."""
+    for folder in (".git/objects", ".hypothesis/examples", "docs/.cache", "src"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / ".git" / "HEAD").write_text("needle in git\n")
+    (root / ".hypothesis" / "examples" / "x.txt").write_text("needle in hypothesis\n")
+    (root / "docs" / ".cache" / "c.txt").write_text("needle in cache\n")
+    (root / "src" / "main.py").write_text("needle in src\n")
+    (root / ".env.example").write_text("needle in a hidden file\n")
+
+
+def test_recursive_listing_leaves_out_hidden_folders_and_says_so(
+    tools: dict[str, Tool], sandbox: Sandbox
+) -> None:
+    _hidden_tree(sandbox.root)
+    lines = _call(tools["list_files"], recursive=True).splitlines()
+    assert "src/main.py (14 bytes)" in lines
+    assert ".env.example (24 bytes)" in lines  # hidden files are not folders: they stay
+    for hidden in (".git", ".hypothesis", "docs/.cache"):
+        assert not [line for line in lines if line.startswith(hidden)], hidden
+    assert lines[-1] == (
+        "[left out 3 hidden folders (.git/, .hypothesis/, docs/.cache/); give one as the path "
+        "to look inside]"
+    )
+    # Without recursion every entry of the folder is shown, hidden folders too.
+    flat = _call(tools["list_files"]).splitlines()
+    assert ".git/" in flat
+    assert ".hypothesis/" in flat
+
+
+def test_recursive_listing_inside_a_hidden_folder_shows_everything(
+    tools: dict[str, Tool], sandbox: Sandbox
+) -> None:
+    _hidden_tree(sandbox.root)
+    (sandbox.root / ".git" / "objects" / ".pack").mkdir()
+    lines = _call(tools["list_files"], path=".git", recursive=True).splitlines()
+    assert lines == [".git/HEAD (14 bytes)", ".git/objects/", ".git/objects/.pack/"]
+
+
+def test_search_skips_hidden_folders_unless_asked_inside_one(
+    tools: dict[str, Tool], sandbox: Sandbox
+) -> None:
+    _hidden_tree(sandbox.root)
+    result = _call(tools["search_files"], pattern="needle").splitlines()
+    assert result[:2] == [".env.example:1: needle in a hidden file", "src/main.py:1: needle in src"]
+    assert result[-1] == "[searched 8 files; skipped 1 binary; skipped 3 hidden folders]"
+    inside = _call(tools["search_files"], pattern="needle", path=".hypothesis").splitlines()
+    assert inside[0] == ".hypothesis/examples/x.txt:1: needle in hypothesis"
 
 
 def test_list_a_subfolder(tools: dict[str, Tool], sandbox: Sandbox) -> None:
@@ -452,3 +501,10 @@ def test_search_shortens_long_lines(tools: dict[str, Tool], sandbox: Sandbox) ->
     (sandbox.root / "long.txt").write_text("needle" + "x" * 1000 + "\n")
     first = _call(tools["search_files"], pattern="needle").splitlines()[0]
     assert first == "long.txt:1: needle" + "x" * 194
+
+
+def test_one_byte_is_a_byte(tools: dict[str, Tool], sandbox: Sandbox) -> None:
+    assert _call(tools["write_file"], path="one.txt", content="x") == (
+        "wrote 1 byte to 'one.txt' (new file)"
+    )
+    assert "one.txt (1 byte)" in _call(tools["list_files"]).splitlines()
