@@ -27,8 +27,7 @@ import jsonschema
 import openai
 import pytest
 from _reliability import BOUND, KEY, MODEL_ID, add, assert_valid_history, chunk, server_agent
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis_jsonschema import from_schema
 
 from agentkit import ModelError, ModelRetry, Tool, ToolCall, UserMessage

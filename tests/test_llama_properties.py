@@ -8,8 +8,7 @@ import re
 from itertools import pairwise
 from typing import Any
 
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from agentkit.llama import TextGate, extract_tool_calls, parse_tool_calls, strip_special_tokens
 
