@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 import anyio.to_thread
 from pydantic_core import to_json
 
@@ -179,15 +178,21 @@ class Executor:
         calls: Sequence[tuple[ToolCall, Tool, dict[str, Any]]],
         context: Callable[[ToolCall], RunContext[Any]],
     ) -> list[CallOutcome]:
-        """Run validated calls concurrently (at most `max_parallel` at once); outcomes in order."""
-        if len(calls) == 1:
-            return [await self._run_one(*calls[0], context)]
+        """Run validated calls concurrently (at most `max_parallel` at once); outcomes in order.
+
+        Every call runs in the task group, a single one too: a `CancelledError` that a tool's
+        own code raises then ends only that call, while a cancellation of the run (an anyio
+        scope, `task.cancel()`, Ctrl-C) still cancels the group and propagates.
+        """
         outcomes: list[CallOutcome | None] = [None] * len(calls)
-        limiter = anyio.CapacityLimiter(self.max_parallel)
+        limiter = anyio.CapacityLimiter(self.max_parallel) if len(calls) > 1 else None
         fatal: list[BaseException] = []
 
         async def run_at(index: int) -> None:
             try:
+                if limiter is None:
+                    outcomes[index] = await self._run_one(*calls[index], context)
+                    return
                 # The slot is taken before the call's timeout starts: a call waiting for
                 # one has not started, and its wait is not the tool's time.
                 async with limiter:
@@ -203,9 +208,13 @@ class Executor:
                 tg.start_soon(run_at, index)
         if fatal:
             raise fatal[0]
-        done = [o for o in outcomes if o is not None]
-        assert len(done) == len(calls), "every call must have an outcome"
-        return done
+        # The group ended normally, so the run was not cancelled: a call without an outcome
+        # was ended by a CancelledError from its own code.
+        return [
+            outcome
+            or CallOutcome(call, f"`{call.name}` failed: it was cancelled by its own code", True)
+            for outcome, (call, _, _) in zip(outcomes, calls, strict=True)
+        ]
 
     async def _run_one(
         self,
@@ -225,12 +234,6 @@ class Executor:
                     "Try simpler arguments, or continue without it."
                 )
                 return CallOutcome(call, text, True, time.perf_counter() - start)
-        except anyio.get_cancelled_exc_class():
-            # A real cancellation of the run is raised again here; otherwise the tool's own
-            # code raised it (awaiting something it cancelled): that is the tool failing.
-            await anyio.lowlevel.checkpoint_if_cancelled()
-            text = f"`{call.name}` failed: it was cancelled by its own code"
-            return CallOutcome(call, text, True, time.perf_counter() - start)
         except ModelRetry as exc:
             return CallOutcome(call, self._tell(exc.message), True, time.perf_counter() - start)
         except Exception as exc:

@@ -652,3 +652,25 @@ def test_a_misspelt_offline_model_is_pointed_out(monkeypatch: pytest.MonkeyPatch
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(UserError, match=r"model 'ofline'.*did you mean model='offline'"):
         Agent("ofline")
+
+
+@pytest.mark.parametrize("count", [1, 2])
+async def test_native_asyncio_cancellation_during_a_tool_propagates(count: int) -> None:
+    # task.cancel(), asyncio.wait_for and Ctrl-C under asyncio.run cancel without an anyio
+    # scope: the run must still stop, not report the tool as failed and carry on.
+    import asyncio
+
+    async def slow() -> str:
+        """Takes long."""
+        await anyio.sleep(10)
+        return "late"
+
+    model = ScriptedModel([[call("slow")] * count, "unused"])
+    task = asyncio.ensure_future(Agent(model, tools=[slow]).run("go"))
+    await anyio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert model.remaining == 1
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(Agent(ScriptedModel([call("slow")]), tools=[slow]).run("go"), 0.05)
