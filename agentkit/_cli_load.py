@@ -15,19 +15,16 @@ the examples do, therefore needs an API key only when it runs against a real end
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from ._cli_target import load_target
-from ._cli_text import problem_lines
 from ._execute import Approval
 from ._offline import OfflineModel
 from ._schema import where
 from .agent import Agent
-from .errors import UserError
 from .models import DEFAULT_MODEL, ENDPOINT_VARIABLES, Model, OpenAIModel
 from .tools import Tool, load_tools
 
@@ -211,28 +208,13 @@ def _extra_tools(specs: Sequence[str], taken: set[str], notices: list[str]) -> l
     return tools
 
 
-_NOT_TOOLS = re.compile(r"module `[^`]*` has functions that are not tools:")
-NOT_TOOLS_HINT = "prefix helpers with `_`, or mark the tools with @tool"
-
-
 def load_tool_file(spec: str) -> list[Tool]:
-    """`load_tools(spec)`, its errors naming the file and nesting each tool's problems.
+    """`load_tools(spec)`: the tools of a file, or of a built-in module by short name.
 
     Raises:
         UserError: The file or built-in cannot be loaded, or has functions that are not tools.
     """
-    try:
-        return load_tools(spec)
-    except UserError as exc:
-        if not exc.problems:
-            raise
-        head = str(exc).split("\n", 1)[0]
-        hint = ""
-        if _NOT_TOOLS.fullmatch(head):
-            # The module's name is made up for the import; the user knows the file.
-            head = f"{spec} has public functions that are not valid tools:"
-            hint = f"\nhint: {NOT_TOOLS_HINT}"
-        raise UserError(f"{head}\n{problem_lines(exc.problems)}{hint}") from None
+    return load_tools(spec)
 
 
 def tool_warnings(tool: Tool) -> list[str]:

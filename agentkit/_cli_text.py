@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from ._execute import clean_text
@@ -28,7 +27,6 @@ __all__ = [
     "cut",
     "format_usage",
     "plural",
-    "problem_lines",
     "usage_dict",
 ]
 
@@ -72,16 +70,6 @@ class StreamCleaner:
 def cut(text: str, limit: int) -> str:
     """`text`, cut to `limit` characters with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def problem_lines(problems: Sequence[str]) -> str:
-    """Problems as bullets, each one's own sub-problems indented under it."""
-    lines = []
-    for problem in problems:
-        first, *rest = problem.splitlines() or [""]
-        lines.append(f"  - {first}")
-        lines.extend(f"    {line}" for line in rest)
-    return "\n".join(lines)
 
 
 def plural(count: int, word: str) -> str:

@@ -25,7 +25,7 @@ class Collector:
         try:
             return build(*args, **kwargs)
         except UserError as exc:
-            self.problems.append(str(exc).replace("\n", "\n    "))
+            self.problems.append(str(exc))
             return None
 
 

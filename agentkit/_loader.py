@@ -40,7 +40,12 @@ def tools_from_module(module: types.ModuleType) -> list[Tool]:
         except UserError as exc:
             problems.append(str(exc))
     if problems:
-        raise UserError(f"module `{module.__name__}` has functions that are not tools:", problems)
+        where = getattr(module, "__file__", None) or module.__name__
+        raise UserError(
+            f"{where} has public functions that are not valid tools (prefix helpers with `_`, "
+            "or mark the tools with @tool):",
+            problems,
+        )
     return tools
 
 

@@ -282,7 +282,7 @@ class OpenAIModel(Model):
                 break
             if isinstance(link, Exception):  # not the cancellation of an internal scope
                 root = link
-        retries = f"after {self.max_retries} retries"
+        retries = f"after {self.max_retries} {'retry' if self.max_retries == 1 else 'retries'}"
         if isinstance(root, TimeoutError) or "Timeout" in type(root).__name__:
             return self._error(f"no answer within {self.timeout:g} s ({retries})")
         if isinstance(root, OSError):

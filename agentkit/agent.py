@@ -271,7 +271,8 @@ class Agent(Generic[OutputT]):
                 return
         raise run.fail(
             MaxTurnsExceeded(
-                f"the model was still calling tools after {self.max_turns} turns "
+                f"the model was still calling tools after {self.max_turns} "
+                f"turn{'' if self.max_turns == 1 else 's'} "
                 "(raise max_turns, or check that the tools give it what it needs)"
             )
         )

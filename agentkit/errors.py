@@ -50,8 +50,14 @@ class UserError(AgentkitError):
     def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
         self.problems = list(problems)
         if self.problems:
-            message = message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+            message = message + "\n" + "\n".join(_bullet(p) for p in self.problems)
         super().__init__(message)
+
+
+def _bullet(problem: str) -> str:
+    """A problem as a bullet; a problem's own sub-problems (its next lines) nest under it."""
+    first, *rest = problem.splitlines() or [""]
+    return "\n".join([f"  - {first}", *(f"    {line}" for line in rest)])
 
 
 class ModelRetry(AgentkitError):

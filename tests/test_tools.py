@@ -577,7 +577,10 @@ def test_module_function_that_is_not_a_tool_is_an_error() -> None:
     )
     with pytest.raises(UserError) as info:
         tools_from_module(module)
-    assert str(info.value).startswith("module `broken_tools` has functions that are not tools:")
+    assert str(info.value).startswith(
+        "broken_tools has public functions that are not valid tools (prefix helpers with `_`, "
+        "or mark the tools with @tool):"
+    )
     (problem,) = info.value.problems
     assert "parameter `x` has no type annotation" in problem
 
