@@ -38,7 +38,6 @@ from ._cli_text import (
     cut,
     format_usage,
     plural,
-    usage_dict,
 )
 from .errors import ModelError
 from .events import (
@@ -319,7 +318,7 @@ class JsonRenderer(Renderer):
         return approved
 
     def usage(self, usage: Usage, scope: str = "") -> None:
-        self._line({"type": "usage", **usage_dict(usage), **({"scope": scope} if scope else {})})
+        self._line({"type": "usage", **usage.to_dict(), **({"scope": scope} if scope else {})})
 
     def tools(self, tools: Iterable[Tool]) -> None:
         self._line({"type": "tools", "tools": [t.definition() for t in tools]})

@@ -8,7 +8,6 @@ terminal, move the cursor, or forge the approval prompt.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from typing import Any
@@ -27,7 +26,6 @@ __all__ = [
     "cut",
     "format_usage",
     "plural",
-    "usage_dict",
 ]
 
 # Bidirectional embeddings, overrides and isolates: they reorder what the terminal shows.
@@ -91,11 +89,6 @@ def format_usage(usage: Usage, scope: str = "") -> str:
     parts.append("cost unknown" if usage.cost is None else f"estimated cost ${usage.cost:.4f}")
     label = f"usage ({scope})" if scope else "usage"
     return f"{label}: " + ", ".join(parts)
-
-
-def usage_dict(usage: Usage) -> dict[str, Any]:
-    """The usage as a JSON object (the same fields as in the events)."""
-    return {**dataclasses.asdict(usage), "total_tokens": usage.total_tokens}
 
 
 def _value_text(value: Any) -> str:

@@ -108,17 +108,6 @@ Event = Union[  # noqa: UP007 - a runtime alias users can pass to isinstance-fre
 ]
 
 
-def _usage_dict(usage: Usage) -> dict[str, Any]:
-    return {
-        "requests": usage.requests,
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "tool_calls": usage.tool_calls,
-        "cost": usage.cost,
-    }
-
-
 def _call_dict(call: ToolCall) -> dict[str, Any]:
     args: Any = call.arguments if call.arguments is not None else call.raw_arguments
     return {"id": call.id, "name": call.name, "arguments": args}
@@ -137,7 +126,7 @@ def event_to_dict(event: Event) -> dict[str, Any]:
             "turn": event.turn,
             "content": message.content,
             "tool_calls": [_call_dict(c) for c in message.tool_calls],
-            "usage": _usage_dict(event.usage),
+            "usage": event.usage.to_dict(),
         }
     if isinstance(event, ToolCallStarted):
         return {"type": event.type, **_call_dict(event.call)}
@@ -153,4 +142,4 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     output = result.output
     if hasattr(output, "model_dump"):
         output = output.model_dump(mode="json")
-    return {"type": event.type, "output": output, "usage": _usage_dict(result.usage)}
+    return {"type": event.type, "output": output, "usage": result.usage.to_dict()}

@@ -296,6 +296,17 @@ class Usage:
         """Prompt plus completion tokens."""
         return self.prompt_tokens + self.completion_tokens
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable dict, with `total_tokens`."""
+        return {
+            "requests": self.requests,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "tool_calls": self.tool_calls,
+            "cost": self.cost,
+        }
+
     def __add__(self, other: Usage) -> Usage:
         if self.cost is None and other.cost is None:
             cost = None

@@ -317,3 +317,15 @@ def test_estimate_cost() -> None:
 def test_prices_can_be_extended(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(PRICES, "my-model", (1.0, 2.0))
     assert estimate_cost("my-model", 2_000, 1_000) == pytest.approx(0.004)
+
+
+def test_usage_to_dict() -> None:
+    usage = Usage(requests=2, prompt_tokens=10, completion_tokens=5, tool_calls=1, cost=0.25)
+    assert usage.to_dict() == {
+        "requests": 2,
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "total_tokens": 15,
+        "tool_calls": 1,
+        "cost": 0.25,
+    }
