@@ -37,7 +37,6 @@ __all__ = [
     "tool_warnings",
 ]
 
-# Any of these set means the user configured an endpoint (local servers need no key).
 
 OFFLINE_NOTICE = "using the offline model: it calls the tools but is not a language model"
 

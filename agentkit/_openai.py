@@ -24,7 +24,7 @@ import anyio
 import anyio.lowlevel
 import sniffio
 
-from ._stream import StreamAccumulator
+from ._openai_stream import read_stream
 from ._text import LONE_SURROGATE, redact
 from ._wire import (
     STATUS_HINTS,
@@ -33,11 +33,10 @@ from ._wire import (
     error_detail,
     failed_generation,
     first,
-    is_json,
     non_negative_int,
 )
 from .errors import ModelError, UserError
-from .messages import AssistantMessage, Message, Usage, estimate_cost, messages_to_wire
+from .messages import Message, Usage, estimate_cost, messages_to_wire
 from .models import (
     DEFAULT_BASE_URL,
     DEFAULT_MODEL,
@@ -379,49 +378,8 @@ class OpenAIModel(Model):
     ) -> AsyncIterator[str | ModelResponse]:
         deadline = anyio.current_time() + self.deadline
         response = await self._open_stream(messages, tools, settings, deadline)
-        if is_json(response):
-            whole = await self._read_whole(response, deadline)
-            if whole.message.content:
-                yield whole.message.content
-            yield whole
-            return
-        accumulator = StreamAccumulator()
-        try:
-            lines = response.aiter_lines()
-            while True:
-                # The deadline guards each read, never a yield: a cancel scope must not stay
-                # open while the caller runs between events.
-                with anyio.move_on_after(deadline - anyio.current_time()) as scope:
-                    data = await self._next_data(lines)
-                if scope.cancelled_caught:
-                    raise self._error(f"no complete reply within the {self.deadline:g} s deadline")
-                if data is None:
-                    break
-                text = self._feed(accumulator, data)
-                if text:
-                    yield text
-        finally:
-            with anyio.CancelScope(shield=True):
-                await response.aclose()
-        reply = accumulator.finish()
-        message = AssistantMessage(reply.content, reply.tool_calls)
-        yield ModelResponse(message, self._usage(reply.usage), reply.finish_reason)
-
-    async def _read_whole(self, response: Any, deadline: float) -> ModelResponse:
-        """A JSON body answering a stream request: a server that ignores `stream`, or an error."""
-        import httpx2
-
-        try:
-            with anyio.move_on_after(deadline - anyio.current_time()) as scope:
-                await response.aread()
-        except httpx2.HTTPError as exc:
-            raise self._error(f"the reply broke off: {type(exc).__name__}: {exc}") from None
-        finally:
-            with anyio.CancelScope(shield=True):
-                await response.aclose()
-        if scope.cancelled_caught:
-            raise self._error(f"no complete reply within the {self.deadline:g} s deadline")
-        return self._decode(response)
+        async for item in read_stream(self, response, deadline):
+            yield item
 
     async def _open_stream(
         self,
@@ -444,48 +402,3 @@ class OpenAIModel(Model):
             if scope.cancelled_caught:
                 break
         raise self._error(f"no reply within the {self.deadline:g} s deadline")
-
-    async def _next_data(self, lines: AsyncIterator[str]) -> Any:
-        """The next decoded SSE `data:` payload; None at `[DONE]`."""
-        import httpx2
-
-        event = ""
-        try:
-            async for line in lines:
-                if not line:
-                    event = ""
-                    continue
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                    continue
-                if not line.startswith("data:"):
-                    continue  # comments (":") and fields we do not use
-                payload = line[5:].strip()
-                if payload == "[DONE]":
-                    return None
-                return self._decode_chunk(payload, event)
-        except httpx2.TimeoutException:
-            # Its text is empty: say what happened instead of "ReadTimeout: ".
-            raise self._error(f"the stream stalled: no data within {self.timeout:g} s") from None
-        except httpx2.HTTPError as exc:
-            raise self._error(f"the stream broke off: {type(exc).__name__}: {exc}") from None
-        raise self._error("the stream ended without [DONE]; the reply may be incomplete")
-
-    def _decode_chunk(self, payload: str, event: str) -> Any:
-        try:
-            data = json.loads(payload)
-        except ValueError:
-            raise self._error(f"malformed stream chunk (not JSON): {payload[:200]!r}") from None
-        if event == "error" or (isinstance(data, dict) and "error" in data):
-            detail = error_detail(data) or payload[:200]
-            failed = failed_generation(data)
-            if failed is not None:
-                raise self._tool_use_failed(detail, failed, None)
-            raise self._error(f"error in the stream: {detail}")
-        return data
-
-    def _feed(self, accumulator: StreamAccumulator, data: Any) -> str:
-        try:
-            return accumulator.feed(data)
-        except ValueError as exc:
-            raise self._error(f"malformed stream chunk: {exc}") from None
