@@ -26,6 +26,10 @@ become a way into the machine's own network (localhost services, the LAN, cloud 
 Caps: 2,000,000 bytes read (then the text is marked as cut), 20,000 characters returned,
 5 s to connect and 15 s in all per call (a watchdog closes the socket at the deadline).
 
+The address checks are in `_netcheck.py` and the reduction of HTML to text in `_html.py`,
+which this module loads; this module parses the URL, connects to the vetted address, follows
+redirects, reads the body under the caps and reports the page.
+
 `AGENTKIT_HTTP_ALLOW_PRIVATE=1` (read at each call) lifts the address check, for tests and
 trusted local setups only. It is deliberately not a tool parameter: the model cannot set it.
 """
@@ -34,20 +38,35 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import ipaddress
 import os
-import re
 import socket
 import ssl
 import threading
 import time
+import types
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin, urlsplit
 
 from agentkit import ModelRetry, tool
+from agentkit.tools import import_path
+
+
+def _load(name: str) -> types.ModuleType:
+    """A sibling helper module, loaded once per file path (tools/ is not a package)."""
+    path = Path(__file__).resolve().with_name(name)
+    return import_path(path, "_agentkit_http_fetch", reuse=True)
+
+
+if TYPE_CHECKING:  # a type checker reads the siblings as plain modules of those names
+    import _html
+    import _netcheck
+else:
+    _netcheck = _load("_netcheck.py")
+    _html = _load("_html.py")
 
 _ALLOW_PRIVATE_ENV = "AGENTKIT_HTTP_ALLOW_PRIVATE"
 _MAX_REDIRECTS = 5
@@ -65,12 +84,6 @@ _HEADERS = {
 _TEXT_TYPES = frozenset(
     {"application/json", "application/xml", "application/xhtml+xml", "application/javascript"}
 )
-_HOST_CHARS = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+(%[a-z0-9._-]+)?")
-_NUMERIC_LABEL = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_SHARED = ipaddress.ip_network("100.64.0.0/10")
-
-_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @tool
@@ -95,7 +108,7 @@ def http_fetch(url: str) -> str:
     while True:
         try:
             target = _parse(hops[-1])
-            addresses = _vetted(target, allow_private)
+            addresses = _netcheck.vetted(target.host, target.port, allow_private, _resolve)
             page = _fetch(target, addresses, deadline)
         except ModelRetry as exc:
             if len(hops) == 1:
@@ -108,7 +121,7 @@ def http_fetch(url: str) -> str:
         _follow(hops, page.location)
 
 
-# ---------------------------------------------------------------------------- URLs and hosts
+# ---------------------------------------------------------------------------- URLs and redirects
 
 
 @dataclass(frozen=True)
@@ -146,106 +159,17 @@ def _parse(url: str) -> _Target:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
         raise ModelRetry(f"{url[:100]!r} has an invalid port; use a number 1-65535.") from None
-    host = _host(parts.hostname or "", url)
+    host = _netcheck.normalized_host(parts.hostname or "", url)
     path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
     if parts.query:
         path += "?" + quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
     return _Target(url, scheme, host, port, path)
 
 
-def _host(hostname: str, url: str) -> str:
-    """The host in ASCII (IDNA), lowercase, with a trailing dot dropped."""
-    if not hostname:
-        raise ModelRetry(f"{url[:100]!r} has no host name: give e.g. https://example.com/.")
-    try:
-        host = hostname.encode("idna").decode("ascii").lower().rstrip(".")
-    except UnicodeError:
-        raise ModelRetry(f"{hostname!r} is not a valid host name.") from None
-    if not host or not _HOST_CHARS.fullmatch(host):
-        raise ModelRetry(f"{hostname!r} is not a valid host name.")
-    return host
-
-
-def _literal(host: str) -> _Address | None:
-    """The address a numeric host stands for, read as the C library reads it; None for names."""
-    with contextlib.suppress(ValueError):
-        return ipaddress.ip_address(host)
-    if not _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]):
-        return None
-    try:
-        # inet_aton: 127.1, 0x7f000001, 2130706433 and 0177.0.0.1 are all 127.0.0.1.
-        return ipaddress.IPv4Address(socket.inet_aton(host))
-    except OSError:
-        raise ModelRetry(
-            f"{host!r} looks like an IP address but is not a valid one; fix it or use a name."
-        ) from None
-
-
 def _resolve(host: str, port: int) -> list[str]:
     """The addresses a name resolves to (a seam: tests replace it)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def _embedded(address: _Address) -> list[_Address]:
-    """The IPv4 addresses an IPv6 address carries, then the address itself."""
-    found: list[_Address] = []
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            found.append(address.ipv4_mapped)
-        if address.sixtofour is not None:
-            found.append(address.sixtofour)
-        if address.teredo is not None:
-            found.extend(address.teredo)
-        if address in _NAT64 or int(address) >> 32 == 0:
-            found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    return [*found, address]
-
-
-def _why_not_public(address: _Address) -> str | None:
-    """What makes an address unfit to fetch (`127.0.0.1, a loopback address`), or None."""
-    for candidate in _embedded(address):
-        checks = (
-            (candidate.is_loopback, "a loopback address (this machine)"),
-            (candidate.is_unspecified, "the unspecified address (this machine)"),
-            (candidate.is_link_local, "a link-local address (e.g. cloud metadata)"),
-            (candidate.is_multicast, "a multicast address"),
-            (candidate in _SHARED, "in the shared carrier-grade NAT range"),
-            (candidate.is_private, "a private or special-purpose address"),
-            (candidate.is_reserved, "a reserved address"),
-            (not candidate.is_global, "not a global address"),
-        )
-        for failed, kind in checks:
-            if failed:
-                inner = "" if candidate == address else f", which carries {candidate}"
-                return f"{address}{inner}: {kind}"
-    return None
-
-
-def _vetted(target: _Target, allow_private: bool) -> list[str]:
-    """The addresses to connect to, all checked; ModelRetry when any is not public."""
-    literal = _literal(target.host)
-    if literal is not None:
-        found = [literal]
-    else:
-        try:
-            raw = _resolve(target.host, target.port)
-        except (OSError, UnicodeError) as exc:
-            raise ModelRetry(
-                f"the host {target.host!r} could not be resolved ({exc}); check the address."
-            ) from None
-        found = [ipaddress.ip_address(a.split("%", 1)[0]) for a in raw]
-    if not found:
-        raise ModelRetry(f"the host {target.host!r} has no addresses; check the address.")
-    if not allow_private:
-        for address in found:
-            why = _why_not_public(address)
-            if why is not None:
-                raise ModelRetry(
-                    f"refused: {target.host} points to {why}. http_fetch only fetches public "
-                    "internet addresses; do not retry this host."
-                )
-    return [str(a) for a in found]
 
 
 def _follow(hops: list[str], location: str) -> None:
@@ -387,7 +311,7 @@ def _read_page(target: _Target, response: http.client.HTTPResponse, late: thread
     notes += ["the decompressed body passed the size cap and was cut"] if cut else []
     if not media_type and b"\x00" in body[:4096]:
         raise ModelRetry(f"{target.url} sent binary content without a content type; refused.")
-    charset = response.headers.get_content_charset() or _meta_charset(body) or "utf-8"
+    charset = response.headers.get_content_charset() or _html.meta_charset(body) or "utf-8"
     try:
         text = body.decode(charset, errors="replace")
     except LookupError:
@@ -396,7 +320,7 @@ def _read_page(target: _Target, response: http.client.HTTPResponse, late: thread
     if media_type in ("text/html", "application/xhtml+xml") or (
         not media_type and "<html" in text[:2000].lower()
     ):
-        title, text = _html_to_text(text, target.url)
+        title, text = _html.html_to_text(text, target.url)
     return _Page(
         response.status, response.reason, media_type or "unknown", None, text, title, tuple(notes)
     )
@@ -438,84 +362,6 @@ def _decompress(body: bytes, encoding: str) -> tuple[bytes, bool]:
     except zlib.error:
         raise ModelRetry(f"the server sent broken {encoding} content.") from None
     return data, bool(inflater.unconsumed_tail)
-
-
-def _meta_charset(body: bytes) -> str | None:
-    found = re.search(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_.:-]+)", body[:4096], re.I)
-    return found.group(1).decode("ascii") if found else None
-
-
-# ---------------------------------------------------------------------------- HTML to text
-
-_SKIPPED = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "object"})
-_BLOCKS = frozenset(
-    {"address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset"}
-    | {"figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header"}
-    | {"hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "thead", "tr"}
-    | {"ul"}
-)
-
-
-class _TextExtractor(HTMLParser):
-    """Readable text of an HTML page: no scripts or styles; links as `text (url)`."""
-
-    def __init__(self, base: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.base = base
-        self.parts: list[str] = []
-        self.title: list[str] = []
-        self.skipping = 0
-        self.in_title = False
-        self.links: list[str | None] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED:
-            self.skipping += 1
-        elif tag == "title":
-            self.in_title = True
-        elif tag == "a":
-            self.links.append(_link(self.base, dict(attrs).get("href")))
-        elif tag in _BLOCKS:
-            self.parts.append("\n- " if tag == "li" else "\n")
-        elif tag in ("td", "th"):
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED:
-            self.skipping = max(self.skipping - 1, 0)
-        elif tag == "title":
-            self.in_title = False
-        elif tag == "a" and self.links:
-            href = self.links.pop()
-            if href is not None:
-                self.parts.append(f" ({href})")
-        elif tag in _BLOCKS and tag != "li":
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self.skipping:
-            return
-        (self.title if self.in_title else self.parts).append(data)
-
-
-def _link(base: str, href: str | None) -> str | None:
-    if not href:
-        return None
-    absolute = urljoin(base, href.strip())
-    return absolute if urlsplit(absolute).scheme in ("http", "https") else None
-
-
-def _collapse(text: str) -> str:
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _html_to_text(html: str, base: str) -> tuple[str, str]:
-    """The title and the readable text of an HTML page."""
-    parser = _TextExtractor(base)
-    parser.feed(html)
-    parser.close()
-    return _collapse("".join(parser.title)), _collapse("".join(parser.parts))
 
 
 def _render(hops: list[str], page: _Page) -> str:

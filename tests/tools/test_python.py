@@ -206,7 +206,7 @@ async def test_tmp_is_writable_and_discarded(tool: Tool, bwrap: None) -> None:
 async def test_the_built_in_copy_in_a_wheel_finds_its_sandbox(tmp_path: Path, bwrap: None) -> None:
     shipped = tmp_path / "agentkit" / "_builtin_tools"
     shipped.mkdir(parents=True)
-    for name in ("python.py", "_sandbox.py"):
+    for name in ("python.py", "_sandbox.py", "_sandbox_process.py"):
         shutil.copy(REPO / "tools" / name, shipped / name)
     (copy,) = load_tools(shipped / "python.py")
     result = await run(copy, "print('from the wheel')")
