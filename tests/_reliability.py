@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -192,3 +192,18 @@ async def assert_no_busy_threads(before: Iterable[threading.Thread], wait: float
         while busy_threads(snapshot):
             await anyio.sleep(0.01)
     assert not busy_threads(snapshot), f"threads left running: {busy_threads(snapshot)}"
+
+
+# Agents whose connections a test opened; `close_open_agents` closes them after each test.
+OPEN_AGENTS: list[Agent[Any]] = []
+
+
+@pytest.fixture(autouse=True)
+async def close_open_agents() -> AsyncIterator[None]:
+    """Close the agents a test registered: connections belong to the test's event loop.
+
+    Import it into an async test module to use it there.
+    """
+    yield
+    while OPEN_AGENTS:
+        await OPEN_AGENTS.pop().aclose()

@@ -10,13 +10,17 @@ Groq's HTTP 400 `tool_use_failed`.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from _recovery import Calls, Ran, same_calls
-from _reliability import assert_valid_history
+from _reliability import (
+    OPEN_AGENTS,
+    assert_valid_history,
+    close_open_agents,  # noqa: F401 - autouse: closes OPEN_AGENTS
+)
 
 from agentkit import Agent, AssistantMessage, ModelError
 from agentkit.events import Event, ModelRequestStarted, RunFinished, TextDelta
@@ -40,17 +44,6 @@ def ran() -> Ran:
     return Ran()
 
 
-_open_agents: list[Agent[Any]] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_agents() -> AsyncIterator[None]:
-    # Connections belong to the test's event loop: close them before it ends.
-    yield
-    while _open_agents:
-        await _open_agents.pop().aclose()
-
-
 def make_agent(server: FakeServer, ran: Ran) -> Agent[str]:
     agent: Agent[str] = Agent(
         "meta-llama/llama-3.1-70b-instruct",
@@ -59,7 +52,7 @@ def make_agent(server: FakeServer, ran: Ran) -> Agent[str]:
         tools=ran.tools(),
         max_retries=0,
     )
-    _open_agents.append(agent)
+    OPEN_AGENTS.append(agent)
     return agent
 
 
@@ -450,7 +443,7 @@ async def test_recovered_call_ids_are_fresh_and_unique(fake_server: FakeServer, 
 @pytest.mark.parametrize("mode", MODES)
 async def test_without_tools_nothing_is_recovered(fake_server: FakeServer, mode: str) -> None:
     agent: Agent[str] = Agent("m", base_url=fake_server.url, api_key="test-key", max_retries=0)
-    _open_agents.append(agent)
+    OPEN_AGENTS.append(agent)
     fake_server.add(reply(mode, f"{HEADER}Here: {WEATHER}<|eot_id|>"))
     outcome = await drive(agent, mode)
     assert outcome.output == f"Here: {WEATHER}"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 import pytest
-from _reliability import assert_connections_closed
+from _reliability import (
+    OPEN_AGENTS,
+    assert_connections_closed,
+    close_open_agents,  # noqa: F401 - autouse: closes OPEN_AGENTS
+)
 
 from agentkit import Agent, ModelError, ToolCall
 from agentkit.events import TextDelta
@@ -32,29 +35,18 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-_open_agents: list[Agent[Any]] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_agents() -> AsyncIterator[None]:
-    # Connections belong to the test's event loop: close them before it ends.
-    yield
-    while _open_agents:
-        await _open_agents.pop().aclose()
-
-
 def make_agent(server: FakeServer, **kwargs: Any) -> Agent[str]:
     kwargs.setdefault("max_retries", 2)
     agent: Agent[str] = Agent(
         "meta-llama/llama-3.1-70b-instruct", base_url=server.url, api_key=KEY, tools=[add], **kwargs
     )
-    _open_agents.append(agent)
+    OPEN_AGENTS.append(agent)
     return agent
 
 
 def model_for(server: FakeServer, **kwargs: Any) -> OpenAIModel:
     model = OpenAIModel("m", base_url=server.url, api_key=KEY, **kwargs)
-    _open_agents.append(Agent(model))
+    OPEN_AGENTS.append(Agent(model))
     return model
 
 
@@ -208,7 +200,7 @@ async def test_dropped_connection_is_retried_then_reported(fake_server: FakeServ
 async def test_connection_refused_is_a_model_error() -> None:
     with anyio.fail_after(30):
         agent = Agent("m", base_url="http://127.0.0.1:9/v1", api_key=KEY, max_retries=0)
-        _open_agents.append(agent)
+        OPEN_AGENTS.append(agent)
         with pytest.raises(ModelError, match=r"cannot connect") as info:
             await agent.run("x")
     assert info.value.status is None and info.value.endpoint == "http://127.0.0.1:9/v1"

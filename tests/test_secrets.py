@@ -178,23 +178,25 @@ ECHOES = [
 ]
 
 
+async def drive(server: FakeServer, stream: bool) -> None:
+    """One run (streamed or not) on the server, without retries, in bounded time."""
+    with anyio.fail_after(BOUND):
+        async with server_agent(server, max_retries=0) as agent:
+            if stream:
+                async for _ in agent.stream("go"):
+                    pass
+            else:
+                await agent.run("go")
+
+
 @pytest.mark.parametrize(("reply", "stream"), ECHOES)
 async def test_key_echoed_by_the_server_is_not_in_the_model_error(
     fake_server: FakeServer, caplog_debug: pytest.LogCaptureFixture, reply: Any, stream: bool
 ) -> None:
     fake_server.add(reply)
 
-    async def run() -> None:
-        with anyio.fail_after(BOUND):
-            async with server_agent(fake_server, max_retries=0) as agent:
-                if stream:
-                    async for _ in agent.stream("go"):
-                        pass
-                else:
-                    await agent.run("go")
-
     with pytest.raises(ModelError) as info:
-        await run()
+        await drive(fake_server, stream)
     error = info.value
     assert "***" in str(error)  # the echo is there, redacted
     assert_no_key(str(error), "the error message")
@@ -247,17 +249,8 @@ async def test_key_echoed_in_tool_use_failed_reaches_neither_model_nor_error(
     refusal: Any = Chunks([body]) if stream else Error(400, body)
     fake_server.add(refusal, refusal)
 
-    async def run() -> None:
-        with anyio.fail_after(BOUND):
-            async with server_agent(fake_server, max_retries=0) as agent:
-                if stream:
-                    async for _ in agent.stream("go"):
-                        pass
-                else:
-                    await agent.run("go")
-
     with pytest.raises(ModelError) as info:
-        await run()
+        await drive(fake_server, stream)
     assert_no_key(str(info.value), "the error")
     for message in info.value.messages:
         assert_no_key(repr(message), "the conversation")

@@ -8,13 +8,16 @@ shown, and the next request the server receives (a valid tool-call conversation)
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from _recovery import Calls, Ran, same_calls
-from _reliability import assert_valid_history
+from _reliability import (
+    OPEN_AGENTS,
+    assert_valid_history,
+    close_open_agents,  # noqa: F401 - autouse: closes OPEN_AGENTS
+)
 
 from agentkit import Agent, AssistantMessage
 from agentkit.events import Event, ModelRequestStarted, RunFinished, TextDelta
@@ -85,17 +88,6 @@ TOOL_CALLS = chunk({}, "tool_calls")
 # --- the tools, the agent and the run ----------------------------------------------------------
 
 
-_open_agents: list[Agent[Any]] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_agents() -> AsyncIterator[None]:
-    # Connections belong to the test's event loop: close them before it ends.
-    yield
-    while _open_agents:
-        await _open_agents.pop().aclose()
-
-
 @dataclass
 class Streamed:
     output: Any
@@ -115,7 +107,7 @@ async def stream_run(server: FakeServer, *replies: Chunks | Completion) -> Strea
         tools=ran.tools(),
         max_retries=0,
     )
-    _open_agents.append(agent)
+    OPEN_AGENTS.append(agent)
     events: list[Event] = [event async for event in agent.stream("go")]
     deltas: list[list[str]] = []
     for event in events:
