@@ -47,7 +47,7 @@ def prepare(options: Options, renderer: Renderer) -> Agent[Any]:
     loaded = load_agent(options, renderer.approve)
     for line in loaded.notices:
         renderer.notice(line)
-    if loaded.agent.output is not None:
+    if loaded.agent.output_type not in (None, str):
         renderer.hidden_tool = OUTPUT_TOOL_NAME
     return loaded.agent
 

@@ -108,7 +108,7 @@ class Agent(Generic[OutputT]):
         self.model: Model = model_
         self.tools: ToolRegistry = tools_
         self.model_settings: ModelSettings = settings
-        self.output: OutputSpec[Any] | None = output
+        self._output: OutputSpec[Any] | None = output
         self.instructions = instructions
         self.output_type = output_type
         self.max_turns = max_turns
@@ -119,10 +119,10 @@ class Agent(Generic[OutputT]):
         self.max_parallel_tools = max_parallel_tools
         self.max_result_chars = max_result_chars
         definitions = list(self.tools.definitions)
-        if self.output is not None:
-            definitions.append(self.output.definition)
+        if self._output is not None:
+            definitions.append(self._output.definition)
         self._replies = ReplyStep(self.model, definitions)
-        self._calls = CallStep(self.tools, self.output)
+        self._calls = CallStep(self.tools, self._output)
 
     def __repr__(self) -> str:
         return f"Agent(model={self.model.name!r}, tools={self.tools.names})"
@@ -289,7 +289,7 @@ class Agent(Generic[OutputT]):
         messages: list[Message] = []
         if not any(isinstance(m, SystemMessage) for m in earlier):
             system = "\n\n".join(
-                t for t in (self.instructions, self.output and self.output.instructions) if t
+                t for t in (self.instructions, self._output and self._output.instructions) if t
             )
             if system:
                 messages.append(SystemMessage(system))
@@ -308,9 +308,9 @@ class Agent(Generic[OutputT]):
                 UserMessage("Your reply was empty. Answer the question, or call one of the tools.")
             )
             return _CONTINUE
-        if self.output is None:
+        if self._output is None:
             return text
-        value = self.output.from_text(text)
+        value = self._output.from_text(text)
         if value is not None:
             return value
         run.count(OUTPUT_TOOL_NAME, failed=True, what="the final result")
