@@ -6,6 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from _reliability import OPEN_AGENTS
+
+from agentkit import Agent
+from agentkit.testing import FakeServer
+
 Calls = list[tuple[str, dict[str, Any]]]
 
 
@@ -68,3 +73,16 @@ class Ran:
 def same_calls(ran: Calls, expected: Calls) -> bool:
     """Whether the same calls ran: tools run concurrently, so they may end in any order."""
     return sorted(map(repr, ran)) == sorted(map(repr, expected))
+
+
+def make_agent(server: FakeServer, ran: Ran) -> Agent[str]:
+    """An agent on the fake server with the recording tools, closed after the test."""
+    agent: Agent[str] = Agent(
+        "meta-llama/llama-3.1-70b-instruct",
+        base_url=server.url,
+        api_key="test-key",
+        tools=ran.tools(),
+        max_retries=0,
+    )
+    OPEN_AGENTS.append(agent)
+    return agent

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from _recovery import Calls, Ran, same_calls
+from _recovery import Calls, Ran, make_agent, same_calls
 from _reliability import (
     OPEN_AGENTS,
     assert_valid_history,
@@ -42,18 +42,6 @@ CALL_MARKERS = ("{", "}", '"name"', "<|", "|>", "<function", "</function>", ".ca
 @pytest.fixture
 def ran() -> Ran:
     return Ran()
-
-
-def make_agent(server: FakeServer, ran: Ran) -> Agent[str]:
-    agent: Agent[str] = Agent(
-        "meta-llama/llama-3.1-70b-instruct",
-        base_url=server.url,
-        api_key="test-key",
-        tools=ran.tools(),
-        max_retries=0,
-    )
-    OPEN_AGENTS.append(agent)
-    return agent
 
 
 def reply(mode: str, content: str) -> Completion:

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from _recovery import Calls, Ran, same_calls
+from _recovery import Calls, Ran, make_agent, same_calls
 from _reliability import (
-    OPEN_AGENTS,
     assert_valid_history,
     close_open_agents,  # noqa: F401 - autouse: closes OPEN_AGENTS
 )
 
-from agentkit import Agent, AssistantMessage
+from agentkit import AssistantMessage
 from agentkit.events import Event, ModelRequestStarted, RunFinished, TextDelta
 from agentkit.testing import Chunks, Completion, FakeServer
 
@@ -100,14 +99,7 @@ class Streamed:
 async def stream_run(server: FakeServer, *replies: Chunks | Completion) -> Streamed:
     server.add(*replies)
     ran = Ran()
-    agent: Agent[str] = Agent(
-        "meta-llama/llama-3.1-70b-instruct",
-        base_url=server.url,
-        api_key="test-key",
-        tools=ran.tools(),
-        max_retries=0,
-    )
-    OPEN_AGENTS.append(agent)
+    agent = make_agent(server, ran)
     events: list[Event] = [event async for event in agent.stream("go")]
     deltas: list[list[str]] = []
     for event in events:

@@ -49,25 +49,6 @@ def clean_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(scope="module")
-def bwrap_problem(sandbox: types.ModuleType) -> str | None:
-    """Probe once: None when bubblewrap can build the sandbox here, else why not."""
-    saved = {
-        k: os.environ.pop(k) for k in ("AGENTKIT_SANDBOX", "AGENTKIT_BWRAP") if k in os.environ
-    }
-    try:
-        found = anyio.run(sandbox.find_bwrap)
-    finally:
-        os.environ.update(saved)
-    return found if isinstance(found, str) else None
-
-
-@pytest.fixture
-def bwrap(bwrap_problem: str | None) -> None:
-    if bwrap_problem is not None:
-        pytest.skip(f"bubblewrap cannot sandbox on this machine: {bwrap_problem}")
-
-
 @pytest.fixture
 def short_limits(tool: Tool, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Set smaller limits on the loaded module for one test: `short_limits(wall_seconds=1)`."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from agentkit import ModelRetry, Tool
@@ -27,24 +25,6 @@ def tool() -> Tool:
 def clean_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AGENTKIT_SANDBOX", "AGENTKIT_BWRAP", "AGENTKIT_SHELL_ROOT"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def bwrap_problem(tool: Tool) -> str | None:
-    saved = {
-        k: os.environ.pop(k) for k in ("AGENTKIT_SANDBOX", "AGENTKIT_BWRAP") if k in os.environ
-    }
-    try:
-        found = anyio.run(tool.function.__globals__["_sandbox"].find_bwrap)
-    finally:
-        os.environ.update(saved)
-    return found if isinstance(found, str) else None
-
-
-@pytest.fixture
-def bwrap(bwrap_problem: str | None) -> None:
-    if bwrap_problem is not None:
-        pytest.skip(f"bubblewrap cannot sandbox on this machine: {bwrap_problem}")
 
 
 @pytest.fixture
