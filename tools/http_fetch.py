@@ -259,10 +259,15 @@ def _connect(target: _Target, addresses: list[str], deadline: float) -> _PinnedH
         connection = kind(target.host, target.port, address, timeout)
         try:
             connection.connect()
-            return connection
         except (OSError, ssl.SSLError) as exc:
             connection.close()
             problem = exc
+            continue
+        # From here the watchdog enforces the deadline; a socket timeout firing first would
+        # race it and lose the part of the page already read.
+        if connection.sock is not None:
+            connection.sock.settimeout(max(deadline - time.monotonic(), 0.0) + _CONNECT_TIMEOUT)
+        return connection
     raise ModelRetry(f"could not connect to {target.host} port {target.port}: {problem}.")
 
 
@@ -277,7 +282,7 @@ def _fetch(target: _Target, addresses: list[str], deadline: float) -> _Page:
                 return _Page(response.status, response.reason, "", location, "", "", ())
             return _read_page(target, response, late)
         except (OSError, http.client.HTTPException) as exc:
-            if late.is_set():
+            if late.is_set() or time.monotonic() >= deadline:
                 raise ModelRetry(
                     f"{target.url} did not answer within {_TOTAL_TIMEOUT:g} s."
                 ) from None
@@ -335,7 +340,8 @@ def _read_body(
     notes: list[str] = []
     while size <= _MAX_BYTES:
         try:
-            chunk = response.read(min(65536, _MAX_BYTES + 1 - size))
+            # read1 hands over each piece as it arrives, so what came before a stall is kept.
+            chunk = response.read1(min(65536, _MAX_BYTES + 1 - size))
         except (OSError, http.client.HTTPException):
             if not (late.is_set() and chunks):
                 raise
