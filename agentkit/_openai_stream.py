@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._stream import StreamAccumulator
-from ._wire import error_detail, failed_generation, is_json
+from ._wire import error_detail, failed_generation, is_json, media_type
 from .messages import AssistantMessage
 from .models import ModelResponse
 
@@ -29,7 +29,9 @@ async def read_stream(
     model: OpenAIModel, response: Any, deadline: float
 ) -> AsyncIterator[str | ModelResponse]:
     """Text deltas as they arrive, then the complete `ModelResponse`; closes the response."""
-    if is_json(response):
+    # A web page (a base URL pointing at a UI, a proxy's error page) is no stream: reading it
+    # whole reports what it is, instead of a stream that ended without [DONE].
+    if is_json(response) or media_type(response) in ("text/html", "application/xhtml+xml"):
         whole = await _read_whole(model, response, deadline)
         if whole.message.content:
             yield whole.message.content
@@ -62,7 +64,7 @@ async def read_stream(
 
 
 async def _read_whole(model: OpenAIModel, response: Any, deadline: float) -> ModelResponse:
-    """A JSON body answering a stream request: a server that ignores `stream`, or an error."""
+    """A whole body answering a stream request: a server that ignores `stream`, or an error."""
     import httpx2
 
     try:

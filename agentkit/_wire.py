@@ -39,9 +39,13 @@ STATUS_HINTS = {
 }
 
 
+def media_type(response: Any) -> str:
+    """The response's content type without parameters, lower case ("" when absent)."""
+    return str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
+
+
 def is_json(response: Any) -> bool:
-    kind = str(response.headers.get("content-type", ""))
-    return kind.split(";")[0].strip().lower() == "application/json"
+    return media_type(response) == "application/json"
 
 
 def non_negative_int(value: object) -> int:

@@ -300,11 +300,12 @@ async def test_connection_reset_mid_stream(fake_server: FakeServer) -> None:
     ],
     ids=["html", "invalid-json", "no-choices", "error-object", "bad-content", "empty-body"],
 )
+@pytest.mark.parametrize("stream", [False, True], ids=["run", "stream"])
 async def test_unusable_200_reply_is_a_model_error(
-    fake_server: FakeServer, reply: Raw, message: str
+    fake_server: FakeServer, reply: Raw, message: str, stream: bool
 ) -> None:
     fake_server.add(reply, Completion("unused"))
-    error = await fails(fake_server)
+    error = await fails(fake_server, stream=stream)
     assert message in str(error)
     assert error.status is None
     assert len(fake_server.chat_requests) == 1  # garbage is not retried: it may cost money
