@@ -9,7 +9,9 @@ While it imports the agent file, the CLI passes its model choice through the env
 AGENTKIT_MODEL is "offline" when no endpoint is configured (no API key, no base URL) or with
 `--offline`, else the `--model` value when given; AGENTKIT_BASE_URL is `--base-url` when given.
 An agent file that takes its model from `os.environ.get("AGENTKIT_MODEL", DEFAULT_MODEL)`, as
-the examples do, therefore needs an API key only when it runs against a real endpoint.
+the examples do, therefore needs an API key only when it runs against a real endpoint. A file
+that names its model outright runs offline too: with `--offline` every model id it gives
+becomes the offline model, and without an endpoint every id not given its own base URL or key.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ._execute import Approval
 from ._offline import OfflineModel
 from ._schema import where
 from .agent import Agent
-from .models import DEFAULT_MODEL, ENDPOINT_VARIABLES, Model, OpenAIModel
+from .models import DEFAULT_MODEL, ENDPOINT_VARIABLES, Model, OpenAIModel, offline_override
 from .tools import Tool, load_tools
 
 __all__ = [
@@ -89,7 +91,8 @@ def load_agent(options: Options, approval: Approval) -> Loaded:
     notices: list[str] = []
     base: Agent[Any] | None = None
     if options.target is not None:
-        with _environment(_target_environment(options, offline)):
+        environment = _environment(_target_environment(options, offline))
+        with environment, offline_override(offline):
             base = load_target(options.target)
     taken = set(base.tools.names) if base is not None else set()
     extra = _extra_tools(options.tools, taken, notices)

@@ -35,6 +35,8 @@ def split_target(target: str) -> tuple[str, str]:
 
 def looks_like_target(text: str) -> bool:
     """Whether a command-line word names an agent file or `module:name` rather than a prompt."""
+    if not text.strip():
+        return False
     location, _ = split_target(text)
     named = location != text and re.fullmatch(r"[\w.]+", location) is not None
     return location.endswith(".py") or named or _exists(Path(text))

@@ -14,12 +14,13 @@ a missing or broken agent or tool file, an unknown built-in tool, an invalid con
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -46,7 +47,34 @@ Exit status: 0 success; 1 the run failed (endpoint error, max turns, usage limit
 kept failing); 2 usage error (bad option, agent or tool file); 130 interrupted."""
 
 
-@click.group(epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; with `--json`, a usage error also ends stdout with a JSON line."""
+
+    _argv: tuple[str, ...] = ()
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **options: Any) -> Any:
+        self._argv = tuple(sys.argv[1:] if args is None else args)
+        return super().main(self._argv, *rest, **options)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            flags = self._argv[: self._argv.index("--")] if "--" in self._argv else self._argv
+            if "--json" in flags:
+                line = {
+                    "type": "error",
+                    "error": "UsageError",
+                    "message": exc.format_message(),
+                    "exit_code": exc.exit_code,
+                }
+                click.echo(json.dumps(line, ensure_ascii=False))
+            raise
+
+
+@click.group(
+    cls=_Commands, epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(package_name="agentkit", prog_name="agentkit")
 def main() -> None:
     """Run tool-calling Llama 3.1 agents from the command line."""
@@ -218,6 +246,10 @@ def run(args: tuple[str, ...], **flags: Any) -> None:
     target, prompt = _split_run_args(args)
     if prompt == "-":
         prompt = sys.stdin.read()
+        if not prompt.strip():
+            raise click.UsageError("the prompt read from stdin is empty")
+    elif not prompt.strip():
+        raise click.UsageError("the prompt is empty: say what the agent should do")
     options = _options(target, flags)
 
     def body(renderer: Renderer) -> int:
@@ -265,8 +297,6 @@ def tools_command(specs: tuple[str, ...], verbose: bool) -> None:
     options = Options(verbose=verbose)
 
     def body(renderer: Renderer) -> int:
-        import json
-
         from ._cli_load import load_tool_file, tool_warnings
         from .tools import builtin_tool_names
 

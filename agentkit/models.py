@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, cast
 
@@ -167,6 +169,29 @@ class Model(ABC):
         """Release connections held for the current event loop."""
 
 
+# How the CLI's offline choice reaches the Agent(...) calls of an agent file it imports:
+# "forced" (--offline) makes every model id the offline model; "auto" (no endpoint configured)
+# does so for ids not given their own base_url or api_key in the file.
+_offline_override: ContextVar[str | None] = ContextVar("agentkit_offline_override", default=None)
+
+
+@contextmanager
+def offline_override(mode: str | None) -> Iterator[None]:
+    """Within the block, model ids resolve to the offline model as `mode` says (see above)."""
+    token = _offline_override.set(mode)
+    try:
+        yield
+    finally:
+        _offline_override.reset(token)
+
+
+def _offline_instead(model: object, base_url: str | None, api_key: str | None) -> bool:
+    mode = _offline_override.get()
+    if mode is None or not isinstance(model, str):
+        return False
+    return mode == "forced" or (base_url is None and api_key is None)
+
+
 def resolve_model(
     model: str | Model,
     *,
@@ -184,7 +209,7 @@ def resolve_model(
         if base_url is not None or api_key is not None:
             raise UserError("base_url and api_key configure a model id; give them to your Model")
         return model
-    if model == "offline":
+    if model == "offline" or _offline_instead(model, base_url, api_key):
         from ._offline import OfflineModel
 
         return OfflineModel()

@@ -205,6 +205,32 @@ def test_json_ends_with_an_error_line() -> None:
     assert "unknown tool module 'no_such_module'" in last["message"]
 
 
+def test_json_ends_with_an_error_line_for_a_usage_error_too() -> None:
+    result = invoke("run", "--json", "--max-turns", "0", "hi")
+    assert result.exit_code == 2
+    (line,) = json_lines(result.stdout)
+    assert line["type"] == "error" and line["exit_code"] == 2
+    assert "--max-turns" in line["message"]
+    assert "Usage:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "expected"),
+    [
+        (["run", "--tools", "calculator", ""], None, "the prompt is empty"),
+        (["run", "examples/weather.py", "  "], None, "the prompt is empty"),
+        (["run", "-"], " \n", "the prompt read from stdin is empty"),
+    ],
+)
+def test_an_empty_prompt_is_a_usage_error(
+    args: list[str], stdin: str | None, expected: str
+) -> None:
+    result = invoke(*args, input=stdin)
+    assert result.exit_code == 2
+    assert expected in result.stderr
+    assert "You said" not in result.stdout
+
+
 def test_json_with_approve_reads_answers_from_stdin() -> None:
     args = ["run", "--json", "--approve", "--tools", "calculator", "what is 17*23?"]
     events = json_lines(invoke(*args, input="y\n").stdout)
@@ -332,12 +358,35 @@ def test_unknown_module_target() -> None:
     assert_user_error(result, 2, "no agent file or module named 'no_such_package.agents'")
 
 
-def test_agent_file_that_needs_a_key_it_does_not_have(tmp_path: Path) -> None:
+def test_an_agent_file_naming_its_model_runs_offline_without_an_endpoint(tmp_path: Path) -> None:
     keyed = write(tmp_path, "keyed.py", "from agentkit import Agent\nagent = Agent('some/model')\n")
     result = invoke("run", str(keyed), "hi")
-    assert result.exit_code == 2
-    assert f"error: loading {keyed}: " in result.stderr
-    assert "no API key for the haimaker endpoint" in result.stderr
+    assert result.exit_code == 0, result.output
+    assert "You said: hi" in result.stdout
+    assert "no endpoint configured" in result.stderr and NOTICE in result.stderr
+
+
+def test_offline_flag_replaces_a_model_the_agent_file_names_with_its_own_endpoint(
+    tmp_path: Path, key: str, fake_server: FakeServer
+) -> None:
+    source = f"from agentkit import Agent\nagent = Agent('m', base_url={fake_server.url!r})\n"
+    pinned = write(tmp_path, "pinned.py", source)
+    for flags in (["--offline"], ["--model", "offline"]):
+        result = invoke("run", *flags, str(pinned), "hi")
+        assert result.exit_code == 0, result.output
+        assert "You said: hi" in result.stdout
+    assert fake_server.chat_requests == []
+
+
+def test_an_agent_file_with_its_own_endpoint_keeps_it_without_one_configured(
+    tmp_path: Path, fake_server: FakeServer
+) -> None:
+    fake_server.add(Completion("from the file's own server"))
+    source = f"from agentkit import Agent\nagent = Agent('m', base_url={fake_server.url!r})\n"
+    result = invoke("run", str(write(tmp_path, "own.py", source)), "hi")
+    assert result.exit_code == 0, result.output
+    assert "from the file's own server" in result.stdout
+    assert NOTICE not in result.stderr
 
 
 def test_verbose_shows_the_traceback_of_a_failing_import(tmp_path: Path) -> None:
