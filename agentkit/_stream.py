@@ -6,7 +6,8 @@ Chunks are the decoded JSON dicts of the SSE `data:` lines. Servers disagree on 
 
 - a tool call is identified by its `index`; when the index is missing, a lone entry continues
   the current call and entries of a list go by position; a new non-empty `id` (or, without
-  ids, a different name) starts a new call even under the same index;
+  ids, a different name, or the same name opening an object after a whole one) starts a new
+  call even under the same index; an id that is a number is taken as its text;
 - empty `id` and `name` strings count as absent; `arguments` may be null, split anywhere, or
   sent as an object;
 - content that arrives after a tool call is held: JSON residue (braces, quotes, commas,
@@ -162,18 +163,22 @@ class StreamAccumulator:
             elif not isinstance(function, Mapping):
                 where = f"`delta.tool_calls[{position}].function`"
                 raise ValueError(f"{where} must be an object, got {_show(function)}")
-            call_id = _text_field(entry.get("id"), position, "id")
+            raw_id = entry.get("id")
+            if isinstance(raw_id, int | float) and not isinstance(raw_id, bool):
+                raw_id = str(raw_id)  # ids come in any format; the result must answer it
+            call_id = _text_field(raw_id, position, "id")
             name = _text_field(function.get("name"), position, "function.name")
+            arguments = function.get("arguments")
             call = self._call_for(
-                _index(entry, position, len(entries), self._current), call_id, name
+                _index(entry, position, len(entries), self._current), call_id, name, arguments
             )
             call.id = call.id or call_id
             call.name = call.name or name
-            _add_arguments(call, function.get("arguments"), position)
+            _add_arguments(call, arguments, position)
 
-    def _call_for(self, index: int, call_id: str, name: str) -> _PartialCall:
+    def _call_for(self, index: int, call_id: str, name: str, arguments: object) -> _PartialCall:
         call = self._by_index.get(index)
-        if call is None or _starts_new_call(call, call_id, name):
+        if call is None or _starts_new_call(call, call_id, name, arguments):
             call = _PartialCall()
             self._calls.append(call)
             self._by_index[index] = call
@@ -189,12 +194,30 @@ def _index(entry: Mapping[str, Any], position: int, count: int, current: int) ->
     return current if count == 1 else position
 
 
-def _starts_new_call(call: _PartialCall, call_id: str, name: str) -> bool:
+def _starts_new_call(call: _PartialCall, call_id: str, name: str, arguments: object) -> bool:
     if call_id and call.id:
         return call_id != call.id
     # Without ids to tell calls apart, a different name is a new call. The same name again
-    # continues the call: some servers repeat it on every delta.
-    return bool(name and call.name and name != call.name)
+    # continues the call (some servers repeat it on every delta), unless the call's arguments
+    # are already a whole object and these start another one.
+    if not (name and call.name):
+        return False
+    if name != call.name:
+        return True
+    starts_object = isinstance(arguments, dict) or (
+        isinstance(arguments, str) and arguments.lstrip().startswith("{")
+    )
+    return starts_object and _is_whole_object(call.fragments)
+
+
+def _is_whole_object(fragments: list[str]) -> bool:
+    text = "".join(fragments).strip()
+    if not text.endswith("}"):
+        return False
+    try:
+        return isinstance(json.loads(text), dict)
+    except (ValueError, RecursionError):
+        return False
 
 
 def _add_arguments(call: _PartialCall, arguments: object, position: int) -> None:

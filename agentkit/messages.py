@@ -22,6 +22,7 @@ __all__ = [
     "ToolMessage",
     "Usage",
     "UserMessage",
+    "call_id",
     "estimate_cost",
     "message_from_wire",
     "message_to_wire",
@@ -36,6 +37,18 @@ __all__ = [
 def new_call_id() -> str:
     """Return a fresh tool-call id, for calls whose id the server left out."""
     return "call_" + os.urandom(12).hex()
+
+
+def call_id(raw: object) -> str:
+    """The id a server gave a call, as text; a fresh one when it gave none (or an empty one).
+
+    Ids come in any format: a number is kept as its text, so the tool result answers it.
+    """
+    if isinstance(raw, str) and raw.strip():
+        return raw
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return str(raw)
+    return new_call_id()
 
 
 def parse_arguments(raw: object) -> dict[str, Any] | None:
@@ -85,8 +98,8 @@ class ToolCall:
             object.__setattr__(self, "raw_arguments", json.dumps(self.arguments))
 
     @classmethod
-    def from_wire(cls, id: str | None, name: str, arguments: object) -> ToolCall:
-        """Build a call from the wire fields, decoding `arguments` once."""
+    def from_wire(cls, id: object, name: str, arguments: object) -> ToolCall:
+        """Build a call from the wire fields, decoding `arguments` once (see `call_id`)."""
         if isinstance(arguments, str):
             raw = arguments
         else:  # an object some servers send, or nothing at all (not the text "null")
@@ -94,7 +107,7 @@ class ToolCall:
         return cls(
             name=name,
             arguments=parse_arguments(arguments),
-            id=id or new_call_id(),
+            id=call_id(id),
             raw_arguments=raw,
         )
 
@@ -159,10 +172,14 @@ Message = Union[SystemMessage, UserMessage, AssistantMessage, ToolMessage]  # no
 def message_to_wire(message: Message) -> dict[str, Any]:
     """Convert one typed message to an OpenAI chat-completions message dict."""
     if isinstance(message, AssistantMessage):
-        wire: dict[str, Any] = {"role": "assistant", "content": message.content}
-        if message.tool_calls:
-            wire["tool_calls"] = [call.to_wire() for call in message.tool_calls]
-        return wire
+        if not message.tool_calls:
+            # Content may be null only beside tool calls; an empty reply goes back as "".
+            return {"role": "assistant", "content": message.content or ""}
+        return {
+            "role": "assistant",
+            "content": message.content,
+            "tool_calls": [call.to_wire() for call in message.tool_calls],
+        }
     if isinstance(message, ToolMessage):
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
     return {"role": message.role, "content": message.content}
@@ -219,7 +236,7 @@ def tool_calls_from_wire(raw: object, where: str, *, lenient: bool = False) -> t
                 f"{where}: tool_calls[{i}] needs a function with a name, got {item!r:.80}"
             )
         name = name if isinstance(name, str) else ""
-        calls.append(ToolCall.from_wire(item.get("id") or None, name, function.get("arguments")))
+        calls.append(ToolCall.from_wire(item.get("id"), name, function.get("arguments")))
     return tuple(calls)
 
 

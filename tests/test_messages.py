@@ -22,6 +22,7 @@ from agentkit.messages import (
     Message,
     estimate_cost,
     message_from_wire,
+    message_to_wire,
     messages_from_wire,
     messages_to_wire,
     new_call_id,
@@ -252,6 +253,24 @@ def test_tool_call_without_id_gets_a_fresh_one() -> None:
     assert re.fullmatch(r"call_[0-9a-f]{24}", second.id)
     assert first.id != second.id
     assert new_call_id() != new_call_id()
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(7, "7"), (3.5, "3.5"), ("  ", None), (True, None)])
+def test_tool_call_ids_in_other_formats(raw: object, expected: str | None) -> None:
+    call = ToolCall.from_wire(raw, "clock", "{}")
+    if expected is None:
+        assert re.fullmatch(r"call_[0-9a-f]{24}", call.id)
+    else:
+        assert call.id == expected
+    # The saved conversation loads back: the result answers the call by the same text id.
+    wire = messages_to_wire([AssistantMessage(None, (call,)), ToolMessage(call.id, "12:00")])
+    assert messages_from_wire(wire)[0] == AssistantMessage(None, (call,))
+
+
+def test_an_empty_assistant_reply_goes_back_with_empty_text_not_null() -> None:
+    assert message_to_wire(AssistantMessage()) == {"role": "assistant", "content": ""}
+    with_calls = message_to_wire(AssistantMessage(None, (ToolCall("f", {}, id="c"),)))
+    assert with_calls["content"] is None
 
 
 def test_tool_call_built_in_python_encodes_its_arguments() -> None:

@@ -111,6 +111,26 @@ def test_the_same_name_repeated_continues_the_call() -> None:
     assert summary(reply) == [("c1", "f", {"a": 1})]
 
 
+def test_index_always_zero_without_ids_the_same_name_after_a_whole_call_is_a_new_call() -> None:
+    reply = assemble(
+        chunk(tool_calls=[call(0, name="f", arguments='{"a": 1}')]),
+        chunk(tool_calls=[call(0, name="f", arguments='{"a": ')]),
+        chunk(tool_calls=[call(0, name="f", arguments='{"b": 2}}')]),
+        chunk(tool_calls=[call(0, name="f", arguments={"c": 3})]),
+    )
+    assert [(c.name, c.arguments) for c in reply.tool_calls] == [
+        ("f", {"a": 1}),
+        ("f", {"a": {"b": 2}}),
+        ("f", {"c": 3}),
+    ]
+    assert len({c.id for c in reply.tool_calls}) == 3
+
+
+def test_a_numeric_id_is_kept_as_text() -> None:
+    reply = assemble(chunk(tool_calls=[call(0, 7, "f", "{}")]))  # type: ignore[arg-type]
+    assert summary(reply) == [("7", "f", {})]
+
+
 def test_non_contiguous_indexes() -> None:
     reply = assemble(
         chunk(tool_calls=[call(0, "a", "f", "{")]),
@@ -256,7 +276,7 @@ def test_absurdly_nested_arguments_give_none_instead_of_crashing() -> None:
             {"choices": [{"delta": {"tool_calls": [{"function": "f"}]}}]},
             "`delta.tool_calls[0].function`",
         ),
-        ({"choices": [{"delta": {"tool_calls": [{"id": 7}]}}]}, "`delta.tool_calls[0].id` must be"),
+        ({"choices": [{"delta": {"tool_calls": [{"id": [7]}]}}]}, "`delta.tool_calls[0].id` must"),
     ],
 )
 def test_malformed_chunks_raise_value_error(bad: Any, message: str) -> None:
