@@ -9,6 +9,7 @@ that are not `Exception`s (KeyboardInterrupt, SystemExit) propagate.
 from __future__ import annotations
 
 import inspect
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -137,6 +138,12 @@ class Executor:
             return tool.validate(call.arguments)
         except ModelRetry as exc:
             return CallOutcome(call, self._tell(exc.message), is_error=True)
+        except Exception as exc:  # a user's validator that raised something unexpected
+            text = self._tell(
+                f"The arguments for `{call.name}` could not be checked: {_error_text(exc)}. "
+                f"Call `{call.name}` again with corrected arguments."
+            )
+            return CallOutcome(call, text, is_error=True)
 
     def _unknown(self, name: str) -> str:
         available = ", ".join(f"`{n}`" for n in self.registry.names) or "none"
@@ -180,9 +187,10 @@ class Executor:
     ) -> list[CallOutcome]:
         """Run validated calls concurrently (at most `max_parallel` at once); outcomes in order.
 
-        Every call runs in the task group, a single one too: a `CancelledError` that a tool's
-        own code raises then ends only that call, while a cancellation of the run (an anyio
-        scope, `task.cancel()`, Ctrl-C) still cancels the group and propagates.
+        Every call runs in the task group, a single one too. A cancellation of the run (an
+        anyio scope, `task.cancel()`, Ctrl-C) cancels the group's scope and propagates; a
+        `CancelledError` that a tool's own code raises while no enclosing scope is cancelled
+        ends only that call, which is reported as failed, and its siblings run on.
         """
         outcomes: list[CallOutcome | None] = [None] * len(calls)
         limiter = anyio.CapacityLimiter(self.max_parallel) if len(calls) > 1 else None
@@ -198,7 +206,11 @@ class Executor:
                 async with limiter:
                     outcomes[index] = await self._run_one(*calls[index], context)
             except anyio.get_cancelled_exc_class():
-                raise
+                if anyio.current_effective_deadline() == -math.inf:
+                    raise  # the run (or this batch) is being cancelled
+                call = calls[index][0]
+                text = f"`{call.name}` failed: it was cancelled by its own code"
+                outcomes[index] = CallOutcome(call, text, is_error=True)
             except BaseException as exc:  # KeyboardInterrupt, SystemExit: end the batch
                 fatal.append(exc)
                 tg.cancel_scope.cancel()
@@ -208,13 +220,9 @@ class Executor:
                 tg.start_soon(run_at, index)
         if fatal:
             raise fatal[0]
-        # The group ended normally, so the run was not cancelled: a call without an outcome
-        # was ended by a CancelledError from its own code.
-        return [
-            outcome
-            or CallOutcome(call, f"`{call.name}` failed: it was cancelled by its own code", True)
-            for outcome, (call, _, _) in zip(outcomes, calls, strict=True)
-        ]
+        finished = [outcome for outcome in outcomes if outcome is not None]
+        assert len(finished) == len(calls), "a call ended without an outcome"
+        return finished
 
     async def _run_one(
         self,
@@ -250,8 +258,14 @@ class Executor:
 
     async def _invoke(self, tool: Tool, kwargs: dict[str, Any], ctx: RunContext[Any] | None) -> Any:
         if tool.is_async:
-            return await tool.invoke(kwargs, ctx)
-        # Sync tools run in anyio's worker threads (at most 40 per process by default). A
-        # thread cannot be killed: on timeout or cancellation it is abandoned and finishes in
-        # the background, instead of being waited on forever.
-        return await anyio.to_thread.run_sync(tool.invoke, kwargs, ctx, abandon_on_cancel=True)
+            value = tool.invoke(kwargs, ctx)
+        else:
+            # Sync tools run in anyio's worker threads (at most 40 per process by default). A
+            # thread cannot be killed: on timeout or cancellation it is abandoned and finishes
+            # in the background, instead of being waited on forever.
+            value = await anyio.to_thread.run_sync(tool.invoke, kwargs, ctx, abandon_on_cancel=True)
+        # A function that returns an awaitable (an async function behind a plain decorator,
+        # say) is awaited here, on the event loop, under the call's timeout.
+        while inspect.isawaitable(value):
+            value = await value
+        return value

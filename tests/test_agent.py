@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 from _reliability import assert_valid_history
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from agentkit import (
     Agent,
@@ -535,6 +535,67 @@ async def test_cancelled_error_raised_by_a_tool_itself_is_a_failed_call(count: i
     assert texts == ["`flaky` failed: it was cancelled by its own code"] * count
     assert result.output == "ok"
     assert_valid_history(result.messages)
+
+
+class Order(BaseModel):
+    qty: int
+
+    @field_validator("qty")
+    @classmethod
+    def known(cls, value: int) -> int:
+        return {1: 1, 2: 2}[value]  # KeyError for anything else
+
+
+async def test_a_tools_own_cancelled_error_leaves_its_sibling_calls_running() -> None:
+    async def stray() -> str:
+        """Raises a CancelledError of its own while its sibling still runs."""
+        await anyio.sleep(0.01)
+        raise anyio.get_cancelled_exc_class()()
+
+    async def steady() -> str:
+        """Takes a little longer."""
+        await anyio.sleep(0.2)
+        return "steady result"
+
+    with ScriptedModel([[call("steady"), call("stray")], "ok"]) as model:
+        result = await Agent(model, tools=[stray, steady]).run("go")
+    texts = [m.content for m in result.messages if isinstance(m, ToolMessage)]
+    assert texts == ["steady result", "`stray` failed: it was cancelled by its own code"]
+    assert_valid_history(result.messages)
+
+
+async def test_an_awaitable_returned_by_a_plain_function_is_awaited() -> None:
+    async def fetch(city: str) -> str:
+        return f"sunny in {city}"
+
+    def forecast(city: str) -> Any:
+        """Forecast for a city, through an async helper.
+
+        Args:
+            city: The city.
+        """
+        return fetch(city)
+
+    with ScriptedModel([call("forecast", city="Oslo"), "ok"]) as model:
+        result = await Agent(model, tools=[forecast]).run("go")
+    assert result.messages[-2].content == "sunny in Oslo"
+
+
+async def test_a_validator_raising_an_unexpected_exception_is_a_failed_call() -> None:
+    def place(order: Order) -> str:
+        """Place an order.
+
+        Args:
+            order: The order.
+        """
+        return "placed"
+
+    script = [call("place", order={"qty": 9}), call("place", order={"qty": 2}), "ok"]
+    with ScriptedModel(script) as model:
+        result = await Agent(model, tools=[place]).run("go")
+    texts = [m.content for m in result.messages if isinstance(m, ToolMessage)]
+    assert "KeyError: 9" in texts[0] and "again" in texts[0]
+    assert texts[1] == "placed"
 
 
 async def test_an_approval_callback_that_raises_declines_the_call() -> None:
