@@ -77,6 +77,9 @@ def _quiet_large_body_warning() -> None:
     )
 
 
+_TOOL_SETTINGS = frozenset({"tool_choice", "parallel_tool_calls"})
+
+
 class OpenAIModel(Model):
     """A model behind an OpenAI-compatible chat-completions endpoint.
 
@@ -224,6 +227,8 @@ class OpenAIModel(Model):
     ) -> bytes:
         body: dict[str, Any] = {"model": self.name, "messages": messages_to_wire(messages)}
         for key, value in settings.items():
+            if key in _TOOL_SETTINGS and not tools:
+                continue  # servers reject tool settings in a request without tools
             if key != "extra_body" and value is not None:
                 body[key] = value
         if stream:
@@ -364,7 +369,9 @@ class OpenAIModel(Model):
         return ModelResponse(message, self._usage(data.get("usage")), choice.get("finish_reason"))
 
     def _usage(self, raw: object) -> Usage:
-        usage = raw if isinstance(raw, dict) else {}
+        if not isinstance(raw, dict) or not raw:
+            return Usage(requests=1)  # tokens not reported: the cost is unknown, not zero
+        usage = raw
         prompt = non_negative_int(usage.get("prompt_tokens"))
         completion = non_negative_int(usage.get("completion_tokens"))
         cost = estimate_cost(self.name, prompt, completion)

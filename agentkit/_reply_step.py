@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from ._run import RunState
+from ._text import StreamRedactor, redact
 from ._textgate import TextGate
 from .errors import ModelError, RunError
 from .events import TextDelta
 from .llama import extract_tool_calls, strip_special_tokens
-from .messages import AssistantMessage, ToolCall, UserMessage, new_call_id
+from .messages import AssistantMessage, ToolCall, Usage, UserMessage, new_call_id, parse_arguments
 from .models import Model, ModelResponse, ModelSettings, ToolUseFailed
 
 __all__ = ["ReplyStep"]
@@ -44,11 +45,12 @@ class ReplyStep:
                         yield item
                 else:
                     response = await self.model.request(run.messages, self.definitions, settings)
-                    yield self._recovered(response)
+                    yield self._recovered(self._redacted(response))
             except ToolUseFailed as exc:
                 recovered = self._from_failed_generation(run, exc)
                 if recovered is None:
-                    continue  # the model is asked once more
+                    run.check_requests()  # the model is asked once more, if allowed
+                    continue
                 yield recovered
             except RunError as exc:
                 raise run.fail(exc) from exc.__cause__
@@ -60,6 +62,7 @@ class ReplyStep:
         prose, calls = extract_tool_calls(exc.failed_generation)
         if calls:
             return self._recovered(ModelResponse(AssistantMessage(prose or None, tuple(calls))))
+        run.usage = run.usage + Usage(requests=1)  # the rejected request counts
         if run.asked_after_tool_use_failed:
             raise run.fail(exc)
         run.asked_after_tool_use_failed = True
@@ -76,17 +79,24 @@ class ReplyStep:
         self, run: RunState, settings: ModelSettings
     ) -> AsyncIterator[TextDelta | ModelResponse]:
         gate = TextGate()
+        redactor = StreamRedactor(self.model.secrets)
         response: ModelResponse | None = None
         streamed: list[str] = []
         async for item in self.model.request_stream(run.messages, self.definitions, settings):
             if isinstance(item, ModelResponse):
                 response = item
             else:
+                item = redactor.feed(item)
                 streamed.append(item)
                 if text := gate.feed(item):
                     yield TextDelta(text)
         if response is None:
             raise run.fail(ModelError(f"model {self.model.name!r} streamed no complete reply"))
+        held = redactor.finish()
+        streamed.append(held)
+        if held and (text := gate.feed(held)):
+            yield TextDelta(text)
+        response = self._redacted(response)
         recovered = self._recovered(response)
         # Prose that came after a native call was held by the stream reader; it is only in
         # the final message. Show it too, through the same gate.
@@ -98,6 +108,29 @@ class ReplyStep:
         if rest := gate.finish(keep_calls=not recovered.message.tool_calls):
             yield TextDelta(rest)
         yield recovered
+
+    def _redacted(self, response: ModelResponse) -> ModelResponse:
+        """The reply without the endpoint's secrets: a server or model may echo the API key."""
+        secrets = self.model.secrets
+        message = response.message
+        if not secrets or not (
+            any(s in (message.content or "") for s in secrets)
+            or any(s in c.raw_arguments or s in c.name for c in message.tool_calls for s in secrets)
+        ):
+            return response
+        calls = tuple(
+            ToolCall(
+                redact(c.name, secrets),
+                None if c.arguments is None else parse_arguments(redact(c.raw_arguments, secrets)),
+                c.id,
+                redact(c.raw_arguments, secrets),
+            )
+            for c in message.tool_calls
+        )
+        content = redact(message.content, secrets) if message.content else message.content
+        return ModelResponse(
+            AssistantMessage(content, calls), response.usage, response.finish_reason
+        )
 
     def _recovered(self, response: ModelResponse) -> ModelResponse:
         """The reply with tool calls left as text recovered, and call ids made unique."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["LONE_SURROGATE", "clean_text", "redact"]
+__all__ = ["LONE_SURROGATE", "StreamRedactor", "clean_text", "redact"]
 
 # CSI/OSC escape sequences and C0/C1 controls other than tab and newline: they waste the
 # model's tokens and could forge terminal output when results are shown.
@@ -36,3 +36,40 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if secret and secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+class StreamRedactor:
+    """Redacts secrets from text that arrives in pieces, which may split a secret anywhere.
+
+    The end of each piece that could be the start of a secret is held until the next piece
+    (or `finish`) shows whether it is one.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self.secrets = tuple(s for s in secrets if s)
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        """The text that can be released now, secrets replaced by `***`."""
+        if not self.secrets:
+            return piece
+        text = redact(self._held + piece, self.secrets)
+        keep = max(_prefix_at_end(text, secret) for secret in self.secrets)
+        self._held = text[len(text) - keep :] if keep else ""
+        return text[: len(text) - keep]
+
+    def finish(self) -> str:
+        """The text still held: it did not become a secret."""
+        held, self._held = self._held, ""
+        return held
+
+
+def _prefix_at_end(text: str, secret: str) -> int:
+    """The length of the longest proper prefix of `secret` that `text` ends with."""
+    first = secret[0]
+    at = text.find(first, max(0, len(text) - len(secret) + 1))
+    while at != -1:
+        if secret.startswith(text[at:]):
+            return len(text) - at
+        at = text.find(first, at + 1)
+    return 0

@@ -22,7 +22,7 @@ from _reliability import (
     close_open_agents,  # noqa: F401 - autouse: closes OPEN_AGENTS
 )
 
-from agentkit import Agent, AssistantMessage, ModelError
+from agentkit import Agent, AssistantMessage, ModelError, UsageLimitExceeded, UsageLimits
 from agentkit.events import Event, ModelRequestStarted, RunFinished, TextDelta
 from agentkit.models import ToolUseFailed
 from agentkit.testing import Chunks, Completion, Error, FakeRequest, FakeServer, Raw
@@ -440,6 +440,19 @@ async def test_without_tools_nothing_is_recovered(fake_server: FakeServer, mode:
         assert "".join(outcome.deltas[0]).strip() == outcome.output
 
 
+@pytest.mark.parametrize("mode", MODES)
+async def test_code_in_an_answer_that_looks_like_a_builtin_call_stays_the_answer(
+    fake_server: FakeServer, ran: Ran, mode: str
+) -> None:
+    answer = 'Run this:\n\n```python\nimport subprocess\nsubprocess.call(args="ls")\n```'
+    fake_server.add(reply(mode, answer))
+    outcome = await drive(make_agent(fake_server, ran), mode)
+    assert outcome.output == answer
+    assert ran.calls == []
+    if mode != "run":
+        assert "".join(outcome.deltas[0]) == answer
+
+
 # --- Groq's HTTP 400 tool_use_failed ---------------------------------------------------------
 
 
@@ -570,3 +583,26 @@ async def test_tool_use_failed_retry_shows_the_servers_reason(
     fake_server.add(tool_use_failed("", f"tool call validation failed: {why}"), reply(mode, ANSWER))
     await drive(make_agent(fake_server, ran), mode)
     assert why in fake_server.chat_requests[1].messages[-1]["content"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["run", "stream"])
+async def test_a_rejected_request_counts_against_the_request_limit(
+    fake_server: FakeServer, ran: Ran, stream: bool
+) -> None:
+    agent = make_agent(fake_server, ran)
+
+    async def go(limits: UsageLimits | None = None) -> Any:
+        if not stream:
+            return await agent.run("go", usage_limits=limits)
+        events = [event async for event in agent.stream("go", usage_limits=limits)]
+        assert isinstance(events[-1], RunFinished)
+        return events[-1].result
+
+    fake_server.add(tool_use_failed("not a call"))
+    with pytest.raises(UsageLimitExceeded) as info:
+        await go(UsageLimits(requests=1))
+    assert len(fake_server.chat_requests) == 1
+    assert info.value.usage.requests == 1
+    assert_valid_history(info.value.messages)
+    fake_server.add(tool_use_failed("not a call"), Completion(ANSWER))
+    assert (await go()).usage.requests == 2

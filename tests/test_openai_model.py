@@ -248,6 +248,33 @@ async def test_stream_options_rejected_are_dropped_once(fake_server: FakeServer)
     assert "stream_options" not in fake_server.chat_requests[1].body
 
 
+async def test_without_usage_in_the_stream_tokens_and_cost_are_unknown(
+    fake_server: FakeServer,
+) -> None:
+    fake_server.add(
+        Error(400, {"error": {"message": "Unrecognized request argument: stream_options"}}),
+        Completion("ok"),
+    )
+    events = [e async for e in make_agent(fake_server).stream("x")]
+    usage = events[-1].result.usage
+    assert (usage.requests, usage.total_tokens, usage.cost) == (1, 0, None)
+
+
+async def test_tool_settings_are_left_out_of_a_request_without_tools(
+    fake_server: FakeServer,
+) -> None:
+    fake_server.add(Completion("ok"), Completion("ok"))
+    settings: Any = {"tool_choice": "auto", "parallel_tool_calls": True, "temperature": 0.1}
+    bare = Agent("m", base_url=fake_server.url, api_key=KEY, model_settings=settings)
+    OPEN_AGENTS.append(bare)
+    await bare.run("x")
+    await make_agent(fake_server, model_settings=settings).run("x")
+    without, with_tools = (r.body for r in fake_server.chat_requests)
+    assert "tool_choice" not in without and "parallel_tool_calls" not in without
+    assert without["temperature"] == 0.1
+    assert with_tools["tool_choice"] == "auto" and with_tools["parallel_tool_calls"] is True
+
+
 async def test_tool_definitions_are_sent_every_turn_exactly_as_defined(
     fake_server: FakeServer,
 ) -> None:

@@ -9,12 +9,14 @@ body the server received is searched for it. Only the `Authorization` header car
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given, strategies as st
 from _reliability import (
     BOUND,
     FAST,
@@ -27,6 +29,7 @@ from _reliability import (
 )
 
 from agentkit import Agent, ModelError, ModelRetry, RunError, ToolRetriesExceeded
+from agentkit._text import StreamRedactor, redact
 from agentkit.events import RunFinished, event_to_dict
 from agentkit.messages import messages_to_wire
 from agentkit.models import OpenAIModel
@@ -257,3 +260,56 @@ async def test_key_echoed_in_tool_use_failed_reaches_neither_model_nor_error(
     second = fake_server.chat_requests[1]
     assert "***" in json.dumps(second.messages)  # the reason was shown, redacted
     assert_no_key(json.dumps(second.body), "the retry request")
+
+
+def echo(text: str) -> str:
+    """Return the text.
+
+    Args:
+        text: Any text.
+    """
+    return "echoed"
+
+
+@pytest.mark.parametrize("chunk_size", [0, 1, 3], ids=["json", "stream-1", "stream-3"])
+async def test_key_echoed_by_the_model_is_in_no_event_message_or_request(
+    fake_server: FakeServer, chunk_size: int
+) -> None:
+    # A model can only echo what it saw, but a server may put anything in a reply.
+    call = {"name": "echo", "arguments": json.dumps({"text": f"model says {KEY}"})}
+    fake_server.add(
+        Completion(f"calling with {KEY}", tool_calls=[call], chunk_size=chunk_size or 8),
+        Completion(f"The key is {KEY}, and {KEY[:5]} is not it.", chunk_size=chunk_size or 8),
+    )
+    with anyio.fail_after(BOUND):
+        async with server_agent(fake_server, tools=[echo]) as agent:
+            if chunk_size:
+                events = [e async for e in agent.stream("go")]
+                finished = events[-1]
+                assert isinstance(finished, RunFinished)
+                result = finished.result
+                deltas = "".join(e.text for e in events if e.type == "text_delta")
+                assert deltas.endswith(f"The key is ***, and {KEY[:5]} is not it.")
+            else:
+                events, result = [], await agent.run("go")
+    for event in events:
+        assert_no_key(json.dumps(event_to_dict(event)), f"event {event.type}")
+    assert result.output == f"The key is ***, and {KEY[:5]} is not it."
+    assert result.messages[1].tool_calls[0].arguments == {"text": "model says ***"}
+    assert_no_key(json.dumps(messages_to_wire(result.messages)), "the run's messages")
+    assert_requests_clean(fake_server)
+
+
+@given(
+    text=st.text(alphabet="ab-*", max_size=40),
+    cuts=st.lists(st.integers(min_value=0, max_value=40), max_size=8),
+)
+def test_redacting_a_stream_in_any_pieces_equals_redacting_the_whole(
+    text: str, cuts: list[int]
+) -> None:
+    secrets = ("abab-a", "b-*b")
+    redactor = StreamRedactor(secrets)
+    points = sorted({0, len(text), *(min(c, len(text)) for c in cuts)})
+    out = "".join(redactor.feed(text[a:b]) for a, b in itertools.pairwise(points))
+    out += redactor.finish()
+    assert out == redact(text, secrets)
