@@ -9,7 +9,8 @@ answer (see `agentkit._textgate`). Accepted forms (llama31-tool-calls.md):
                                          arguments as a JSON string holding an object
 {"type": "function", "function": {"name": "f", "arguments": {...}}}
 <function=f>{...}</function>             the closing tag is optional
-brave_search.call(query="...")           keyword arguments with literal values only
+brave_search.call(query="...")           keyword arguments with literal values only; after
+                                         <|python_tag|>, or with nothing but calls around
 <|python_tag|>print(1 + 1)               raw code: a `code_interpreter` call
 ```
 
@@ -111,16 +112,41 @@ def extract_tool_calls(text: str) -> tuple[str, list[ToolCall]]:
 def _find_calls(text: str) -> list[_Found]:
     if not any(marker in text for marker in _MARKERS):
         return []
-    found = sorted(
-        _code_calls(text) + _object_calls(text) + _builtin_calls(text), key=lambda f: f.start
-    )
-    # A call found inside another one's text (a tag inside a JSON string, a dict inside
-    # code) is part of that call, not a call of its own.
+    others = _code_calls(text) + _object_calls(text)
+    builtins = _builtin_calls(text)
+    kept = _outermost(others + builtins)
+    # `NAME.call(...)` is the built-in form after <|python_tag|>. Without the tag (a server
+    # that drops special tokens) it is a call only when the reply holds nothing but calls:
+    # next to prose or other code it is a snippet in an answer (`subprocess.call(...)`).
+    regions = _tag_regions(text)
+    tagged = [f for f in builtins if any(begin <= f.start < end for begin, end in regions)]
+    loose = len(tagged) < len(builtins) and any(f in builtins and f not in tagged for f in kept)
+    if loose and _remaining_text(text, kept):
+        kept = _outermost(others + tagged)
+    return kept
+
+
+def _outermost(found: list[_Found]) -> list[_Found]:
+    """The calls in order; one found inside another's text (a tag inside a JSON string, a dict
+    inside code) is part of that call, not a call of its own."""
     kept: list[_Found] = []
-    for item in found:
+    for item in sorted(found, key=lambda f: f.start):
         if not kept or item.start >= kept[-1].end:
             kept.append(item)
     return kept
+
+
+def _tag_regions(text: str) -> list[tuple[int, int]]:
+    """The stretches after each <|python_tag|>, up to the next special token."""
+    regions = []
+    at = text.find(_PYTHON_TAG)
+    while at != -1:
+        begin = at + len(_PYTHON_TAG)
+        token = _SPECIAL_TOKEN.search(text, begin)
+        end = token.start() if token else len(text)
+        regions.append((begin, end))
+        at = text.find(_PYTHON_TAG, end)
+    return regions
 
 
 # --- JSON objects and <function=NAME> --------------------------------------------------------
@@ -319,17 +345,12 @@ def _literal(node: ast.expr) -> Any:
 
 def _code_calls(text: str) -> list[_Found]:
     found = []
-    at = text.find(_PYTHON_TAG)
-    while at != -1:
-        begin = at + len(_PYTHON_TAG)
-        token = _SPECIAL_TOKEN.search(text, begin)
-        end = token.start() if token else len(text)
+    for begin, end in _tag_regions(text):
         code = _unwrap_fence(text[begin:end].strip())
         # JSON or `.call(` after the tag is a call in that syntax, valid or not: never code.
         if code and not _CALL_LIKE.match(code):
             call = ToolCall(name="code_interpreter", arguments={"code": code})
             found.append(_Found(begin, end, call))
-        at = text.find(_PYTHON_TAG, end)
     return found
 
 

@@ -111,6 +111,16 @@ POSITIVE: dict[str, tuple[str, list[tuple[str, dict[str, Any]]], str]] = {
         "",
     ),
     "built-in, no arguments": ("<|python_tag|>now.call()", [("now", {})], ""),
+    "built-in after prose and python_tag": (
+        'Let me search.\n<|python_tag|>brave_search.call(query="x")<|eom_id|>',
+        [("brave_search", {"query": "x"})],
+        "Let me search.",
+    ),
+    "built-in alone in a fence": (
+        '```python\nbrave_search.call(query="x")\n```',
+        [("brave_search", {"query": "x"})],
+        "",
+    ),
     "code_interpreter": (
         "<|python_tag|>print(2 ** 10)<|eom_id|>",
         [("code_interpreter", {"code": "print(2 ** 10)"})],
@@ -230,6 +240,10 @@ NEGATIVE = {
     "built-in, unclosed": 'brave_search.call(query="weather"',
     "built-in, in a sentence": "You could use client.call(timeout=5) for that.",
     "built-in, more code after": 'brave_search.call(query="x") + 1',
+    "built-in shape in a code answer": (
+        'Use this:\n\n```python\nimport subprocess\nsubprocess.call(args="ls", shell=True)\n```'
+    ),
+    "built-in shape after prose, no tag": 'To search, write:\nbrave_search.call(query="x")',
     "function tag, list body": "<function=f>[1, 2]</function>",
     "function tag, truncated body": '<function=f>{"a": 1</function>',
     "python_tag, truncated JSON": '<|python_tag|>{"name": "f", "parameters": {',
