@@ -2,7 +2,9 @@
 
 It serves `GET /v1/models` and `POST /v1/chat/completions` (JSON or SSE, following the
 request's `stream`), from its own thread and event loop, so sync and async code can use it.
-Each chat request takes the next scripted reply, else asks the handler, else gets a 500.
+Each chat request takes the next scripted reply, else asks the handler, else gets a 500; a
+handler that raises gets a 500 naming its exception, and the server serves on. Other paths
+get a 404, as from a real server.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from ._fake_replies import (
     Chunks,
     Completion,
+    Drop,
     Error,
     FakeRequest,
     Hang,
@@ -37,6 +40,8 @@ __all__ = ["FakeServer", "Handler"]
 
 
 Handler = Callable[[FakeRequest], Reply]
+MODELS_PATH = "/v1/models"
+CHAT_PATH = "/v1/chat/completions"
 
 
 class FakeServer(AbstractContextManager["FakeServer"]):
@@ -88,7 +93,7 @@ class FakeServer(AbstractContextManager["FakeServer"]):
     def chat_requests(self) -> list[FakeRequest]:
         """The chat-completion requests received, in order."""
         with self._lock:
-            return [r for r in self.requests if r.path.endswith("/chat/completions")]
+            return [r for r in self.requests if r.path.split("?", 1)[0] == CHAT_PATH]
 
     def add(self, *replies: Reply) -> None:
         """Script more replies."""
@@ -175,33 +180,52 @@ class FakeServer(AbstractContextManager["FakeServer"]):
         return await self._route(stream, request) and keep_alive
 
     async def _route(self, stream: anyio.abc.SocketStream, request: FakeRequest) -> bool:
-        path = request.path.split("?", 1)[0].rstrip("/")
-        if request.method == "GET" and path.endswith("/models"):
+        path = request.path.split("?", 1)[0]
+        if request.method == "GET" and path == MODELS_PATH:
             data = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]
             await _send(stream, 200, {"object": "list", "data": data})
             return True
-        if request.method == "POST" and path.endswith("/chat/completions"):
+        if request.method == "POST" and path == CHAT_PATH:
             reply = self._next_reply(request)
             if self.latency:
                 await anyio.sleep(self.latency)
             return await _answer(stream, request, reply)
-        await _send(stream, 404, {"error": {"message": f"no route {request.method} {path}"}})
+        # As a real server would: a base URL without /v1 must fail here too.
+        message = (
+            f"no route {request.method} {path}: the fake server serves GET {MODELS_PATH} and "
+            f"POST {CHAT_PATH} (use FakeServer.url, which ends in /v1, as the base URL)"
+        )
+        await _send(stream, 404, {"error": {"message": message}})
         return True
 
     def _next_reply(self, request: FakeRequest) -> Reply:
         with self._lock:
             if self._replies:
                 return self._replies.pop(0)
-        if self.handler is not None:
-            return self.handler(request)
         number = len(self.chat_requests)
-        message = (
-            f"fake server: no reply scripted for chat request #{number} "
-            "(add more with FakeServer.add, or give a handler)"
-        )
-        # Not retried by the SDK: a missing script is a test's mistake, not a fault to ride out.
-        body = {"error": {"message": message, "type": "fake_server"}}
-        return Error(500, body, {"x-should-retry": "false"})
+        if self.handler is None:
+            return _mistake(
+                f"no reply scripted for chat request #{number} "
+                "(add more with FakeServer.add, or give a handler)"
+            )
+        # The handler is the test's own code: its failure is reported to the client, and the
+        # server goes on serving.
+        try:
+            reply = self.handler(request)
+        except Exception as exc:
+            return _mistake(f"the handler raised {type(exc).__name__}: {exc} (request #{number})")
+        if not isinstance(reply, Completion | Chunks | Error | Raw | Drop | Hang):
+            return _mistake(
+                f"the handler returned {reply!r:.80} for request #{number}; return a Completion, "
+                "Chunks, Error, Raw, Drop or Hang"
+            )
+        return reply
+
+
+def _mistake(what: str) -> Error:
+    """A 500 for a test's own mistake; not retried by the SDK, since it is no fault to ride out."""
+    body = {"error": {"message": f"fake server: {what}", "type": "fake_server"}}
+    return Error(500, body, {"x-should-retry": "false"})
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
