@@ -60,6 +60,8 @@ class Agent(Generic[OutputT]):
         max_result_chars: Longest tool result sent to the model; longer ones are cut.
         max_retries: HTTP retries of the `openai` SDK.
         timeout: Seconds the SDK waits to connect and between bytes of a reply.
+        deadline: Seconds one model request may take in all, retries and streaming included
+            (a slow drip never trips `timeout`; this stops it).
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class Agent(Generic[OutputT]):
         max_result_chars: int = 100_000,
         max_retries: int = 2,
         timeout: float = 60.0,
+        deadline: float = 600.0,
     ) -> None:
         problems = config_problems(
             max_turns, max_tool_failures, max_parallel_tools, max_result_chars
@@ -93,6 +96,7 @@ class Agent(Generic[OutputT]):
             api_key=api_key,
             max_retries=max_retries,
             timeout=timeout,
+            deadline=deadline,
         )
         tools_ = built(registry, tools)
         settings = built(check_settings, model_settings or {})

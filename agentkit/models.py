@@ -199,6 +199,7 @@ def resolve_model(
     api_key: str | None = None,
     max_retries: int = 2,
     timeout: float = 60.0,
+    deadline: float = 600.0,
 ) -> Model:
     """A `Model` for a model id ("offline" is the built-in offline model) or a `Model`.
 
@@ -216,7 +217,12 @@ def resolve_model(
     if not isinstance(model, str):
         raise UserError(f"model must be a model id or a Model instance, got {model!r}")
     return OpenAIModel(
-        model, base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout
+        model,
+        base_url=base_url,
+        api_key=api_key,
+        max_retries=max_retries,
+        timeout=timeout,
+        deadline=deadline,
     )
 
 

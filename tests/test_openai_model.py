@@ -228,6 +228,15 @@ async def test_slow_drip_trips_the_total_deadline(fake_server: FakeServer) -> No
             pass
 
 
+async def test_agent_passes_its_deadline_to_the_model(fake_server: FakeServer) -> None:
+    body = json.dumps({"choices": [{"message": {"role": "assistant", "content": "x" * 200}}]})
+    fake_server.add(Raw(body, headers={"content-type": "application/json"}, interval=0.02))
+    agent = make_agent(fake_server, max_retries=0, timeout=1.0, deadline=0.3)
+    assert isinstance(agent.model, OpenAIModel) and agent.model.deadline == 0.3
+    with pytest.raises(ModelError, match=r"within the 0\.3 s deadline"):
+        await agent.run("x")
+
+
 async def test_cancel_during_request_and_connections_closed(fake_server: FakeServer) -> None:
     fake_server.add(Hang())
     agent = make_agent(fake_server)
