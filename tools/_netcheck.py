@@ -8,7 +8,9 @@ A helper of `http_fetch.py`, not a tool module. It holds:
   is read the way the C library reads it (`127.1`, `0x7f000001`, `2130706433` and
   `0177.0.0.1` are all 127.0.0.1), never looked up as a name; any other host is resolved once,
   with the `resolve` the caller passes. Every address must be public; IPv6 forms that carry an
-  IPv4 address (mapped, compatible, NAT64, 6to4, Teredo) have that address checked too.
+  IPv4 address (mapped, compatible, NAT64, 6to4, Teredo) have that address checked too. Ranges
+  that `ipaddress` misses or marks differently across Python versions (site-local fec0::/10,
+  192.0.0.0/24, 2001::/23, 6to4, local-use NAT64, ...) are refused by a table of their own.
 
 Security role: this is the server-side request forgery check. The caller connects only to the
 addresses `vetted` returns (never resolving the name again), so what passes here is exactly
@@ -28,7 +30,23 @@ from agentkit import ModelRetry
 _HOST_CHARS = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+(%[a-z0-9._-]+)?")
 _NUMERIC_LABEL = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_SHARED = ipaddress.ip_network("100.64.0.0/10")
+# Ranges refused whatever `ipaddress` says of them: its tables differ between Python versions
+# (3.11.7 calls fec0::1 and 192.0.0.9 global; 3.13 calls 2001:1::1 and 192.0.0.9 global), and
+# none of them lists the deprecated site-local range. Each is checked before `is_private`,
+# so the message names the range.
+_NOT_PUBLIC = tuple(
+    (ipaddress.ip_network(network), kind)
+    for network, kind in (
+        ("100.64.0.0/10", "in the shared carrier-grade NAT range"),
+        ("192.0.0.0/24", "an IETF special-purpose address (some reach the local NAT gateway)"),
+        ("192.88.99.0/24", "a 6to4 relay address (deprecated)"),
+        ("fec0::/10", "a site-local address (deprecated, still routed on some local networks)"),
+        ("64:ff9b:1::/48", "in the local-use NAT64 range"),
+        ("2001::/23", "an IETF special-purpose address (some reach the local NAT gateway)"),
+        ("2002::/16", "a 6to4 address (deprecated)"),
+        ("3fff::/20", "a documentation address"),
+    )
+)
 
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -84,7 +102,7 @@ def _why_not_public(address: _Address) -> str | None:
             (candidate.is_unspecified, "the unspecified address (this machine)"),
             (candidate.is_link_local, "a link-local address (e.g. cloud metadata)"),
             (candidate.is_multicast, "a multicast address"),
-            (candidate in _SHARED, "in the shared carrier-grade NAT range"),
+            *((candidate in network, kind) for network, kind in _NOT_PUBLIC),
             (candidate.is_private, "a private or special-purpose address"),
             (candidate.is_reserved, "a reserved address"),
             (not candidate.is_global, "not a global address"),

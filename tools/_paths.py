@@ -3,6 +3,7 @@
 A helper of `files.py`, not a tool module. It holds:
 
 - `root_folder()`: the root (`AGENTKIT_FILES_ROOT`, else the working directory), resolved;
+  the home folder itself, or a folder above it (such as `/`), is refused, as in `shell`;
 - `confine(path, resolve)`: refuses absolute paths, `~`, `..` components, NUL bytes and
   overlong paths outright, then resolves the path and refuses it unless it lies inside the
   resolved root; the result, a `Target`, holds the real components below the root;
@@ -79,7 +80,12 @@ def show(path: str) -> str:
 
 
 def root_folder() -> Path:
-    """The resolved root folder, read at each call; RuntimeError when it is unusable."""
+    """The resolved root folder, read at each call.
+
+    Raises:
+        RuntimeError: The root is not an existing folder, or the system is not POSIX.
+        PermissionError: The root is the home folder, or a folder above it such as `/`.
+    """
     configured = os.environ.get("AGENTKIT_FILES_ROOT")
     base = Path(configured) if configured else Path.cwd()
     if not (os.open in os.supports_dir_fd and os.scandir in os.supports_fd):
@@ -93,7 +99,33 @@ def root_folder() -> Path:
             f"the files root {str(base)!r} is not an existing folder; set AGENTKIT_FILES_ROOT "
             "to one"
         )
+    _refuse_whole_home(root)
     return root
+
+
+def _refuse_whole_home(root: Path) -> None:
+    """Refuse the home folder itself, or a folder above it such as `/`, as the root.
+
+    Mirrors `shell._root()`: such a root would give the model `.ssh/`, `.aws/`, browser
+    profiles and the like (and `etc/shadow` from `/` when running as root).
+    """
+    home: Path | None
+    try:
+        home = Path.home()
+    except (OSError, RuntimeError, KeyError):  # no HOME and no password entry
+        home = None
+    # An empty or relative HOME names no home folder (it would resolve to the working one).
+    home = home.resolve() if home is not None and home.is_absolute() else None
+    if root == Path(root.anchor):
+        holds = "the whole file system (home folders, keys, credentials, system files)"
+    elif home is not None and (root == home or root in home.parents):
+        holds = f"the whole home folder ({home}: keys, credentials)"
+    else:
+        return
+    raise PermissionError(
+        f"the files tools would show {root} to the model, which holds {holds}; the user "
+        "must start agentkit in a project folder or set AGENTKIT_FILES_ROOT to one"
+    )
 
 
 def _refuse_unsafe_text(path: str) -> None:

@@ -12,7 +12,10 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from agentkit import ModelRetry
@@ -26,18 +29,19 @@ _MAX_INT_BITS = int(_MAX_DIGITS * math.log2(10))
 _MAX_FACTORIAL = 400
 _MAX_ROUND_DIGITS = 100
 _FLOAT_DIGITS = 15
+_SHOWN_DIGITS = 30
 
 
 def _factorial(n: _Number) -> int:
     if isinstance(n, float):
         if not n.is_integer():
-            raise ModelRetry(f"factorial needs a whole number >= 0, got {_format(n)}")
+            raise ModelRetry(f"factorial needs a whole number >= 0, got {_shown(n)}")
         n = int(n)
     if n < 0:
-        raise ModelRetry(f"factorial needs a whole number >= 0, got {n}")
+        raise ModelRetry(f"factorial needs a whole number >= 0, got {_shown(n)}")
     if n > _MAX_FACTORIAL:
         raise ModelRetry(
-            f"factorial({n}) is too large: the argument may be at most {_MAX_FACTORIAL}"
+            f"factorial({_shown(n)}) is too large: the argument may be at most {_MAX_FACTORIAL}"
         )
     return math.factorial(n)
 
@@ -46,11 +50,11 @@ def _round(x: _Number, ndigits: _Number | None = None) -> _Number:
     if ndigits is None:
         return round(x)
     if not isinstance(ndigits, int):
-        raise ModelRetry(f"round's second argument must be a whole number, got {_format(ndigits)}")
+        raise ModelRetry(f"round's second argument must be a whole number, got {_shown(ndigits)}")
     if abs(ndigits) > _MAX_ROUND_DIGITS:
         raise ModelRetry(
             f"round's second argument must be between -{_MAX_ROUND_DIGITS} and "
-            f"{_MAX_ROUND_DIGITS}, got {ndigits}"
+            f"{_MAX_ROUND_DIGITS}, got {_shown(ndigits)}"
         )
     return round(x, ndigits)
 
@@ -149,6 +153,50 @@ def _format(value: _Number) -> str:
     return f"{value:.{_FLOAT_DIGITS}g}"
 
 
+def _shown(value: _Number) -> str:
+    """A number as messages quote it; huge integers abbreviated: `640345...0000 (869 digits)`."""
+    text = _format(value)
+    digits = text.lstrip("-")
+    if len(digits) <= _SHOWN_DIGITS or not digits.isdigit():
+        return text
+    sign = text[: len(text) - len(digits)]
+    return f"{sign}{digits[:6]}...{digits[-4:]} ({len(digits)} digits)"
+
+
+@dataclass
+class _Calculation:
+    """What one `calculate` call tracks besides values: its text, and any underflow."""
+
+    expression: str
+    underflowed: bool = False
+
+
+_CALCULATION: ContextVar[_Calculation] = ContextVar("_CALCULATION")
+
+# Operations whose exact result is never zero when no argument is zero: a 0.0 from them is
+# an underflow (the result was below the smallest float), not a zero.
+_UNDERFLOWING: frozenset[Callable[..., Any]] = frozenset(
+    {operator.mul, operator.truediv, operator.pow, math.exp, math.radians, math.atan2}
+)
+_UNDERFLOW_NOTE = (
+    "0.0 (underflow: a step's result was too small for a float, below about 5e-324, and "
+    "became 0, so the exact result may not be zero; work with logarithms, e.g. log10, to see "
+    "its size)"
+)
+
+
+def _note_underflow(
+    function: Callable[..., Any], args: tuple[_Number, ...], result: object
+) -> None:
+    if (
+        isinstance(result, float)
+        and result == 0
+        and function in _UNDERFLOWING
+        and all(arg != 0 for arg in args)
+    ):
+        _CALCULATION.get().underflowed = True
+
+
 def _check_size(value: object) -> _Number:
     """The value when it is a real number of reasonable size; else a message for the model."""
     if isinstance(value, complex):
@@ -179,7 +227,7 @@ def _check_power(base: _Number, exponent: _Number) -> None:
     estimated_bits = (abs(base).bit_length() - 1) * exponent
     if estimated_bits > _MAX_INT_BITS:
         raise ModelRetry(
-            f"{_format(base)}**{_format(exponent)} is too large (more than {_MAX_DIGITS} "
+            f"{_shown(base)}**{_shown(exponent)} is too large (more than {_MAX_DIGITS} "
             "digits); use a smaller exponent, a float base (e.g. 2.0**x) or logarithms"
         )
 
@@ -232,6 +280,10 @@ def _eval_constant(node: ast.AST, depth: int) -> _Number:
             f"{value!r} is not a number; only numbers are allowed (no strings, booleans, "
             f"complex numbers or None). Use {_ALLOWED_TEXT}"
         )
+    if isinstance(value, float) and value == 0:  # 0.0, or a literal such as 1e-400?
+        written = ast.get_source_segment(_CALCULATION.get().expression, node) or ""
+        if re.search(r"[1-9]", re.split(r"[eE]", written)[0]):
+            _CALCULATION.get().underflowed = True
     return value
 
 
@@ -253,16 +305,37 @@ def _eval_unary(node: ast.AST, depth: int) -> _Number:
     return result
 
 
-def _eval_binary(node: ast.AST, depth: int) -> _Number:
-    assert isinstance(node, ast.BinOp)
+def _operator(node: ast.BinOp) -> Callable[[Any, Any], Any]:
     apply = _BINARY.get(type(node.op))
     if apply is None:
         raise ModelRetry(_refusal(node.op))
-    left = _eval(node.left, depth)
-    right = _eval(node.right, depth)
-    if isinstance(node.op, ast.Pow):
-        _check_power(left, right)
-    return _apply(apply, left, right)
+    return apply
+
+
+def _eval_binary(node: ast.AST, depth: int) -> _Number:
+    """A tree of binary operators, such as `1 + 2 + ... + 200`, evaluated without recursion.
+
+    A chain of operators is not nesting: every operator in it is at the same depth, and only
+    the operands that are something else (a call, a unary sign) go one level deeper.
+    """
+    assert isinstance(node, ast.BinOp)
+    values: list[_Number] = []
+    # Post-order on an explicit stack: (node, True) once its two operands are in `values`.
+    pending: list[tuple[ast.AST, bool]] = [(node, False)]
+    while pending:
+        current, operands_done = pending.pop()
+        if not isinstance(current, ast.BinOp):
+            values.append(_eval(current, depth))
+        elif not operands_done:
+            _operator(current)  # refuse an unsupported operator before its operands
+            pending += [(current, True), (current.right, False), (current.left, False)]
+        else:
+            right = values.pop()
+            left = values.pop()
+            if isinstance(current.op, ast.Pow):
+                _check_power(left, right)
+            values.append(_check_size(_apply(_operator(current), left, right)))
+    return values.pop()
 
 
 def _eval_call(node: ast.AST, depth: int) -> _Number:
@@ -284,6 +357,7 @@ def _apply(function: Callable[..., Any], *args: _Number, name: str | None = None
     where = f" in {name}()" if name else ""
     try:
         result: _Number = function(*args)
+        _note_underflow(function, args, result)
     except ZeroDivisionError:
         raise ModelRetry(f"division by zero{where}; check the divisor") from None
     except OverflowError:
@@ -291,7 +365,7 @@ def _apply(function: Callable[..., Any], *args: _Number, name: str | None = None
             f"the result{where} is too large to represent (overflow); use smaller numbers"
         ) from None
     except (ValueError, TypeError) as exc:
-        shown = ", ".join(_format(a) for a in args)
+        shown = ", ".join(_shown(a) for a in args)
         raise ModelRetry(
             f"invalid argument{where} ({shown}): {exc}; check the function's domain and the "
             "number of arguments"
@@ -338,6 +412,15 @@ def calculate(expression: str) -> str:
             "round(100 * 1.05 ** 10, 2)". Use ** for powers, not ^.
 
     Returns:
-        The value as text, e.g. "98" or "0.707106781186548".
+        The value as text, e.g. "98" or "0.707106781186548"; "0.0 (underflow: ...)" when
+        the result became 0 only because it was too small for a float.
     """
-    return _format(_eval(_parse(expression), 0))
+    calculation = _Calculation(expression.strip())
+    token = _CALCULATION.set(calculation)
+    try:
+        value = _eval(_parse(expression), 0)
+    finally:
+        _CALCULATION.reset(token)
+    if calculation.underflowed and isinstance(value, float) and value == 0:
+        return _UNDERFLOW_NOTE
+    return _format(value)

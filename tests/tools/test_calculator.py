@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from agentkit import ModelRetry, Tool
@@ -153,6 +155,137 @@ def test_refused_expressions(calculate: Tool, expression: str, message: str) -> 
 
 def test_nesting_at_the_cap_is_fine(calculate: Tool) -> None:
     assert calculate(_nested(50)) == "1"
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("+".join(str(i) for i in range(1, 61)), "1830"),  # was "nests more than 50 levels"
+        ("+".join(["1"] * 250), "250"),
+        ("-".join(["1"] * 250), "-248"),
+        ("*".join(["1.5"] * 120), f"{1.5**120:.15g}"),
+        ("+".join(["2*3"] * 100), "600"),
+        ("+".join(["-1"] * 160), "-160"),
+        ("/".join(["1e300"] + ["2"] * 160), f"{1e300 / 2**160:.15g}"),
+        ("**".join(["1"] * 160), "1"),  # a right-leaning chain
+        ("max(" + ",".join(["1+1"] * 120) + ")", "2"),
+        ("(" * 50 + "+".join(["1"] * 150) + ")" * 50, "150"),
+    ],
+)
+def test_long_chains_of_operators_are_not_nesting(
+    calculate: Tool, expression: str, expected: str
+) -> None:
+    assert len(expression) <= 500
+    assert calculate(expression) == expected
+
+
+def _stack_depth() -> int:
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    return depth
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("+".join(["1"] * 250), "250"),
+        ("**".join(["1"] * 160), "1"),
+        ("(-" * 49 + "+".join(["1"] * 100) + ")" * 49, "98"),  # nesting at the cap
+        ("1*" + "-" * 49 + "1", "-1"),
+        ("-".join(["(-(-(-(-1))))"] * 35), "-33"),
+    ],
+)
+def test_evaluation_stays_far_from_the_recursion_limit(
+    calculate: Tool, expression: str, expected: str
+) -> None:
+    # Room for 50 levels of real nesting, far too little for a chain of 250 operators
+    # evaluated recursively.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(_stack_depth() + 350)
+    try:
+        result = calculate(expression)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert result == expected
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "1*" + "-" * 50 + "1",  # a unary chain inside an operator chain is still nesting
+        "1+" * 10 + "-" * 60 + "1",
+        "2**" + "-" * 60 + "1",
+    ],
+)
+def test_real_nesting_inside_a_chain_is_still_capped(calculate: Tool, expression: str) -> None:
+    with pytest.raises(ModelRetry, match="nests more than 50 levels deep"):
+        calculate(expression)
+
+
+@pytest.mark.parametrize(
+    ("expression", "shown"),
+    [
+        ("factorial(400) ** 2", r"^640345\.\.\.0000 \(869 digits\)\*\*2 is too large"),
+        (
+            "log(-factorial(400))",
+            r"^invalid argument in log\(\) \(-640345\.\.\.0000 \(869 digits\)\)",
+        ),
+        ("factorial(10**40)", r"^factorial\(100000\.\.\.0000 \(41 digits\)\) is too large"),
+        ("round(1, -10**50)", r"got -100000\.\.\.0000 \(51 digits\)$"),
+    ],
+)
+def test_huge_numbers_in_messages_are_abbreviated(
+    calculate: Tool, expression: str, shown: str
+) -> None:
+    with pytest.raises(ModelRetry, match=shown) as caught:
+        calculate(expression)
+    assert len(caught.value.message) < 250
+
+
+UNDERFLOW = (
+    "0.0 (underflow: a step's result was too small for a float, below about 5e-324, and "
+    "became 0, so the exact result may not be zero; work with logarithms, e.g. log10, to see "
+    "its size)"
+)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "2**-3321",
+        "-(2**-3321)",
+        "3 * 2**-3321",
+        "0.5 ** 2000",
+        "exp(-1000)",
+        "1e-200 * 1e-200",
+        "1 / 10**400",
+        "5e-324 / 2",
+        "1e-400",
+    ],
+)
+def test_an_underflow_is_not_shown_as_an_exact_zero(calculate: Tool, expression: str) -> None:
+    assert calculate(expression) == UNDERFLOW
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("0.0", "0"),
+        ("0e5", "0"),
+        ("1.0 - 1.0", "0"),
+        ("0 * 1e-300", "0"),
+        ("0 ** 5", "0"),
+        ("round(0.3, 0)", "0"),
+        ("4.0 % 2", "0"),
+        ("1 + 2**-3321", "1"),  # an underflow that does not change the result is no news
+        ("5e-324", "4.94065645841247e-324"),
+    ],
+)
+def test_real_zeros_and_tiny_numbers_stay_as_they_are(
+    calculate: Tool, expression: str, expected: str
+) -> None:
+    assert calculate(expression) == expected
 
 
 def test_errors_name_the_allowed_functions(calculate: Tool) -> None:

@@ -6,16 +6,20 @@ the temporary folder; no result or error message may ever contain it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agentkit import ModelRetry, Tool
+from agentkit import Agent, ModelRetry, Tool, ToolMessage
+from agentkit.testing import ScriptedModel, call
 from agentkit.tools import load_tools
 
 SECRET = "TOP-SECRET-7f3a9c"
@@ -186,6 +190,86 @@ def test_missing_root_is_a_clear_error(
         tools["read_file"](path="a.txt")
 
 
+def test_missing_root_reaches_the_model_and_the_user_clearly(
+    tools: dict[str, Tool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTKIT_FILES_ROOT", "/nonexistent")
+    with ScriptedModel([call("read_file", path="a.txt"), "done"]) as model:
+        result = Agent(model, tools=[tools["read_file"]]).run_sync("read it")
+    shown = [m.content for m in result.messages if isinstance(m, ToolMessage)]
+    assert shown == [
+        "`read_file` failed: RuntimeError: the files root '/nonexistent' is not an existing "
+        "folder; set AGENTKIT_FILES_ROOT to one"
+    ]
+
+
+ALL_CALLS: list[tuple[str, dict[str, Any]]] = [
+    ("read_file", {"path": "a.txt"}),
+    ("list_files", {"path": ".", "recursive": True}),
+    ("search_files", {"pattern": "alpha"}),
+    ("write_file", {"path": "new.txt", "content": "x"}),
+]
+
+
+@pytest.mark.parametrize("above", [0, 1, 2])
+def test_home_folder_or_a_folder_above_it_is_refused_as_the_root(
+    tools: dict[str, Tool], sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, above: int
+) -> None:
+    home = sandbox.root
+    monkeypatch.setenv("HOME", str(home))
+    root = home.parents[above - 1] if above else home
+    monkeypatch.setenv("AGENTKIT_FILES_ROOT", str(root) + "/")
+    for name, arguments in ALL_CALLS:
+        with pytest.raises(PermissionError) as caught:
+            tools[name](**arguments)
+        assert str(caught.value) == (
+            f"the files tools would show {root} to the model, which holds the whole home "
+            f"folder ({home}: keys, credentials); the user must start agentkit in a project "
+            "folder or set AGENTKIT_FILES_ROOT to one"
+        )
+    assert not (root / "new.txt").exists()
+    # A project folder inside the home folder is fine.
+    monkeypatch.setenv("AGENTKIT_FILES_ROOT", str(home / "docs"))
+    assert _call(tools["read_file"], path="readme.md") == "readme text\n"
+
+
+def test_home_folder_as_the_working_directory_is_refused(
+    tools: dict[str, Tool], sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    os.symlink(sandbox.root, tmp_path / "home-link")
+    monkeypatch.setenv("HOME", str(tmp_path / "home-link"))  # compared once resolved
+    monkeypatch.delenv("AGENTKIT_FILES_ROOT")
+    monkeypatch.chdir(sandbox.root)
+    with pytest.raises(PermissionError, match="holds the whole home folder"):
+        tools["list_files"]()
+
+
+def test_an_empty_home_variable_names_no_home_folder(
+    tools: dict[str, Tool], sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", "")  # would resolve to the working directory, the root
+    monkeypatch.delenv("AGENTKIT_FILES_ROOT")
+    monkeypatch.chdir(sandbox.root)
+    assert _call(tools["read_file"], path="a.txt") == "alpha\n"
+
+
+@pytest.mark.parametrize("root", ["/", "//", "/.", "/etc/.."])
+def test_filesystem_root_is_refused_as_the_root(
+    tools: dict[str, Tool], sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, root: str
+) -> None:
+    monkeypatch.setenv("HOME", str(sandbox.root))  # / is refused whatever the home folder
+    monkeypatch.setenv("AGENTKIT_FILES_ROOT", root)
+    for name, arguments in ALL_CALLS:
+        with pytest.raises(PermissionError) as caught:
+            tools[name](**arguments)
+        assert str(caught.value) == (
+            "the files tools would show / to the model, which holds the whole file system "
+            "(home folders, keys, credentials, system files); the user must start agentkit in "
+            "a project folder or set AGENTKIT_FILES_ROOT to one"
+        )
+    assert not Path("/new.txt").exists()
+
+
 def _pretend_check_passed(
     tools: dict[str, Tool], monkeypatch: pytest.MonkeyPatch, leads_to: Path
 ) -> None:
@@ -201,6 +285,8 @@ def test_link_swapped_in_after_the_check_is_not_followed(
     _pretend_check_passed(tools, monkeypatch, sandbox.root / through)
     assert "symbolic link" in _call(tools["read_file"], path="innocent.txt")
     assert "symbolic link" in _call(tools["search_files"], pattern="SECRET", path="innocent")
+    found = _call(tools["search_files"], pattern="S.CRET", regex=True, path="innocent")
+    assert "symbolic link" in found
     written = _call(tools["write_file"], path="innocent.txt", content="pwned")
     assert "symbolic link" in written
     assert sandbox.outside.read_text() == SECRET
@@ -486,15 +572,135 @@ def test_search_empty_pattern(tools: dict[str, Tool], sandbox: Sandbox) -> None:
     assert "the search pattern is empty" in _call(tools["search_files"], pattern="")
 
 
-def test_search_caps_matches_and_skips_big_files(tools: dict[str, Tool], sandbox: Sandbox) -> None:
+@pytest.mark.parametrize("regex", [False, True])
+def test_search_caps_matches_and_skips_big_files(
+    tools: dict[str, Tool], sandbox: Sandbox, regex: bool
+) -> None:
     (sandbox.root / "hits.txt").write_text("needle\n" * 150)
     (sandbox.root / "big.log").write_text("needle " * 200_000)  # visited before hits.txt
-    lines = _call(tools["search_files"], pattern="needle").splitlines()
+    lines = _call(tools["search_files"], pattern="needle", regex=regex).splitlines()
     assert len(lines) == 101
     assert lines[0] == "hits.txt:1: needle"
     assert lines[99] == "hits.txt:100: needle"
     assert "skipped 1 over 1000000 bytes" in lines[-1]
     assert "stopped at 100 matches; narrow the search" in lines[-1]
+
+
+# --- regex searches run in a child process, killed when they take too long ----------------
+
+# Runs in a fresh interpreter, so that a search that never ends (the defect this guards
+# against: `re` holds the GIL, so nothing in the process can stop it) fails the test by its
+# subprocess timeout instead of hanging the test run. A thread runs the search while the
+# main thread ticks: the ticks show the process stays responsive meanwhile.
+CATASTROPHIC_SEARCH = """
+import json, sys, threading, time
+from agentkit import ModelRetry
+from agentkit.tools import load_tools
+
+search = {t.name: t for t in load_tools("files")}["search_files"]
+search.function.__globals__["_REGEX_SECONDS"] = 2.0
+outcome = {}
+
+def run():
+    try:
+        outcome["result"] = search(pattern="(a+)+$", regex=True)
+    except ModelRetry as exc:
+        outcome["result"] = "ModelRetry: " + exc.message
+
+worker = threading.Thread(target=run)
+worker.start()
+ticks = 0
+while worker.is_alive():
+    time.sleep(0.05)
+    ticks += 1
+print(json.dumps({"result": outcome.get("result"), "ticks": ticks}))
+"""
+
+
+def test_catastrophic_regex_is_stopped_and_never_freezes_the_process(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    (sandbox.root / "docs" / "evil.txt").write_text("a" * 40 + "!\n")
+    env = {**os.environ, "AGENTKIT_FILES_ROOT": str(sandbox.root)}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CATASTROPHIC_SEARCH],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("search_files(pattern='(a+)+$', regex=True) never ended")
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout)
+    assert outcome["result"] == (
+        "ModelRetry: the regular expression '(a+)+$' took too long (over 2 s), so the search "
+        "was stopped; it probably backtracks without end (nested repeats such as (a+)+ or "
+        "(a|aa)*). Use a simpler pattern, or regex=false to search for the text as written"
+    )
+    assert outcome["ticks"] >= 2  # the main thread ran on while the pattern was matched
+
+
+class _Recorder:
+    """Replaces `_RegexChild` in the module, to see each child the searches start."""
+
+    def __init__(self, tools: dict[str, Tool], monkeypatch: pytest.MonkeyPatch) -> None:
+        self.module = tools["search_files"].function.__globals__
+        original = self.module["_RegexChild"]
+        self.children: list[Any] = []
+        recorder = self
+
+        class Recording(original):  # type: ignore[valid-type,misc]
+            def _start(self) -> subprocess.Popen[bytes]:
+                process: subprocess.Popen[bytes] = super()._start()
+                recorder.children.append(process)
+                return process
+
+        monkeypatch.setitem(self.module, "_RegexChild", Recording)
+
+
+def test_regex_search_runs_in_a_child_that_is_reaped(
+    tools: dict[str, Tool], sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = _Recorder(tools, monkeypatch)
+    result = _call(tools["search_files"], pattern=r"^\w+ text$", regex=True)
+    assert result.splitlines() == [
+        "docs/deep/nested/file.txt:1: nested text",
+        "docs/readme.md:1: readme text",
+        "[searched 6 files; skipped 1 binary]",
+    ]
+    assert len(recorder.children) == 1
+    assert recorder.children[0].returncode is not None
+    # Literal text cannot backtrack: it is searched in this process.
+    assert _call(tools["search_files"], pattern="(a+)+$").startswith("no matches")
+    assert len(recorder.children) == 1
+
+
+def test_regex_search_over_its_time_is_killed_and_reported(
+    tools: dict[str, Tool], sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No time at all: the child cannot have answered, whatever the pattern.
+    recorder = _Recorder(tools, monkeypatch)
+    monkeypatch.setitem(recorder.module, "_REGEX_SECONDS", 0.0)
+    result = _call(tools["search_files"], pattern="alpha", regex=True)
+    assert result.startswith("ModelRetry: the regular expression 'alpha' took too long")
+    assert "regex=false to search for the text as written" in result
+    assert len(recorder.children) == 1
+    assert recorder.children[0].returncode is not None  # killed and reaped
+
+
+def test_regex_search_of_no_file_starts_no_child(
+    tools: dict[str, Tool], sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = _Recorder(tools, monkeypatch)
+    (sandbox.root / "empty").mkdir()
+    assert _call(tools["search_files"], pattern="x+", regex=True, path="empty").startswith(
+        "no matches for 'x+' in 'empty'"
+    )
+    assert "does not exist" in _call(tools["search_files"], pattern="x+", regex=True, path="no")
+    assert recorder.children == []
 
 
 def test_search_shortens_long_lines(tools: dict[str, Tool], sandbox: Sandbox) -> None:

@@ -162,6 +162,7 @@ class FakeNetwork:
             "internal.example": ["10.0.0.5"],
             "mixed.example": [PUBLIC_IP, "127.0.0.1"],
             "mapped.example": ["::ffff:169.254.169.254"],
+            "sitelocal.example": ["fec0::1"],
             "localhost": ["127.0.0.1", "::1"],
         }
         self.lookups: list[str] = []
@@ -411,6 +412,26 @@ BLOCKED = [
     "http://internal.example/",
     "http://mixed.example/",
     "http://mapped.example/",
+    # Ranges Python's `ipaddress` misses, or marks differently across 3.10-3.13.
+    "http://[fec0::1]/",  # site-local (deprecated): global to ipaddress in every version
+    "http://[feff::1]/",
+    "http://[fec0::1%25eth0]/",
+    "http://sitelocal.example/",
+    "http://[::ffff:fec0:1]/",  # not site-local: an IPv4-mapped 254.192.0.1 (reserved)
+    "http://192.0.0.9/",  # PCP anycast, the local NAT gateway: global on 3.11.7 and 3.13
+    "http://192.0.0.10/",
+    "http://192.0.0.200/",  # global on 3.11.7 (only 192.0.0.0/29 was private)
+    "http://[::ffff:192.0.0.9]/",
+    "http://[2001:1::1]/",  # PCP anycast over IPv6: global on 3.13
+    "http://[2001:1::2]/",
+    "http://[2001:3::1]/",
+    "http://[2001:4:112::1]/",
+    "http://[2001:20::1]/",
+    "http://[2001:30::1]/",
+    "http://[64:ff9b:1::a00:1]/",  # local-use NAT64 carrying 10.0.0.1
+    "http://[2002:5db8:d822::1]/",  # 6to4 (deprecated): private on 3.13, not on 3.11
+    "http://[3fff::1]/",  # documentation (RFC 9637): private on 3.13 only
+    "http://192.88.99.1/",  # 6to4 relay anycast (deprecated)
 ]
 
 
@@ -419,6 +440,32 @@ def test_non_public_addresses_are_refused(tool: Tool, network: FakeNetwork, url:
     with pytest.raises(ModelRetry, match=r"^refused: .*only fetches public internet addresses"):
         fetch(tool, url)
     assert network.dialed == []
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("fec0::1", "a site-local address"),
+        ("192.0.0.9", "an IETF special-purpose address"),
+        ("2001:1::1", "an IETF special-purpose address"),
+        ("64:ff9b:1::a00:1", "in the local-use NAT64 range"),
+        ("2002:5db8:d822::1", "a 6to4 address"),
+        ("3fff::1", "a documentation address"),
+    ],
+)
+def test_ranges_python_misjudges_are_refused_by_name(
+    module: types.ModuleType, address: str, kind: str
+) -> None:
+    with pytest.raises(ModelRetry, match=f"^refused: {address} points to {address}: {kind}"):
+        module._netcheck.vetted(address, 80, False, None)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [PUBLIC_IP, "1.1.1.1", "192.0.3.1", "2001:4860:4860::8888", "2606:4700:4700::1111"],
+)
+def test_public_addresses_pass_the_check(module: types.ModuleType, address: str) -> None:
+    assert module._netcheck.vetted(address, 80, False, None) == [address]
 
 
 @pytest.mark.parametrize(
