@@ -6,7 +6,7 @@ Every problem of a definition is collected and raised together in one `UserError
 
 from __future__ import annotations
 
-import copy
+import functools
 import inspect
 import re
 import types
@@ -19,18 +19,25 @@ import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_core import PydanticUndefined
 
+from ._coerce import Coercer
 from ._context import RunContext
+from ._rawschema import RecursiveReference, clean_schema, format_location
 from .errors import ModelRetry, UserError
 
 __all__ = [
     "NAME_PATTERN",
     "FunctionSchema",
+    "accepted_names",
+    "callable_layers",
     "check_name",
+    "clean_schema",
     "describe_function",
     "format_location",
     "format_validation_error",
     "function_schema",
     "is_context_annotation",
+    "type_hints",
+    "unwrap_callable",
     "where",
 ]
 
@@ -59,9 +66,83 @@ class FunctionSchema:
     positional: tuple[str, ...] = ()
 
 
+def callable_layers(fn: object) -> list[object]:
+    """`fn`, then each callable behind it: a partial's function, a decorator's `__wrapped__`,
+    a bound method's function."""
+    layers = [fn]
+    for _ in range(100):  # a `__wrapped__` chain may not end (mocks make new attributes)
+        if isinstance(fn, functools.partial):
+            fn = fn.func
+        elif inspect.ismethod(fn):
+            fn = fn.__func__
+        elif not inspect.isclass(fn) and callable(wrapped := getattr(fn, "__wrapped__", None)):
+            fn = wrapped
+        else:
+            break
+        if any(fn is layer for layer in layers):
+            break
+        layers.append(fn)
+    return layers
+
+
+def unwrap_callable(fn: object) -> tuple[object, frozenset[str]]:
+    """The function behind partials, decorators and bound methods; the keywords partials bind.
+
+    `functools.partial(read, root="/srv")` is the tool `read` without `root`: the model must
+    neither see the bound value (it may be a secret) nor replace it.
+    """
+    layers = callable_layers(fn)
+    bound = (k for f in layers if isinstance(f, functools.partial) for k in f.keywords)
+    return layers[-1], frozenset(bound)
+
+
+def _behind_partials(fn: object) -> Any:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return fn
+
+
+def type_hints(fn: object) -> dict[str, Any]:
+    """The resolved annotations of a function, a partial's function or a callable's `__call__`.
+
+    Raises:
+        Exception: An annotation cannot be resolved (a NameError, mostly).
+    """
+    target = _behind_partials(fn)
+    if not (inspect.isroutine(target) or inspect.isclass(target)):
+        target = type(target).__call__
+    return typing.get_type_hints(target, include_extras=True)
+
+
+def accepted_names(
+    function: Callable[..., Any], context_param: str | None
+) -> frozenset[str] | None:
+    """The keyword arguments `function` accepts; None when it takes **kwargs or is opaque.
+
+    Keywords a partial binds are left out: the model may not replace them.
+    """
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    hidden = {context_param, *unwrap_callable(function)[1]}
+    return frozenset(
+        p.name for p in parameters if p.kind is not p.POSITIONAL_ONLY and p.name not in hidden
+    )
+
+
+def _parameter_names(fn: Any) -> set[str]:
+    try:
+        return set(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
 def where(fn: object) -> str:
     """`file:line` of a function's definition, for error messages."""
-    target = inspect.unwrap(fn) if callable(fn) else fn
+    target = unwrap_callable(fn)[0]
     code = getattr(target, "__code__", None)
     if code is None:  # a callable object: where its class defines `__call__`
         call = getattr(type(target), "__call__", None)  # noqa: B004 - not a callable() test
@@ -108,6 +189,9 @@ def describe_function(doc: docstring_parser.Docstring) -> str:
 
 def _parse_docstring(fn: Callable[..., Any]) -> docstring_parser.Docstring:
     text = inspect.getdoc(fn) or ""
+    if not (inspect.isroutine(fn) or inspect.isclass(fn)):
+        # A callable object: its `__call__` documents the call, as a function's docstring does.
+        text = inspect.getdoc(type(fn).__call__) or text
     try:
         return docstring_parser.parse(text)
     except docstring_parser.ParseError:
@@ -135,7 +219,8 @@ def function_schema(
     Raises:
         UserError: The definition has problems; all of them are listed, with `file:line`.
     """
-    tool_name = name if name is not None else getattr(fn, "__name__", "")
+    named = _behind_partials(fn)  # a partial is described as the function it calls
+    tool_name = name if name is not None else getattr(named, "__name__", "")
     problems: list[str] = []
     if (problem := check_name(tool_name)) is not None:
         problems.append(problem)
@@ -146,19 +231,21 @@ def function_schema(
         raise UserError(f"cannot read the signature of {fn!r}: {exc}") from None
     try:
         # A callable object's parameters are those of its `__call__` (what `signature` reads).
-        annotated = fn if inspect.isroutine(fn) or inspect.isclass(fn) else type(fn).__call__
-        hints = typing.get_type_hints(annotated, include_extras=True)
+        hints = type_hints(fn)
     except Exception as exc:  # NameError for unresolvable forward references, mostly
         problems.append(f"cannot resolve the type annotations: {type(exc).__name__}: {exc}")
         hints = None
 
-    doc = _parse_docstring(fn)
+    doc = _parse_docstring(named)
     param_docs = {p.arg_name.lstrip("*"): p.description or "" for p in doc.params}
+    bound = unwrap_callable(fn)[1]
     fields, context_param, positional = _collect_parameters(
-        signature, hints or {}, param_docs, problems
+        signature, hints or {}, param_docs, bound, problems
     )
+    # Parameters a partial binds are documented too, though the model does not see them.
+    known = {*signature.parameters, *bound, *_parameter_names(named)}
     for documented in param_docs:
-        if documented not in signature.parameters:
+        if documented not in known:
             problems.append(
                 f"the docstring documents parameter `{documented}`, which the function does not "
                 f"have (parameters: {', '.join(signature.parameters) or 'none'})"
@@ -177,7 +264,7 @@ def function_schema(
         name=tool_name,
         description=text,
         parameters=parameters,
-        validate=_model_validator(tool_name, model, tuple(fields)),
+        validate=_model_validator(tool_name, model, tuple(fields), parameters),
         context_param=context_param,
         positional=positional,
     )
@@ -187,14 +274,17 @@ def _collect_parameters(
     signature: inspect.Signature,
     hints: dict[str, Any],
     param_docs: dict[str, str],
+    bound: frozenset[str],
     problems: list[str],
 ) -> tuple[dict[str, tuple[Any, Any, str | None]], str | None, tuple[str, ...]]:
     """`(annotation, default, docstring text)` by parameter, the RunContext parameter and the
-    positional-only names."""
+    positional-only names; parameters in `bound` (set by a partial) are left out."""
     fields: dict[str, tuple[Any, Any, str | None]] = {}
     context_param: str | None = None
     positional: list[str] = []
     for pname, param in signature.parameters.items():
+        if pname in bound:
+            continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             star = "*" if param.kind is param.VAR_POSITIONAL else "**"
             problems.append(
@@ -263,7 +353,7 @@ def _build_model(
         return None, {}
     try:
         return model, clean_schema(raw_schema)
-    except _RecursiveType as exc:
+    except RecursiveReference as exc:
         problems.append(
             f"type `{exc.name}` is recursive: it cannot be described without `$ref`, which "
             "several Llama servers reject; use a non-recursive shape (e.g. a flat list with "
@@ -293,62 +383,16 @@ def _type_name(annotation: object) -> str:
     return repr(annotation).replace("typing.", "")
 
 
-class _RecursiveType(Exception):
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-def clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Inline `$ref`s, drop generated titles, and write single-value `const` as `enum`.
-
-    Raises:
-        _RecursiveType: A definition refers to itself.
-    """
-    schema = dict(schema)
-    defs = {**schema.pop("definitions", {}), **schema.pop("$defs", {})}
-    out: dict[str, Any] = _clean(schema, defs, ())
-    out.pop("title", None)
-    out.setdefault("properties", {})
-    return out
-
-
-_REF_PREFIXES = ("#/$defs/", "#/definitions/")
-_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
-
-
-def _clean(node: Any, defs: dict[str, Any], stack: tuple[str, ...]) -> Any:
-    if isinstance(node, list):
-        return [_clean(item, defs, stack) for item in node]
-    if not isinstance(node, dict):
-        return node
-    ref = node.get("$ref")
-    prefix = next((p for p in _REF_PREFIXES if isinstance(ref, str) and ref.startswith(p)), None)
-    if prefix is not None:
-        assert isinstance(ref, str)
-        ref_name = ref[len(prefix) :]
-        if ref_name in stack or ref_name not in defs:
-            raise _RecursiveType(ref_name)
-        merged = {**copy.deepcopy(defs[ref_name]), **{k: v for k, v in node.items() if k != "$ref"}}
-        return _clean(merged, defs, (*stack, ref_name))
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key == "title":
-            continue
-        if key in _SUBSCHEMA_MAPS and isinstance(value, dict):
-            out[key] = {k: _clean(v, defs, stack) for k, v in value.items()}
-        elif key in ("default", "examples", "const", "enum"):
-            out[key] = value
-        else:
-            out[key] = _clean(value, defs, stack)
-    if "const" in out and "enum" not in out:
-        out["enum"] = [out.pop("const")]
-    return out
-
-
 def _model_validator(
-    tool_name: str, model: type[BaseModel], parameter_names: tuple[str, ...]
+    tool_name: str,
+    model: type[BaseModel],
+    parameter_names: tuple[str, ...],
+    parameters: dict[str, Any],
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     validator = model.__pydantic_validator__
+    # `coerce_numbers_to_str` reaches dataclasses and TypedDicts but not a nested BaseModel,
+    # which keeps its own config; the schema knows where strings go at every depth.
+    numbers_as_text = Coercer(parameters, strings=False)
     # Internal field name -> parameter name (see `_model_fields`); the model is called by
     # the aliases, which are the parameter names unless a `Field(alias=...)` chose another.
     names = dict(zip(model.model_fields, parameter_names, strict=True))
@@ -357,21 +401,17 @@ def _model_validator(
     def validate(arguments: dict[str, Any]) -> dict[str, Any]:
         try:
             instance = validator.validate_python(arguments)
-        except ValidationError as exc:
-            raise ModelRetry(format_validation_error(tool_name, exc, allowed)) from None
+        except ValidationError:
+            # Only a call that fails pays for the walk over its arguments.
+            try:
+                instance = validator.validate_python(numbers_as_text(arguments))
+            except ValidationError as exc:
+                raise ModelRetry(format_validation_error(tool_name, exc, allowed)) from None
         # Fields holding `...` sentinel never happen: required fields were checked above.
         data = instance.__dict__
         return {pname: data[field] for field, pname in names.items()}
 
     return validate
-
-
-def format_location(loc: tuple[int | str, ...]) -> str:
-    """A value's place in the arguments, as the model would write it: `items[1].qty`."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(arguments)"
 
 
 def _shown(value: object) -> str:

@@ -16,6 +16,7 @@ A `Tool` keeps the function callable as before, and adds `name`, `description`, 
 
 from __future__ import annotations
 
+import collections.abc
 import copy
 import inspect
 import typing
@@ -23,15 +24,19 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
 from ._context import RunContext
-from ._rawschema import accepted_names, jsonschema_validator, schema_problems, without_refs
+from ._rawschema import jsonschema_validator, schema_problems, without_refs
 from ._schema import (
     FunctionSchema,
+    accepted_names,
+    callable_layers,
     check_name,
     function_schema,
     is_context_annotation,
+    type_hints,
+    unwrap_callable,
     where,
 )
-from .errors import UserError
+from .errors import ModelRetry, UserError
 
 __all__ = ["DEFAULT_TIMEOUT", "Tool", "load_tools", "tool", "tools_from_module"]
 
@@ -199,9 +204,19 @@ class Tool:
         """Check and coerce decoded arguments; the keyword arguments to call the function with.
 
         Raises:
-            ModelRetry: The arguments are not valid; the message lists every problem.
+            ModelRetry: The arguments are not valid; the message lists every problem. Any
+                other exception raised while validating (a user's validator raising
+                `KeyError`, say) is reported this way too, as its type and message.
         """
-        return self._schema.validate(arguments)
+        try:
+            return self._schema.validate(arguments)
+        except ModelRetry:
+            raise
+        except Exception as exc:
+            raise ModelRetry(
+                f"The arguments for `{self.name}` could not be checked: {_error_text(exc)}. "
+                f"Call `{self.name}` again with corrected arguments."
+            ) from exc
 
     def invoke(self, arguments: dict[str, Any], context: RunContext[Any] | None) -> Any:
         """Call the function with validated arguments (and the context, when it takes one).
@@ -224,22 +239,44 @@ class Tool:
         return f"Tool(name={self.name!r})"
 
 
+def _error_text(exc: Exception) -> str:
+    try:
+        message = str(exc).strip()
+    except Exception:  # a broken __str__ must not hide the error
+        message = ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
 def _is_async(function: Callable[..., Any]) -> bool:
-    target = function
+    """Whether calling `function` gives an awaitable: an async function, maybe behind a
+    partial, a decorator (`functools.wraps`), a bound method or a callable object."""
+    target: object = function
     while isinstance(target, Tool):
         target = target.function
-    call = getattr(target, "__call__", None)  # noqa: B004 - async __call__ on instances
-    return inspect.iscoroutinefunction(target) or (
-        not inspect.isroutine(target) and inspect.iscoroutinefunction(call)
-    )
+    layers = callable_layers(target)
+    if not (inspect.isroutine(layers[-1]) or inspect.isclass(layers[-1])):
+        layers += callable_layers(getattr(type(layers[-1]), "__call__", None))  # noqa: B004
+    return any(inspect.iscoroutinefunction(f) or _returns_awaitable(f) for f in layers)
+
+
+def _returns_awaitable(function: object) -> bool:
+    """Whether a function is annotated to return an awaitable (`-> Awaitable[str]`)."""
+    try:
+        returned = typing.get_type_hints(function).get("return")
+    except Exception:
+        return False
+    origin = typing.get_origin(returned) or returned
+    return origin in (collections.abc.Awaitable, collections.abc.Coroutine)
 
 
 def _context_param(function: Callable[..., Any]) -> str | None:
     try:
-        hints = typing.get_type_hints(function)
+        hints = type_hints(function)
+        names = list(inspect.signature(function).parameters)
     except Exception:
         return None
-    return next((n for n, a in hints.items() if n != "return" and is_context_annotation(a)), None)
+    bound = unwrap_callable(function)[1]  # a partial may bind the context parameter itself
+    return next((n for n in names if n not in bound and is_context_annotation(hints.get(n))), None)
 
 
 @overload
@@ -313,9 +350,12 @@ class ToolRegistry:
                 problems.append(str(exc))
         seen: dict[str, Tool] = {}
         for t in built:
-            if t.name in seen:
+            first = seen.get(t.name)
+            if first is not None and first.function is t.function:
+                problems.append(f"tool `{t.name}` ({where(t.function)}) is listed twice")
+            elif first is not None:
                 problems.append(
-                    f"two tools are named `{t.name}` ({where(seen[t.name].function)} and "
+                    f"two tools are named `{t.name}` ({where(first.function)} and "
                     f"{where(t.function)}); pass name=... to tell them apart"
                 )
             seen[t.name] = t

@@ -465,7 +465,7 @@ async def test_scripted_model_fails_on_missing_or_leftover_replies() -> None:
         ({"model_settings": {"temprature": 0.1}}, "unknown model setting 'temprature'"),
         ({"model_settings": {"temperature": "hot"}}, "'temperature' must be int or float"),
         ({"tools": add}, r"tools must be a list of tools or functions: write tools=\[add\]"),
-        ({"tools": [add, add]}, "two tools are named `add`"),
+        ({"tools": [add, add]}, "tool `add` .* is listed twice"),
     ],
 )
 def test_bad_configuration_is_a_user_error(kwargs: dict[str, Any], problem: str) -> None:

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 import jsonschema
 import pytest
 import typing_extensions
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from agentkit import ModelRetry, RunContext, Tool, UserError
 from agentkit._schema import function_schema
@@ -1314,6 +1314,78 @@ def test_numbers_for_string_parameters_are_accepted_as_text() -> None:
         return zip_code
 
     assert Tool.from_function(lookup).validate({"zip_code": 75001}) == {"zip_code": "75001"}
+
+
+class Postal(BaseModel):
+    zip: str
+    since: Optional[dt.date] = None  # noqa: UP045
+
+
+class Cat(BaseModel):
+    kind: Literal["cat"]
+    name: str
+
+
+class Dog(BaseModel):
+    kind: Literal["dog"]
+    name: str
+    age: int = 0
+
+
+class Parcel(BaseModel):
+    to: Postal
+    stops: list[Postal] = []
+
+
+def ship(
+    to: Postal,
+    stops: list[Postal],
+    back: Optional[Postal],  # noqa: UP045
+    by_name: dict[str, Postal],
+    parcel: Parcel,
+    pet: Annotated[Union[Cat, Dog], Field(discriminator="kind")],  # noqa: UP007
+) -> None:
+    pass
+
+
+def test_numbers_for_strings_are_text_in_nested_models_at_any_depth() -> None:
+    arguments = Tool.from_function(ship).validate(
+        {
+            "to": {"zip": 75001},
+            "stops": [{"zip": 1}, {"zip": "2"}],
+            "back": {"zip": 3.5},
+            "by_name": {"home": {"zip": 4}},
+            "parcel": {"to": {"zip": 5}, "stops": [{"zip": 6}]},
+            "pet": {"kind": "dog", "name": 7, "age": "3"},
+        }
+    )
+    assert arguments == {
+        "to": Postal(zip="75001"),
+        "stops": [Postal(zip="1"), Postal(zip="2")],
+        "back": Postal(zip="3.5"),
+        "by_name": {"home": Postal(zip="4")},
+        "parcel": Parcel(to=Postal(zip="5"), stops=[Postal(zip="6")]),
+        "pet": Dog(kind="dog", name="7", age=3),
+    }
+    # The user's models are left as they were, outside agentkit.
+    assert "coerce_numbers_to_str" not in Postal.model_config
+    with pytest.raises(ValidationError):
+        Postal(zip=75001)  # type: ignore[arg-type]
+
+
+def test_numbers_stay_numbers_where_pydantic_would_not_make_them_text() -> None:
+    def pick(code: Literal["1", "2"], either: Union[int, str], on: Postal) -> None:  # noqa: UP007
+        pass
+
+    tool = Tool.from_function(pick)
+    arguments = tool.validate({"code": "1", "either": 8, "on": {"zip": "z", "since": 0}})
+    assert arguments["either"] == 8
+    assert arguments["on"].since == dt.date(1970, 1, 1)  # a timestamp, as pydantic reads it
+    message = _retry_message(tool, {"code": 1, "either": 8, "on": {"zip": True}})
+    assert message.splitlines()[1:-1] == [
+        "- `code`: Input should be '1' or '2'; got 1",
+        "- `on.zip`: Input should be a valid string; got True",
+    ]
 
 
 def test_missing_and_extra_arguments_name_the_parameters() -> None:

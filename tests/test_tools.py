@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import textwrap
 import types
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from pydantic import BaseModel, field_validator
 
 import agentkit._loader as loader_module
 from agentkit import ModelRetry, RunContext, Tool, UserError, tool
@@ -141,6 +146,148 @@ def test_bound_method_is_a_tool() -> None:
     assert bump.invoke(bump.validate({"by": "2"}), None) == 2
     assert counter.total == 2
     assert Tool.from_function(Counter.reset).parameters["required"] == ["to"]
+
+
+def _plain_decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@pytest.mark.anyio
+async def test_async_function_behind_a_sync_decorator_is_async() -> None:
+    echo = Tool.from_function(_plain_decorator(slow_echo))
+    assert echo.is_async is True
+    assert await echo.invoke(echo.validate({"text": "hi"}), None) == "hi"
+
+    class Client:
+        @_plain_decorator
+        async def fetch(self, url: str) -> str:
+            return url
+
+    def later(x: int) -> Awaitable[int]:
+        return slow_echo(str(x))  # type: ignore[return-value]
+
+    assert Tool.from_function(Client().fetch).is_async is True
+    assert Tool.from_function(functools.partial(_plain_decorator(slow_echo))).is_async is True
+    assert Tool.from_function(later).is_async is True
+    assert Tool.from_function(_plain_decorator(add)).is_async is False
+    assert Tool.from_function(functools.partial(add, b=2)).is_async is False
+
+
+def read_file(path: str, root: str = "/", token: str = "") -> str:
+    """Read a file below a root folder.
+
+    Args:
+        path: The file, relative to the root.
+        root: The folder the tool may read.
+        token: The access token.
+    """
+    return f"{root}/{path} with {token}"
+
+
+def test_partial_keywords_are_neither_shown_to_the_model_nor_replaceable() -> None:
+    reader = Tool.from_function(
+        functools.partial(read_file, root="/srv/safe", token="sk-secret"), name="read"
+    )
+    assert reader.parameters == {
+        "type": "object",
+        "properties": {
+            "path": {"type": "string", "description": "The file, relative to the root."}
+        },
+        "required": ["path"],
+        "additionalProperties": False,
+    }
+    assert "sk-secret" not in json.dumps(reader.definition())
+    assert reader.description == "Read a file below a root folder."
+    with pytest.raises(ModelRetry) as info:
+        reader.validate({"path": "a.txt", "root": "/etc", "token": "mine"})
+    assert info.value.message.splitlines()[1:3] == [
+        "- `root`: not a parameter of this tool (parameters: path)",
+        "- `token`: not a parameter of this tool (parameters: path)",
+    ]
+    assert (
+        reader.invoke(reader.validate({"path": "a.txt"}), None) == "/srv/safe/a.txt with sk-secret"
+    )
+
+
+def test_partial_is_named_after_its_function_and_bound_positionals_are_hidden() -> None:
+    in_docs = Tool.from_function(functools.partial(read_file, "notes.txt"))
+    assert in_docs.name == "read_file"
+    assert list(in_docs.parameters["properties"]) == ["root", "token"]
+    with pytest.raises(ModelRetry, match=r"- `path`: not a parameter of this tool"):
+        in_docs.validate({"path": "other.txt"})
+    assert in_docs.invoke(in_docs.validate({"root": "/r"}), None) == "/r/notes.txt with "
+
+
+def test_partial_problems_point_at_the_wrapped_function() -> None:
+    def untyped(x, limit: int = 3):  # type: ignore[no-untyped-def]
+        return x
+
+    with pytest.raises(UserError) as info:
+        Tool.from_function(functools.partial(untyped, limit=5))
+    line = untyped.__code__.co_firstlineno
+    assert str(info.value).startswith(f"tool `untyped` ({__file__}:{line}) is not a valid tool:")
+    assert info.value.problems == ["parameter `x` has no type annotation; add one (e.g. `x: str`)"]
+
+
+def test_partialmethod_and_callable_objects_hide_self() -> None:
+    class Store:
+        def _get(self, key: str, scope: str) -> str:
+            """Get a stored value.
+
+            Args:
+                key: The key.
+                scope: Whose values.
+            """
+            return f"{scope}:{key}"
+
+        get_user = functools.partialmethod(_get, scope="user")
+
+        def __call__(self, key: str) -> str:
+            """Look a key up.
+
+            Args:
+                key: The key.
+            """
+            return key
+
+    store = Store()
+    get_user = Tool.from_function(store.get_user, name="get_user")
+    assert get_user.parameters["properties"] == {
+        "key": {"type": "string", "description": "The key."}
+    }
+    assert get_user.description == "Get a stored value."
+    assert get_user.invoke(get_user.validate({"key": "k"}), None) == "user:k"
+    with pytest.raises(ModelRetry, match=r"- `scope`: not a parameter"):
+        get_user.validate({"key": "k", "scope": "admin"})
+    lookup = Tool.from_function(store, name="lookup")
+    assert lookup.parameters["properties"] == {"key": {"type": "string", "description": "The key."}}
+    assert lookup.description == "Look a key up."
+
+
+class Account(BaseModel):
+    id: str
+
+    @field_validator("id")
+    @classmethod
+    def known(cls, value: str) -> str:
+        return {"a1": "a1"}[value]  # KeyError for an unknown id
+
+
+def test_any_exception_while_validating_is_a_model_retry() -> None:
+    def close(account: Account) -> None:
+        pass
+
+    closer = Tool.from_function(close)
+    with pytest.raises(ModelRetry) as info:
+        closer.validate({"account": {"id": "zz"}})
+    assert info.value.message == (
+        "The arguments for `close` could not be checked: KeyError: 'zz'. "
+        "Call `close` again with corrected arguments."
+    )
 
 
 def test_from_function_of_a_tool_describes_its_function() -> None:
@@ -458,6 +605,314 @@ def test_from_schema_function_may_take_the_run_context() -> None:
     assert lookup_tool.invoke(lookup_tool.validate({"key": "k"}), context) == "v"
 
 
+def _raw(properties: dict[str, Any], **extra: Any) -> Tool:
+    parameters = {"type": "object", "properties": properties, **extra}
+    return Tool.from_schema(
+        name="raw", description="", parameters=parameters, function=record_order
+    )
+
+
+def test_from_schema_nullable_type_lists_are_coerced() -> None:
+    nullable = _raw(
+        {
+            "name": {"type": ["string", "null"]},
+            "count": {"type": ["integer", "null"]},
+            "either": {"type": ["integer", "string"]},
+        }
+    )
+    assert nullable.validate({"name": "x", "count": "10", "either": "10"}) == {
+        "name": "x",
+        "count": 10,
+        "either": "10",  # a string the schema takes stays a string
+    }
+    assert nullable.validate({"name": None, "count": None}) == {"name": None, "count": None}
+
+
+def test_from_schema_coercion_follows_refs_and_branches() -> None:
+    tool = _raw(
+        {
+            "limit": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+            "keep": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+            "ratio": {"$ref": "#/$defs/Ratio"},
+            "flag": {"oneOf": [{"type": "boolean"}, {"type": "null"}]},
+            "size": {"allOf": [{"$ref": "#/$defs/Ratio"}, {"minimum": 0}]},
+            "zip": {"type": "string"},
+            "point": {"anyOf": [{"$ref": "#/$defs/Point"}, {"type": "null"}]},
+            "tree": {"$ref": "#/$defs/Node"},
+        },
+        **{
+            "$defs": {
+                "Ratio": {"type": "number"},
+                "Point": {"type": "object", "properties": {"x": {"type": "integer"}}},
+                "Node": {
+                    "type": "object",
+                    "properties": {
+                        "n": {"type": "integer"},
+                        "kids": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+                    },
+                },
+            }
+        },
+    )
+    arguments = tool.validate(
+        {
+            "limit": "10",
+            "keep": "10",
+            "ratio": "2.5",
+            "flag": "Off",
+            "size": "3",
+            "zip": 75001,
+            "point": {"x": "4"},
+            "tree": {"n": "1", "kids": [{"n": "2", "kids": [{"n": "3"}]}]},
+        }
+    )
+    assert arguments == {
+        "limit": 10,
+        "keep": "10",
+        "ratio": 2.5,
+        "flag": False,
+        "size": 3.0,
+        "zip": "75001",
+        "point": {"x": 4},
+        "tree": {"n": 1, "kids": [{"n": 2, "kids": [{"n": 3}]}]},
+    }
+
+
+def test_from_schema_coercion_picks_the_branch_an_object_fits() -> None:
+    tagged = _raw(
+        {
+            "shape": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "properties": {"kind": {"const": "a"}, "x": {"type": "integer"}},
+                    },
+                    {
+                        "type": "object",
+                        "properties": {"kind": {"const": "b"}, "x": {"type": "boolean"}},
+                    },
+                ]
+            }
+        }
+    )
+    assert tagged.validate({"shape": {"kind": "a", "x": "1"}}) == {"shape": {"kind": "a", "x": 1}}
+    assert tagged.validate({"shape": {"kind": "b", "x": "1"}}) == {
+        "shape": {"kind": "b", "x": True}
+    }
+
+
+@pytest.mark.parametrize(
+    "raw", ["true", "TRUE", "1", "yes", "Y", "on", "t", "false", "0", "No", "n", "OFF", "f"]
+)
+def test_from_schema_boolean_spellings_are_pydantics(raw: str) -> None:
+    expected = raw.lower() in ("true", "1", "yes", "y", "on", "t")
+    assert _raw({"v": {"type": "boolean"}}).validate({"v": raw}) == {"v": expected}
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw"),
+    [
+        ("number", "nan"),
+        ("number", "inf"),
+        ("number", "-Infinity"),
+        ("number", "1e999"),
+        ("number", "1_000.5"),
+        ("integer", "1_000"),
+        ("integer", "2.5"),
+        ("boolean", "maybe"),
+        ("boolean", "2"),
+    ],
+)
+def test_from_schema_text_that_is_not_a_finite_plain_value_is_refused(kind: str, raw: str) -> None:
+    with pytest.raises(ModelRetry, match=rf"- `v`: '{raw}' is not of type '{kind}'"):
+        _raw({"v": {"type": kind}}).validate({"v": raw})
+
+
+@pytest.mark.parametrize(
+    ("parameters", "problem"),
+    [
+        (
+            {"properties": {"a": {"$ref": "#/$defs/Missing"}}},
+            "parameters['properties']['a']['$ref']: '#/$defs/Missing' points to nothing in the "
+            'schema; add what it names (e.g. under "$defs") or fix the reference',
+        ),
+        (
+            {"properties": {"a": {"$ref": "#nowhere"}}},
+            "parameters['properties']['a']['$ref']: '#nowhere' points to nothing in the schema",
+        ),
+        (
+            {"properties": {"a": {"$ref": "https://example.com/a.json"}}},
+            "parameters['properties']['a']['$ref']: 'https://example.com/a.json' is not "
+            "supported: only local references such as '#/$defs/Name' are (nothing is fetched)",
+        ),
+        (
+            {"properties": {"a": {"$ref": "common.json#/$defs/A"}}},
+            "parameters['properties']['a']['$ref']: 'common.json#/$defs/A' is not supported",
+        ),
+        (
+            {"properties": {"a": {"$ref": "#/properties/b/type"}, "b": {"type": "string"}}},
+            "parameters['properties']['a']['$ref']: '#/properties/b/type' points to 'string', "
+            "which is not a schema",
+        ),
+        (
+            {"properties": {"a": {"$ref": "#/$defs/A"}}, "$defs": {"A": {"$ref": "#/$defs/A"}}},
+            "parameters['$defs']['A']['$ref']: '#/$defs/A' leads back to the same schema "
+            "without describing a nested value, so validation would never end; break the cycle",
+        ),
+        (
+            {"anyOf": [{"type": "object"}, {"$ref": "#"}]},
+            "parameters['anyOf'][1]['$ref']: '#' leads back to the same schema",
+        ),
+        (
+            {"properties": {"a": {"type": "string", "pattern": "\\p{L}+"}}},
+            "parameters['properties']['a']['pattern']: '\\\\p{L}+' is not a 'regex'",
+        ),
+    ],
+    ids=[
+        "missing",
+        "no-anchor",
+        "remote",
+        "other-file",
+        "not-a-schema",
+        "cycle",
+        "root-cycle",
+        "regex",
+    ],
+)
+def test_from_schema_references_must_be_local_resolvable_and_end(
+    parameters: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(UserError) as info:
+        Tool.from_schema(
+            name="t", description="", parameters={"type": "object", **parameters}, function=add
+        )
+    (found,) = info.value.problems
+    assert found.startswith(problem)
+
+
+def test_from_schema_lists_every_bad_reference_at_once() -> None:
+    with pytest.raises(UserError) as info:
+        _raw({"a": {"$ref": "#/$defs/A"}, "b": {"$ref": "http://x.test/b"}, "c": {"$ref": "#c"}})
+    assert [p.split(":")[0] for p in info.value.problems] == [
+        "parameters['properties']['a']['$ref']",
+        "parameters['properties']['b']['$ref']",
+        "parameters['properties']['c']['$ref']",
+    ]
+
+
+def test_from_schema_local_references_of_every_kind_are_accepted() -> None:
+    tool = _raw(
+        {
+            "anchored": {"$ref": "#count"},
+            "pointer": {"$ref": "#/$defs/Count"},
+            "legacy": {"$ref": "#/definitions/Count"},
+            "escaped": {"$ref": "#/$defs/a~1b%20c"},
+            "self_contained": {
+                "$id": "https://example.com/own.json",
+                "$defs": {"N": {"type": "integer"}},
+                "$ref": "#/$defs/N",
+            },
+            "recursive": {"$ref": "#"},
+        },
+        **{
+            "$defs": {
+                "Count": {"$anchor": "count", "type": "integer"},
+                "a/b c": {"type": "integer"},
+            },
+            "definitions": {"Count": {"type": "integer"}},
+        },
+    )
+    arguments = {
+        "anchored": "1",
+        "pointer": "2",
+        "legacy": "3",
+        "escaped": "4",
+        "self_contained": "5",
+    }
+    assert tool.validate({**arguments, "recursive": {"pointer": "6"}}) == {
+        "anchored": 1,
+        "pointer": 2,
+        "legacy": 3,
+        "escaped": 4,
+        "self_contained": 5,
+        "recursive": {"pointer": 6},
+    }
+
+
+def test_from_schema_partial_keywords_cannot_be_replaced() -> None:
+    reader = Tool.from_schema(
+        name="read",
+        description="",
+        parameters={"type": "object", "properties": {"path": {"type": "string"}}},
+        function=functools.partial(read_file, root="/srv/safe"),
+    )
+    with pytest.raises(ModelRetry, match=r"- `root`: not a parameter of this tool"):
+        reader.validate({"path": "a", "root": "/etc"})
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_ODD_SCHEMAS: list[dict[str, Any]] = [
+    {"properties": {"a": {"type": ["string", "null"]}, "b": {"type": ["integer", "boolean"]}}},
+    {
+        "properties": {"a": {"anyOf": [{"$ref": "#/$defs/P"}, {"type": "null"}]}},
+        "$defs": {"P": {"type": "object", "properties": {"x": {"type": "number"}}}},
+    },
+    {
+        "properties": {
+            "a": {"$ref": "#"},
+            "b": {
+                "type": "array",
+                "prefixItems": [{"type": "integer"}],
+                "items": {"enum": [1, "1", None]},
+            },
+        }
+    },
+    {
+        "properties": {
+            "a": {
+                "oneOf": [
+                    {"type": "object", "additionalProperties": {"type": "integer"}},
+                    {"type": "array", "items": {"$ref": "#/properties/a"}},
+                ]
+            }
+        }
+    },
+    {"patternProperties": {"^n": {"type": "number"}}, "additionalProperties": {"type": "boolean"}},
+    {
+        "properties": {
+            "a": {"type": "string", "pattern": "^[0-9]+$"},
+            "b": {"not": {"type": "string"}},
+        }
+    },
+    {"properties": {"a": {"allOf": [{"type": "integer"}, {"type": "number", "maximum": 5}]}}},
+]
+
+
+@pytest.mark.parametrize("parameters", _ODD_SCHEMAS, ids=range(len(_ODD_SCHEMAS)))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(arguments=st.dictionaries(st.sampled_from(["a", "b", "n1", "zz"]), _JSON, max_size=3))
+def test_from_schema_validate_raises_only_model_retry(
+    parameters: dict[str, Any], arguments: dict[str, Any]
+) -> None:
+    tool = Tool.from_schema(
+        name="odd",
+        description="",
+        parameters={"type": "object", **parameters},
+        function=record_order,
+    )
+    try:
+        validated = tool.validate(arguments)
+    except ModelRetry:
+        return
+    assert isinstance(validated, dict)
+
+
 # --------------------------------------------------------------------------------------------
 # ToolRegistry
 
@@ -502,7 +957,7 @@ def test_registry_lists_every_bad_tool_and_duplicate_at_once() -> None:
     assert len(problems) == 2
     assert "tool `untyped`" in problems[0]
     assert "parameter `x` has no type annotation" in problems[0]
-    assert problems[1].startswith("two tools are named `add`")
+    assert problems[1].startswith("tool `add`") and problems[1].endswith("is listed twice")
 
 
 def test_empty_registry() -> None:
