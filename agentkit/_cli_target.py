@@ -20,7 +20,7 @@ from typing import Any
 
 from .agent import Agent
 from .errors import UserError
-from .tools import Tool, import_path
+from .tools import Tool, builtin_tool_names, import_path
 
 __all__ = ["load_target", "looks_like_target", "split_target"]
 
@@ -38,8 +38,12 @@ def looks_like_target(text: str) -> bool:
     if not text.strip():
         return False
     location, _ = split_target(text)
+    if _exists(Path(text)) or _exists(Path(location)):
+        return True
+    if any(c.isspace() for c in text):
+        return False  # "what is in notes.py" is a question, not a file
     named = location != text and re.fullmatch(r"[\w.]+", location) is not None
-    return location.endswith(".py") or named or _exists(Path(text))
+    return location.endswith(".py") or named
 
 
 def _exists(path: Path) -> bool:
@@ -64,10 +68,14 @@ def load_target(target: str) -> Agent[Any]:
         raise UserError(_not_found(module, location, name, named=location != target, file=is_file))
     if not isinstance(value, Agent):
         raise UserError(
-            f"{location}:{name} is a {type(value).__name__}, not an agentkit Agent; "
+            f"{location}:{name} is {_a(type(value).__name__)}, not an agentkit Agent; "
             "point the CLI at an `Agent(...)` object"
         )
     return value
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def _not_found(
@@ -138,9 +146,14 @@ def _import_module(name: str) -> types.ModuleType:
             return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            hint = (
+                f" (to use the built-in {name} tools: agentkit run --tools {name} PROMPT)"
+                if name in builtin_tool_names()
+                else ""
+            )
             raise UserError(
                 f"no agent file or module named {name!r}: give a .py file that defines "
-                "`agent = Agent(...)`, FILE.py:NAME, or package.module:NAME"
+                f"`agent = Agent(...)`, FILE.py:NAME, or package.module:NAME{hint}"
             ) from None
         raise _import_error(name, exc) from exc
     except Exception as exc:

@@ -29,14 +29,16 @@ def tools_from_module(module: types.ModuleType) -> list[Tool]:
     declared = [v for v in public.values() if isinstance(v, Tool)]
     if declared:
         return declared
-    functions = [
-        v for v in public.values() if inspect.isfunction(v) and v.__module__ == module.__name__
-    ]
+    functions = {
+        k: v for k, v in public.items() if inspect.isfunction(v) and v.__module__ == module.__name__
+    }
     tools: list[Tool] = []
     problems: list[str] = []
-    for function in functions:
+    for variable, function in functions.items():
+        # `f = lambda x: ...` is the tool `f`, as the file names it.
+        name = variable if function.__name__ == "<lambda>" else None
         try:
-            tools.append(Tool.from_function(function))
+            tools.append(Tool.from_function(function, name=name))
         except UserError as exc:
             problems.append(str(exc))
     if problems:
@@ -52,8 +54,10 @@ def tools_from_module(module: types.ModuleType) -> list[Tool]:
 def _builtin_dirs() -> list[Path]:
     package = Path(__file__).resolve().parent
     # Inside a wheel the modules ship as agentkit/_builtin_tools; in a source checkout
-    # (editable install) they are the repository's top-level tools/ folder.
-    return [package / "_builtin_tools", package.parent / "tools"]
+    # (editable install) they are the repository's top-level tools/ folder. Never both: next
+    # to an installed package, a `tools` folder belongs to some other distribution.
+    shipped = package / "_builtin_tools"
+    return [shipped] if shipped.is_dir() else [package.parent / "tools"]
 
 
 def builtin_tool_names() -> list[str]:
@@ -68,6 +72,8 @@ def _resolve_tool_file(spec: str | Path) -> Path:
     text = str(spec)
     path = Path(text).expanduser()
     if path.suffix == ".py" or path.parent != Path(".") or path.exists():
+        if path.is_dir():
+            raise UserError(f"{text} is a folder: give the path to a .py file of tools")
         if not path.is_file():
             raise UserError(f"tool file not found: {text} (give the path to a .py file)")
         return path
@@ -77,7 +83,11 @@ def _resolve_tool_file(spec: str | Path) -> Path:
         if candidate.is_file():
             return candidate
     known = ", ".join(builtin_tool_names()) or "none found"
-    raise UserError(f"unknown tool module {text!r}: give a .py file path or a built-in ({known})")
+    nearby = path.with_suffix(".py")
+    hint = f"; did you mean {nearby}?" if nearby.is_file() else ""
+    raise UserError(
+        f"unknown tool module {text!r}: give a .py file path or a built-in ({known}){hint}"
+    )
 
 
 def load_tools(spec: str | Path) -> list[Tool]:

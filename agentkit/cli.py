@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -150,6 +151,8 @@ def _execute(options: Options, body: Callable[[Renderer], int]) -> NoReturn:
         code = 0
     except RunError as exc:
         renderer.error(exc, EXIT_RUN_ERROR)
+        if hint := _run_error_hint(exc, options):
+            renderer.notice(hint)
         code = EXIT_RUN_ERROR
     except AgentkitError as exc:
         renderer.error(exc, EXIT_USAGE)
@@ -160,6 +163,17 @@ def _execute(options: Options, body: Callable[[Renderer], int]) -> NoReturn:
         renderer.error(exc, EXIT_RUN_ERROR)
         code = EXIT_RUN_ERROR
     _leave(code, threads_before)
+
+
+def _run_error_hint(exc: BaseException, options: Options) -> str | None:
+    """What a command-line user can do about a failed run (the message speaks Python)."""
+    from .errors import MaxTurnsExceeded, ToolRetriesExceeded
+
+    if isinstance(exc, MaxTurnsExceeded):
+        return "agentkit: allow more model replies with --max-turns N"
+    if isinstance(exc, ToolRetriesExceeded) and not options.verbose:
+        return "agentkit: -v shows the tool's full arguments and results"
+    return None
 
 
 def _discard_stdout() -> None:
@@ -218,7 +232,10 @@ def _split_run_args(args: tuple[str, ...]) -> tuple[str | None, str]:
     if len(args) == 1 and not looks_like_target(args[0]):
         return None, args[0]
     if len(args) == 1:
-        raise click.UsageError(f"PROMPT is missing after TARGET {args[0]!r}")
+        raise click.UsageError(
+            f"PROMPT is missing after TARGET {args[0]!r} (if that is the prompt, pass it on "
+            f"stdin: echo {shlex.quote(args[0])} | agentkit run -)"
+        )
     raise click.UsageError(
         f"expected [TARGET] PROMPT, got {len(args)} arguments (quote the prompt: "
         "agentkit run examples/weather.py 'What is the weather in \"Paris\"?')"

@@ -321,7 +321,8 @@ class Usage:
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
             "tool_calls": self.tool_calls,
-            "cost": self.cost,
+            # Rounded to a millionth of a cent: sums of float prices carry binary noise.
+            "cost": None if self.cost is None else round(self.cost, 8),
         }
 
     def __add__(self, other: Usage) -> Usage:

@@ -345,12 +345,58 @@ def test_agent_file_with_an_agent_under_another_name(tmp_path: Path) -> None:
 
 def test_agent_name_that_is_not_an_agent(tmp_path: Path) -> None:
     other = write(tmp_path, "not_agent.py", "agent = 42\n")
-    assert_user_error(invoke("run", str(other), "hi"), 2, "is a int, not an agentkit Agent")
+    assert_user_error(invoke("run", str(other), "hi"), 2, "is an int, not an agentkit Agent")
 
 
 def test_unknown_built_in_tool_lists_the_built_ins() -> None:
     result = invoke("run", "--tools", "calculater", "hi")
     assert_user_error(result, 2, "unknown tool module 'calculater'", "calculator")
+
+
+def test_a_tool_file_named_without_py_is_suggested(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, "my_tools.py", 'def double(x: int) -> int:\n    """Double."""\n    return 2\n')
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", "--tools", "my_tools", "hi")
+    assert_user_error(result, 2, "unknown tool module 'my_tools'", "did you mean my_tools.py?")
+
+
+def test_a_folder_given_as_a_tool_file(tmp_path: Path) -> None:
+    result = invoke("run", "--tools", str(tmp_path), "hi")
+    assert_user_error(result, 2, f"{tmp_path} is a folder")
+
+
+def test_a_built_in_given_as_target_suggests_the_tools_flag() -> None:
+    result = invoke("run", "calculator", "1+1")
+    assert_user_error(result, 2, "agentkit run --tools calculator PROMPT")
+
+
+@pytest.mark.parametrize("prompt", ["what is in notes.py", "explain the foo.bar:baz notation"])
+def test_a_prompt_that_mentions_a_file_is_a_prompt(prompt: str) -> None:
+    result = invoke("run", prompt)
+    assert result.exit_code == 0, result.output
+    assert f"You said: {prompt}" in result.stdout
+
+
+def test_a_lone_target_shaped_prompt_says_how_to_send_it() -> None:
+    result = invoke("run", "calc:sqrt")
+    assert result.exit_code == 2
+    assert "echo calc:sqrt | agentkit run -" in result.stderr
+
+
+def test_a_lambda_in_a_tool_file_is_named_by_its_variable(tmp_path: Path) -> None:
+    tools = write(tmp_path, "lam.py", "triple = lambda x: 3 * x\n")
+    result = invoke("tools", str(tools))
+    assert result.exit_code == 2
+    assert "tool `triple` (" in result.stderr and "no type annotation" in result.stderr
+    assert "<lambda>" not in result.stderr
+
+
+def test_run_errors_end_with_what_to_do_on_the_command_line() -> None:
+    result = invoke("run", "--tools", "calculator", "--max-turns", "1", "what is 2+2?")
+    assert result.exit_code == 1
+    assert "--max-turns N" in result.stderr
 
 
 def test_unknown_module_target() -> None:
