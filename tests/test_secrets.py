@@ -16,7 +16,6 @@ from typing import Any
 
 import anyio
 import pytest
-from hypothesis import given, strategies as st
 from _reliability import (
     BOUND,
     FAST,
@@ -27,6 +26,7 @@ from _reliability import (
     error_on_server,
     server_agent,
 )
+from hypothesis import given, strategies as st
 
 from agentkit import Agent, ModelError, ModelRetry, RunError, ToolRetriesExceeded
 from agentkit._text import StreamRedactor, redact

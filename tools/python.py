@@ -8,13 +8,15 @@ Security model (details in `_sandbox.py`, shared with the `shell` tool): under b
 code has no network, sees a read-only system and nothing of the host's files (no home folder,
 no project, no `/etc` beyond what the dynamic linker needs), writes only to a private,
 size-capped `/tmp` that is discarded afterwards, runs as an unprivileged user without
-capabilities, and gets a clean environment (no API keys). Resource limits (CPU time, memory,
-file size, processes, open files), a wall-clock limit and an output cap stop runaway code,
-and when the call ends, times out or is cancelled, every process it started is killed.
+capabilities, cannot create user namespaces, and gets a clean environment (no API keys).
+Resource limits (CPU time, memory per process and for all its processes together, file size,
+processes, open files), a wall-clock limit and an output cap stop runaway code, and when the
+program ends, times out or is cancelled, every process it started is killed.
 
 Without a working bubblewrap the tool refuses to run anything, unless the user set
 `AGENTKIT_SANDBOX=rlimits`, which allows a weaker rlimits-only mode (resource limits, but no
-filesystem or network isolation). The result always names the mode used.
+filesystem or network isolation; as root the code runs as "nobody"). The result always names
+the mode used.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ async def python(code: str) -> str:
     Each call starts a fresh interpreter with nothing kept between calls. Print the results
     you need: only stdout, stderr and the exit status come back. The sandbox has no network
     and no access to the user's files; only /tmp is writable. Standard library only. Limits:
-    30 s wall clock, 20 s CPU, 512 MiB memory, 16 MiB per file, 16 KiB of output per stream.
+    30 s wall clock, 20 s CPU, 512 MiB memory for all its processes together, 16 MiB per
+    file, 16 KiB of output per stream. Background processes are killed when the program ends.
 
     Args:
         code: The complete Python source to run as a script, e.g. "print(sum(range(10)))".

@@ -107,6 +107,27 @@ def listener() -> Iterator[socket.socket]:
     server.close()
 
 
+@pytest.fixture
+def rlimits_mode(sandbox: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Allow rlimits-only mode (no bubblewrap) for one test; the uid the code runs as.
+
+    As root, the code runs as uid 65534, which must be able to reach the interpreter: when
+    the one agentkit runs on lies in a private folder (pyenv in /root), the system's is used.
+    """
+    monkeypatch.setenv("AGENTKIT_BWRAP", "/nonexistent/bwrap")
+    monkeypatch.setenv("AGENTKIT_SANDBOX", "rlimits")
+    if os.geteuid() != 0:
+        return os.geteuid()
+    try:
+        sandbox._check_reachable([sandbox.interpreter()])
+    except sandbox.SandboxUnavailable:
+        system = shutil.which("python3", path="/usr/bin:/bin")
+        if system is None or sandbox._not_searchable(system) is not None:
+            pytest.skip("no Python interpreter that uid 65534 can run for rlimits-only mode")
+        monkeypatch.setattr(sandbox, "interpreter", lambda: system)
+    return 65534
+
+
 def _host_file_in_home() -> Path | None:
     home = Path.home()
     try:
@@ -221,6 +242,25 @@ ESCAPES = {
         """
     ),
     "host-sys": "os.listdir('/sys/class/net')",
+    "unshare-a-user-namespace": textwrap.dedent(
+        """
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        """
+    ),
+    "clone-into-a-user-namespace": textwrap.dedent(
+        """
+        libc = ctypes.CDLL(None, use_errno=True)
+        number = {'x86_64': 56, 'aarch64': 220}[os.uname().machine]  # clone
+        pid = libc.syscall(number, 0x10000000 | signal.SIGCHLD, 0, 0, 0, 0)
+        if pid == 0:
+            os._exit(0)
+        if pid < 0:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        os.waitpid(pid, 0)
+        """
+    ),
     "raw-disk": "open('/dev/sda', 'rb').read(1)",
     "kernel-memory": "open('/dev/mem', 'rb').read(1)",
 }
@@ -231,6 +271,40 @@ async def test_escape_attempt_is_blocked(tool: Tool, bwrap: None, action: str) -
     result = await run(tool, attempt(action))
     assert "BLOCKED" in stdout_of(result), result
     assert "ESCAPED" not in result
+
+
+NESTED_NAMESPACE = """
+import os, shutil, subprocess
+status = open("/proc/self/status").read()
+caps = [line.split()[1] for line in status.splitlines() if line.startswith(("CapEff", "CapPrm"))]
+print("uid", os.getuid(), "caps", caps)
+# clone3 is refused with ENOSYS, so the C library falls back to clone: spawning still works.
+pid = os.posix_spawn("/bin/true", ["true"], {})
+print("spawned", os.waitpid(pid, 0)[1])
+if shutil.which("unshare"):
+    shell = "mount -t tmpfs -o size=1g none /tmp && echo MOUNTED"
+    found = subprocess.run(["unshare", "-Urm", "sh", "-c", shell], capture_output=True, text=True)
+    print("unshare", found.returncode, found.stdout.strip(), found.stderr.strip())
+"""
+
+
+async def test_no_nested_user_namespace_so_no_private_mounts(tool: Tool, bwrap: None) -> None:
+    result = await run(tool, NESTED_NAMESPACE)
+    lines = stdout_of(result).splitlines()
+    assert lines[:2] == ["uid 65534 caps ['0000000000000000', '0000000000000000']", "spawned 0"]
+    assert "MOUNTED" not in result
+    if len(lines) > 2:
+        assert lines[2].startswith("unshare 1 "), result
+
+
+async def test_no_nested_user_namespace_in_rlimits_only_mode(tool: Tool, rlimits_mode: int) -> None:
+    result = await run(tool, NESTED_NAMESPACE)
+    lines = stdout_of(result).splitlines()
+    assert lines[0].startswith(f"uid {rlimits_mode} caps"), result
+    assert lines[1] == "spawned 0", result
+    assert "MOUNTED" not in result
+    result = await run(tool, attempt(ESCAPES["unshare-a-user-namespace"]))
+    assert "BLOCKED" in stdout_of(result), result
 
 
 async def test_cannot_connect_to_a_server_on_the_hosts_loopback(
@@ -377,6 +451,63 @@ async def test_memory_bomb_fails_with_memory_error(tool: Tool, bwrap: None) -> N
     assert lines[0] == "one big block refused"
     assert lines[1].startswith("stopped at")
     assert int(lines[1].split()[2]) <= 512
+
+
+FORK_AND_ALLOCATE = """
+import os, time
+# {marker}
+for _ in range(4):
+    if os.fork() == 0:
+        block = bytearray(200 * 2**20)  # filled with zeros: every page is touched
+        time.sleep(5)
+        os._exit(0)
+for _ in range(4):
+    os.wait()
+print("all children done")
+"""
+
+
+async def _check_memory_is_shared(tool: Tool, short_limits: Any) -> None:
+    short_limits(wall_seconds=15)
+    marker = "allocate-" + secrets.token_hex(6)
+    result = await run(tool, FORK_AND_ALLOCATE.format(marker=marker))
+    assert "note: stopped: memory limit of 512 MiB reached" in result, result
+    assert "exit status: none" in result
+    assert "all children done" not in result
+    assert processes_with(marker) == []
+
+
+async def test_forked_children_share_one_memory_limit(
+    tool: Tool, bwrap: None, short_limits: Any
+) -> None:
+    await _check_memory_is_shared(tool, short_limits)
+
+
+async def test_forked_children_share_one_memory_limit_in_rlimits_only_mode(
+    tool: Tool, rlimits_mode: int, short_limits: Any
+) -> None:
+    await _check_memory_is_shared(tool, short_limits)
+
+
+async def test_pages_shared_after_a_fork_count_once(tool: Tool, bwrap: None) -> None:
+    # Each child's resident size includes the parent's 150 MiB: 9 x 150 MiB, over the limit,
+    # though the run uses about 150 MiB.
+    result = await run(
+        tool,
+        """
+        import os, time
+        block = bytearray(150 * 2**20)
+        for _ in range(8):
+            if os.fork() == 0:
+                time.sleep(1.5)
+                os._exit(0)
+        for _ in range(8):
+            os.wait()
+        print("done")
+        """,
+    )
+    assert "exit status: 0" in result, result
+    assert stdout_of(result) == "done"
 
 
 async def test_cpu_loop_is_killed_by_the_cpu_limit(
@@ -535,10 +666,8 @@ async def test_unknown_sandbox_setting_is_refused(
 
 
 async def test_rlimits_only_mode_runs_when_the_user_allows_it(
-    tool: Tool, monkeypatch: pytest.MonkeyPatch
+    tool: Tool, monkeypatch: pytest.MonkeyPatch, rlimits_mode: int
 ) -> None:
-    monkeypatch.setenv("AGENTKIT_BWRAP", "/nonexistent/bwrap")
-    monkeypatch.setenv("AGENTKIT_SANDBOX", "rlimits")
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     result = await run(
         tool,
@@ -548,6 +677,8 @@ async def test_rlimits_only_mode_runs_when_the_user_allows_it(
         print(resource.getrlimit(resource.RLIMIT_CPU)[0])
         print(sorted(os.environ))
         print(os.path.basename(os.getcwd()).startswith("agentkit-sandbox-"))
+        print(os.getuid(), os.getgid())
+        open(os.path.join(os.environ["HOME"], "scratch"), "w").write("the home is writable")
         """,
     )
     assert result.startswith("sandbox: rlimits-only")
@@ -558,21 +689,95 @@ async def test_rlimits_only_mode_runs_when_the_user_allows_it(
         str(limits.cpu_seconds),
         "['HOME', 'LANG', 'PATH', 'TMPDIR']",
         "True",
+        f"{rlimits_mode} {rlimits_mode if rlimits_mode == 65534 else os.getgid()}",
     ]
     assert SECRET not in result
 
 
 async def test_rlimits_only_mode_still_stops_runaway_code(
-    tool: Tool, monkeypatch: pytest.MonkeyPatch, short_limits: Any
+    tool: Tool, rlimits_mode: int, short_limits: Any
 ) -> None:
-    monkeypatch.setenv("AGENTKIT_BWRAP", "/nonexistent/bwrap")
-    monkeypatch.setenv("AGENTKIT_SANDBOX", "rlimits")
     short_limits(wall_seconds=1)
     marker = f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**3)}"
     code = f"import subprocess, time\nsubprocess.Popen(['sleep', '{marker}'])\ntime.sleep(60)\n"
     result = await run(tool, code)
     assert "wall-clock limit of 1 s" in result
     assert processes_with(marker) == []
+
+
+async def test_rlimits_only_mode_as_root_caps_a_fork_bomb(
+    tool: Tool, rlimits_mode: int, short_limits: Any
+) -> None:
+    if rlimits_mode != 65534:
+        pytest.skip("agentkit does not run as root: RLIMIT_NPROC applies to its own user")
+    short_limits(wall_seconds=15)
+    marker = f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**3)}"
+    result = await run(
+        tool,
+        f"""
+        import os
+        children = 0
+        try:
+            for _ in range(1000):
+                if os.fork() == 0:
+                    os.execv("/bin/sleep", ["sleep", "{marker}"])
+                children += 1
+        except OSError as exc:
+            print("stopped after", children, type(exc).__name__)
+        """,
+    )
+    words = stdout_of(result).split()
+    assert words[:2] == ["stopped", "after"], result
+    assert int(words[2]) < tool.function.__globals__["_LIMITS"].processes
+    assert processes_with(marker) == []
+
+
+async def test_rlimits_only_mode_reports_a_program_that_left_daemons(
+    tool: Tool, rlimits_mode: int, short_limits: Any
+) -> None:
+    short_limits(wall_seconds=20)
+    marker = f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**3)}"
+    started = anyio.current_time()
+    result = await run(
+        tool,
+        f"""
+        import os, subprocess, sys
+        # One keeps the output open; the other lets go of it, leaves its session, is orphaned.
+        subprocess.Popen(["sleep", "{marker}"], start_new_session=True)
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                null = os.open("/dev/null", os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                os.execv("/bin/sleep", ["sleep", "{marker}"])
+            os._exit(0)
+        os.wait()
+        print("printed, then exits")
+        sys.exit(3)
+        """,
+    )
+    assert anyio.current_time() - started < 15, result
+    assert "exit status: 3" in result, result
+    assert "wall-clock" not in result
+    assert "still running in the background: they were killed" in result
+    assert stdout_of(result) == "printed, then exits"
+    assert processes_with(marker) == []
+
+
+async def test_rlimits_only_mode_as_root_refuses_an_unreachable_interpreter(
+    tool: Tool, sandbox: types.ModuleType, rlimits_mode: int, tmp_path: Path, monkeypatch: Any
+) -> None:
+    if rlimits_mode != 65534:
+        pytest.skip("only agentkit running as root runs the code as another user")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "python3").write_bytes(b"")
+    monkeypatch.setattr(sandbox, "interpreter", lambda: str(private / "python3"))
+    with pytest.raises(RuntimeError, match="cannot reach .*private/python3") as caught:
+        await run(tool, "print('must not run')")
+    assert str(private) in str(caught.value)
+    assert "install bubblewrap" in str(caught.value)
 
 
 def test_sandbox_module_is_shared_not_exposed(tool: Tool) -> None:

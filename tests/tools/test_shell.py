@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,18 @@ async def test_failures_report_the_exit_status(tool: Tool, bwrap: None, project:
 async def test_endless_output_is_cut(tool: Tool, bwrap: None, project: Path) -> None:
     result = await call(tool, ["cat", "/dev/zero"])
     assert "stopped: stdout passed" in result
+
+
+async def test_rlimits_only_mode_runs_an_allowed_program(
+    tool: Tool, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As root the program runs as uid 65534, in the project folder it cannot reach from /.
+    monkeypatch.setenv("AGENTKIT_BWRAP", "/nonexistent/bwrap")
+    monkeypatch.setenv("AGENTKIT_SANDBOX", "rlimits")
+    result = await call(tool, ["sort", "notes.txt"])
+    assert result.startswith("sandbox: rlimits-only")
+    assert "exit status: 0" in result, result
+    assert stdout_of(result).split() == ["alpha", "alpha", "beta", "gamma"]
+    owner = "nobody" if os.geteuid() == 0 else str(os.geteuid())
+    listing = stdout_of(await call(tool, ["find", "/proc/self/", "-maxdepth", "0", "-user", owner]))
+    assert listing == "/proc/self/", listing
