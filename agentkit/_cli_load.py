@@ -22,10 +22,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ._callables import where
 from ._cli_target import load_target
 from ._execute import Approval
 from ._offline import OfflineModel
-from ._schema import where
 from .agent import Agent
 from .models import DEFAULT_MODEL, ENDPOINT_VARIABLES, Model, OpenAIModel, offline_override
 from .tools import Tool, load_tools

@@ -6,7 +6,6 @@ Every problem of a definition is collected and raised together in one `UserError
 
 from __future__ import annotations
 
-import functools
 import inspect
 import re
 import types
@@ -19,6 +18,7 @@ import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_core import PydanticUndefined
 
+from ._callables import behind_partials, signature_names, type_hints, unwrap_callable, where
 from ._coerce import Coercer
 from ._context import RunContext
 from ._rawschema import RecursiveReference, clean_schema, format_location
@@ -27,8 +27,6 @@ from .errors import ModelRetry, UserError
 __all__ = [
     "NAME_PATTERN",
     "FunctionSchema",
-    "accepted_names",
-    "callable_layers",
     "check_name",
     "clean_schema",
     "describe_function",
@@ -36,9 +34,6 @@ __all__ = [
     "format_validation_error",
     "function_schema",
     "is_context_annotation",
-    "type_hints",
-    "unwrap_callable",
-    "where",
 ]
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -64,92 +59,6 @@ class FunctionSchema:
     validate: Callable[[dict[str, Any]], dict[str, Any]]
     context_param: str | None = None
     positional: tuple[str, ...] = ()
-
-
-def callable_layers(fn: object) -> list[object]:
-    """`fn`, then each callable behind it: a partial's function, a decorator's `__wrapped__`,
-    a bound method's function."""
-    layers = [fn]
-    for _ in range(100):  # a `__wrapped__` chain may not end (mocks make new attributes)
-        if isinstance(fn, functools.partial):
-            fn = fn.func
-        elif inspect.ismethod(fn):
-            fn = fn.__func__
-        elif not inspect.isclass(fn) and callable(wrapped := getattr(fn, "__wrapped__", None)):
-            fn = wrapped
-        else:
-            break
-        if any(fn is layer for layer in layers):
-            break
-        layers.append(fn)
-    return layers
-
-
-def unwrap_callable(fn: object) -> tuple[object, frozenset[str]]:
-    """The function behind partials, decorators and bound methods; the keywords partials bind.
-
-    `functools.partial(read, root="/srv")` is the tool `read` without `root`: the model must
-    neither see the bound value (it may be a secret) nor replace it.
-    """
-    layers = callable_layers(fn)
-    bound = (k for f in layers if isinstance(f, functools.partial) for k in f.keywords)
-    return layers[-1], frozenset(bound)
-
-
-def _behind_partials(fn: object) -> Any:
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    return fn
-
-
-def type_hints(fn: object) -> dict[str, Any]:
-    """The resolved annotations of a function, a partial's function or a callable's `__call__`.
-
-    Raises:
-        Exception: An annotation cannot be resolved (a NameError, mostly).
-    """
-    target = _behind_partials(fn)
-    if not (inspect.isroutine(target) or inspect.isclass(target)):
-        target = type(target).__call__
-    return typing.get_type_hints(target, include_extras=True)
-
-
-def accepted_names(
-    function: Callable[..., Any], context_param: str | None
-) -> frozenset[str] | None:
-    """The keyword arguments `function` accepts; None when it takes **kwargs or is opaque.
-
-    Keywords a partial binds are left out: the model may not replace them.
-    """
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_KEYWORD for p in parameters):
-        return None
-    hidden = {context_param, *unwrap_callable(function)[1]}
-    return frozenset(
-        p.name for p in parameters if p.kind is not p.POSITIONAL_ONLY and p.name not in hidden
-    )
-
-
-def _parameter_names(fn: Any) -> set[str]:
-    try:
-        return set(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return set()
-
-
-def where(fn: object) -> str:
-    """`file:line` of a function's definition, for error messages."""
-    target = unwrap_callable(fn)[0]
-    code = getattr(target, "__code__", None)
-    if code is None:  # a callable object: where its class defines `__call__`
-        call = getattr(type(target), "__call__", None)  # noqa: B004 - not a callable() test
-        code = getattr(call, "__code__", None)
-    if code is None:
-        return getattr(target, "__qualname__", repr(target))
-    return f"{code.co_filename}:{code.co_firstlineno}"
 
 
 def check_name(name: object) -> str | None:
@@ -219,7 +128,7 @@ def function_schema(
     Raises:
         UserError: The definition has problems; all of them are listed, with `file:line`.
     """
-    named = _behind_partials(fn)  # a partial is described as the function it calls
+    named = behind_partials(fn)  # a partial is described as the function it calls
     tool_name = name if name is not None else getattr(named, "__name__", "")
     problems: list[str] = []
     if (problem := check_name(tool_name)) is not None:
@@ -243,7 +152,7 @@ def function_schema(
         signature, hints or {}, param_docs, bound, problems
     )
     # Parameters a partial binds are documented too, though the model does not see them.
-    known = {*signature.parameters, *bound, *_parameter_names(named)}
+    known = {*signature.parameters, *bound, *signature_names(named)}
     for documented in param_docs:
         if documented not in known:
             problems.append(

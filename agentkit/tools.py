@@ -23,19 +23,10 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
+from ._callables import accepted_names, callable_layers, type_hints, unwrap_callable, where
 from ._context import RunContext
 from ._rawschema import jsonschema_validator, schema_problems, without_refs
-from ._schema import (
-    FunctionSchema,
-    accepted_names,
-    callable_layers,
-    check_name,
-    function_schema,
-    is_context_annotation,
-    type_hints,
-    unwrap_callable,
-    where,
-)
+from ._schema import FunctionSchema, check_name, function_schema, is_context_annotation
 from .errors import ModelRetry, UserError
 
 __all__ = ["DEFAULT_TIMEOUT", "Tool", "load_tools", "tool", "tools_from_module"]
