@@ -153,6 +153,8 @@ def _execute(options: Options, body: Callable[[Renderer], int]) -> NoReturn:
         renderer.error(exc, EXIT_RUN_ERROR)
         if hint := _run_error_hint(exc, options):
             renderer.notice(hint)
+        if exc.usage is not None and exc.usage.requests and not options.json:
+            renderer.usage(exc.usage)  # what the failed run cost still counts
         code = EXIT_RUN_ERROR
     except AgentkitError as exc:
         renderer.error(exc, EXIT_USAGE)

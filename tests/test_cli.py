@@ -397,6 +397,7 @@ def test_run_errors_end_with_what_to_do_on_the_command_line() -> None:
     result = invoke("run", "--tools", "calculator", "--max-turns", "1", "what is 2+2?")
     assert result.exit_code == 1
     assert "--max-turns N" in result.stderr
+    assert "usage: 1 request" in result.stderr  # what the failed run used
 
 
 def test_unknown_module_target() -> None:
