@@ -21,8 +21,8 @@ mount, network, pid, ipc, uts (and cgroup, where possible) namespaces. Inside:
   the real host uid 65534 (so `RLIMIT_NPROC` applies: the kernel exempts uid 0 from it; a user
   namespace is not used, as bwrap would map the sandbox user to host root); otherwise bwrap
   maps uid 65534 in a user namespace (`--unshare-user`, and `--disable-userns` when it has it);
-- no nested user namespaces, in either case: a seccomp filter (`userns_filter`, given to
-  bwrap with `--seccomp`) makes `unshare`/`clone` with CLONE_NEWUSER and `setns` fail, and
+- no nested user namespaces, in either case: a seccomp filter (`_sandbox_seccomp.py`, given
+  to bwrap with `--seccomp`) makes `unshare`/`clone` with CLONE_NEWUSER and `setns` fail, and
   `clone3` report ENOSYS (so the C library falls back to `clone`); without one (a machine
   other than x86_64 or aarch64) bubblewrap is accepted only when not root and with
   `--disable-userns`. So the code cannot become root in a namespace of its own, mount its own
@@ -42,20 +42,21 @@ one that leaves its session, so the memory cap counts it and the end of the call
 As root the code cannot signal the launcher (it is still root); as a normal user, code that
 kills the launcher can leave processes behind.
 
-In both modes a small launcher (run with `python -I -S`) sets the resource limits before it
-executes the command: CPU time, address space, file size, processes, open files and core
-dumps (see `Limits`). agentkit also enforces a wall-clock limit, an output cap, and a memory
-cap for all the run's processes together (measured in /proc every 50 ms): on any of them, or
-when the call is cancelled (agentkit's tool timeout), the run is killed with SIGKILL (under
-bubblewrap its init, which takes the whole pid namespace with it; otherwise every process
-below the launcher), and the call returns only once its processes are gone. When the
-program ends, processes it left running (rlimits-only mode; under bubblewrap the pid
+In both modes a small launcher (`python -I -S`, in `_sandbox_command.py`) sets the resource
+limits before it executes the command: CPU time, address space, file size, processes, open
+files and core dumps (see `Limits`). agentkit also enforces a wall-clock limit, an output cap,
+and a memory cap for all the run's processes together (measured in /proc every 50 ms): on any
+of them, or when the call is cancelled (agentkit's tool timeout), the run is killed with
+SIGKILL (under bubblewrap its init, which takes the whole pid namespace with it; otherwise
+every process below the launcher), and the call returns only once its processes are gone. When
+the program ends, processes it left running (rlimits-only mode; under bubblewrap the pid
 namespace ends with it) get a second to finish, then are killed, and the outcome says so.
 
-This module holds the settings, the choice of mode (probing bubblewrap once), and the command
-line: the bwrap options above and the launcher. Running that command line (limits, output
-caps, deadline, killing and reaping, the outcome) is in `_sandbox_process.py`, which this
-module loads.
+This module holds the settings, the choice of mode (probing bubblewrap once), and the running
+of each mode. It loads its siblings: the command lines (the bwrap options above and the
+launcher) are built in `_sandbox_command.py`; the seccomp filter is `_sandbox_seccomp.py`; and
+running a command line (limits, output caps, deadline, killing and reaping, the outcome) is
+`_sandbox_process.py`, which keeps a run's processes with `_sandbox_proctree.py`.
 
 Settings (environment, read at each call):
     AGENTKIT_SANDBOX: `bwrap` (default: bubblewrap or refuse) or `rlimits` (allow the fallback).
@@ -64,11 +65,9 @@ Settings (environment, read at each call):
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import stat
-import struct
 import sys
 import tempfile
 import types
@@ -92,17 +91,21 @@ if not __name__.startswith(LOADER_PREFIX):
     )
 
 
-def _load_process() -> types.ModuleType:
-    """The sibling `_sandbox_process.py`, loaded once per file path (tools/ is not a package)."""
-    path = Path(__file__).resolve().with_name("_sandbox_process.py")
-    # This module's own prefix, which `_sandbox_process.py` checks for as well.
+def _load(name: str) -> types.ModuleType:
+    """A sibling helper module, loaded once per file path (tools/ is not a package)."""
+    path = Path(__file__).resolve().with_name(name)
+    # This module's own prefix, which each of those helpers checks for as well.
     return import_path(path, LOADER_PREFIX.rstrip("_"), reuse=True)
 
 
-if TYPE_CHECKING:  # a type checker reads the sibling as a plain module of that name
+if TYPE_CHECKING:  # a type checker reads the siblings as plain modules of those names
+    import _sandbox_command as _command
     import _sandbox_process as _process
+    import _sandbox_seccomp as _seccomp
 else:
-    _process = _load_process()
+    _process = _load("_sandbox_process.py")
+    _command = _load("_sandbox_command.py")
+    _seccomp = _load("_sandbox_seccomp.py")
 
 # Defined with the run (an outcome names its mode); used here, and by the `python` and `shell`
 # modules as `_sandbox.Limits`.
@@ -113,159 +116,7 @@ BUBBLEWRAP = _process.BUBBLEWRAP
 RLIMITS_ONLY = _process.RLIMITS_ONLY
 
 BWRAP_ENV = "AGENTKIT_BWRAP"
-WORKDIR = "/work"
-SANDBOX_UID = 65534
-SANDBOX_GID = 65534
-
-_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_ETC_FILES = (
-    "/etc/ld.so.cache",
-    "/etc/ld.so.conf",
-    "/etc/ld.so.conf.d",
-    "/etc/localtime",
-    "/etc/alternatives",
-)
-_PATH = "/usr/local/bin:/usr/bin:/bin"
 _PROBE_SECONDS = 20.0
-
-# Runs as `python -I -S -c _LAUNCHER <limits> <drop|keep> <exec|FD> <filter|-> <argv...>`. The
-# process that becomes the command applies the limits, drops to uid/gid 65534 when asked
-# (agentkit runs as root), installs the seccomp filter when given one (rlimits-only mode; bwrap
-# installs it itself), then replaces itself with argv. With `exec` the launcher is that
-# process (bubblewrap). With a file descriptor (rlimits-only mode) the launcher forks it and
-# stays, as a child subreaper, so that every process the command starts, even one that leaves
-# its session and is orphaned, remains its descendant and agentkit can count and kill it. The
-# launcher reaps, writes the command's wait status to FD when it ends, exits once no child is
-# left, and ends the way the command did.
-_LAUNCHER = f"""\
-import os, resource, signal, sys
-spec, user, how, rules, *argv = sys.argv[1:]
-# Everything is imported before the drop to uid 65534, which may not reach the interpreter's
-# own library: execvp imports `warnings` on its first call.
-try:
-    import warnings
-    if how != "exec" or rules != "-":
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        class Prog(ctypes.Structure):
-            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
-except Exception as exc:
-    sys.stderr.write(f"sandbox setup failed: {{exc}}\\n")
-    os._exit(126)
-
-def forbid(rules):
-    prog = Prog(len(rules) // 8, rules)
-    n = ctypes.c_ulong
-    if libc.prctl(38, n(1), n(0), n(0), n(0)) or libc.prctl(22, n(2), ctypes.byref(prog)):
-        raise OSError(ctypes.get_errno(), "prctl: " + os.strerror(ctypes.get_errno()))
-
-def start():
-    try:
-        for item in spec.split(","):
-            name, soft, hard = item.split(":")
-            resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
-        if user == "drop":
-            os.setgroups([])
-            os.setgid({SANDBOX_GID})
-            os.setuid({SANDBOX_UID})
-        if rules != "-":
-            forbid(bytes.fromhex(rules))
-    except Exception as exc:
-        sys.stderr.write(f"sandbox setup failed: {{exc}}\\n")
-        os._exit(126)
-    os.umask(0o077)
-    try:
-        os.execvp(argv[0], argv)
-    except OSError as exc:
-        hint = " (it runs as uid {SANDBOX_UID})" if user == "drop" else ""
-        sys.stderr.write(f"cannot run {{argv[0]!r}}: {{exc.strerror}}{{hint}}\\n")
-        os._exit(127)
-
-if how == "exec":
-    start()
-report = int(how)
-if libc.prctl(36, *map(ctypes.c_ulong, (1, 0, 0, 0))) != 0:
-    sys.stderr.write("sandbox setup failed: cannot become a child subreaper\\n")
-    os._exit(126)
-main = os.fork()
-if main == 0:
-    os.close(report)
-    start()
-for number in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGPIPE):
-    signal.signal(number, signal.SIG_IGN)
-status = 0
-while True:
-    try:
-        pid, wait_status = os.wait()
-    except ChildProcessError:
-        break
-    if pid == main:
-        status = wait_status
-        try:
-            os.write(report, b"%d\\n" % wait_status)
-        except OSError:
-            pass
-code = os.waitstatus_to_exitcode(status)
-if code < 0:
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    try:
-        signal.signal(-code, signal.SIG_DFL)
-    except (OSError, ValueError):
-        pass
-    os.kill(os.getpid(), -code)
-    code = 128 - code
-os._exit(code)
-"""
-
-# A seccomp filter (classic BPF, `struct sock_filter` records) that forbids new user
-# namespaces: `unshare` and `clone` with CLONE_NEWUSER and `setns` fail with EPERM, `clone3`
-# (whose flags the filter cannot read) with ENOSYS, so that the C library falls back to
-# `clone`. Any system call of another ABI (x32, or 32-bit calls on x86-64) kills the process.
-# Per machine: the audit architecture, the system call numbers, and whether x32 exists.
-_CLONE_NEWUSER = 0x10000000
-_SECCOMP_ARCHES = {
-    "x86_64": (0xC000003E, {"unshare": 272, "clone": 56, "setns": 308, "clone3": 435}, True),
-    "aarch64": (0xC00000B7, {"unshare": 97, "clone": 220, "setns": 268, "clone3": 435}, False),
-}
-_SECCOMP_ARCHES["amd64"] = _SECCOMP_ARCHES["x86_64"]
-_SECCOMP_ARCHES["arm64"] = _SECCOMP_ARCHES["aarch64"]
-
-
-def userns_filter() -> bytes | None:
-    """The seccomp filter forbidding user namespaces here; None on an unsupported machine."""
-    if struct.calcsize("P") != 8 or sys.byteorder != "little":
-        return None
-    arch = _SECCOMP_ARCHES.get(os.uname().machine)
-    if arch is None:
-        return None
-    audit, numbers, x32 = arch
-    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
-    allow, errno_action, kill = 0x7FFF0000, 0x00050000, 0x80000000
-    # (code, k, label if true, label if false); labels name the instruction they precede.
-    code: list[tuple[int, int, str | None, str | None]] = [
-        (ld, 4, None, None),  # seccomp_data.arch
-        (jeq, audit, None, "kill"),
-        (ld, 0, None, None),  # seccomp_data.nr
-        *([(jge, 0x40000000, "kill", None)] if x32 else []),
-        (jeq, numbers["clone3"], "nosys", None),
-        (jeq, numbers["setns"], "deny", None),
-        (jeq, numbers["unshare"], "check", None),
-        (jeq, numbers["clone"], "check", "allow"),
-    ]
-    labels = {"check": len(code)}
-    code += [(ld, 16, None, None), (jset, _CLONE_NEWUSER, "deny", "allow")]  # args[0], low half
-    for label, action in (("allow", allow), ("deny", errno_action | errno.EPERM)):
-        labels[label] = len(code)
-        code.append((ret, action, None, None))
-    for label, action in (("nosys", errno_action | errno.ENOSYS), ("kill", kill)):
-        labels[label] = len(code)
-        code.append((ret, action, None, None))
-    out = bytearray()
-    for index, (op, k, yes, no) in enumerate(code):
-        jt = labels[yes] - index - 1 if yes else 0
-        jf = labels[no] - index - 1 if no else 0
-        out += struct.pack("=HBBI", op, jt, jf, k)
-    return bytes(out)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -281,24 +132,15 @@ def interpreter() -> str:
     return os.path.abspath(candidate)
 
 
-def _under(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-def _python_roots() -> list[str]:
-    """The installation prefixes to bind, leaving out those the system folders cover."""
-    roots = {os.path.normpath(p) for p in (sys.base_prefix, sys.base_exec_prefix)}
-    return sorted(r for r in roots if not any(_under(r, d) for d in _SYSTEM_DIRS))
-
-
 def _python_problem() -> str | None:
     too_broad = {"/", "/home", "/root", os.path.expanduser("~")}
-    for root in _python_roots():
+    roots = _command.python_roots()
+    for root in roots:
         if root in too_broad:
             return f"the Python prefix {root} is too broad to share read-only with the sandbox"
     exe = interpreter()
-    if not any(_under(exe, d) for d in (*_SYSTEM_DIRS, *_python_roots())):
-        return f"the interpreter {exe} lies outside {', '.join(_python_roots())}"
+    if not any(_command.under(exe, d) for d in (*_command.SYSTEM_DIRS, *roots)):
+        return f"the interpreter {exe} lies outside {', '.join(roots)}"
     return None
 
 
@@ -329,79 +171,11 @@ def _launch(
     report_fd: int | None = None,
     rules: bytes | None = None,
 ) -> list[str]:
-    """The launcher's command line: it execs `command` itself, or supervises it (`report_fd`)."""
+    """The launcher's command line, run by `interpreter()` (a seam: tests replace it)."""
     spec = limits.launcher_spec()
-    user = "drop" if drop else "keep"
-    how = "exec" if report_fd is None else str(report_fd)
-    seccomp = rules.hex() if rules is not None else "-"
-    return [interpreter(), "-I", "-S", "-c", _LAUNCHER, spec, user, how, seccomp, *command]
-
-
-def _system_binds() -> list[str]:
-    args: list[str] = []
-    for folder in _SYSTEM_DIRS:
-        if os.path.islink(folder):
-            args += ["--symlink", os.readlink(folder), folder]
-        elif os.path.isdir(folder):
-            args += ["--ro-bind", folder, folder]
-    # The dynamic linker (running as the sandbox user) must be able to read /etc/ld.so.cache.
-    args += ["--perms", "0755", "--dir", "/etc"]
-    for name in _ETC_FILES:
-        args += ["--ro-bind-try", name, name]
-    return args
-
-
-def _python_binds() -> list[str]:
-    args: list[str] = []
-    made: set[str] = set()
-    for root in _python_roots():
-        # Folders bwrap creates on the way are 0700 for root; the sandbox user must pass them.
-        for parent in reversed(Path(root).parents[:-1]):
-            if str(parent) not in made:
-                made.add(str(parent))
-                args += ["--perms", "0755", "--dir", str(parent)]
-        args += ["--ro-bind", root, root]
-    return args
-
-
-def _bwrap_argv(
-    bwrap: _Bwrap,
-    command: Sequence[str],
-    workdir: Path | None,
-    limits: Limits,
-    info_fd: int,
-    seccomp_fd: int | None,
-) -> list[str]:
-    as_root = os.geteuid() == 0
-    features = bwrap.features
-    argv = [bwrap.path, "--info-fd", str(info_fd), "--unshare-net", "--unshare-pid"]
-    argv += ["--unshare-ipc", "--unshare-uts"]
-    argv += ["--unshare-cgroup-try", "--hostname", "sandbox", "--die-with-parent"]
-    argv += ["--new-session", "--clearenv"]
-    for key, value in _sandbox_env("/tmp").items():
-        argv += ["--setenv", key, value]
-    if as_root:
-        # No user namespace here: bwrap would map the sandbox user to host root. The seccomp
-        # filter (required as root, see `_userns_guard`) forbids nested user namespaces.
-        argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    else:
-        argv += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
-        argv += ["--disable-userns"] if "--disable-userns" in features else []
-    if seccomp_fd is not None:
-        argv += ["--seccomp", str(seccomp_fd)]
-    argv += _system_binds() + _python_binds()
-    argv += ["--proc", "/proc", "--dev", "/dev"]
-    argv += ["--size", str(limits.tmp_bytes)] if "--size" in features else []
-    argv += ["--perms", "1777", "--tmpfs", "/tmp"]
-    if workdir is not None:
-        argv += ["--ro-bind", str(workdir), WORKDIR, "--chdir", WORKDIR]
-    else:
-        argv += ["--chdir", "/tmp"]
-    return [*argv, "--", *_launch(command, limits, drop=as_root)]
-
-
-def _sandbox_env(home: str) -> dict[str, str]:
-    return {"PATH": _PATH, "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8"}
+    return _command.launcher_argv(
+        interpreter(), command, spec, drop=drop, report_fd=report_fd, rules=rules
+    )
 
 
 # ---------------------------------------------------------------------------- running
@@ -414,7 +188,7 @@ async def _run_bwrap(
     limits: Limits,
     stdin: bytes | None = None,
 ) -> Outcome:
-    rules = userns_filter()
+    rules = _seccomp.userns_filter()
     fds: list[int] = []
     try:
         info = os.pipe()
@@ -429,8 +203,18 @@ async def _run_bwrap(
             os.close(seccomp[1])
             fds.remove(seccomp[1])
             seccomp_fd = seccomp[0]
-        argv = _bwrap_argv(bwrap, command, workdir, limits, info[1], seccomp_fd)
-        env = _sandbox_env("/")
+        as_root = os.geteuid() == 0
+        argv = _command.bwrap_argv(
+            bwrap.path,
+            bwrap.features,
+            _launch(command, limits, drop=as_root),
+            as_root=as_root,
+            workdir=workdir,
+            tmp_bytes=limits.tmp_bytes,
+            info_fd=info[1],
+            seccomp_fd=seccomp_fd,
+        )
+        env = _command.sandbox_env("/")
         passed = (info[1],) if seccomp_fd is None else (info[1], seccomp_fd)
         return await _process.execute(
             argv,
@@ -462,29 +246,11 @@ async def find_bwrap() -> _Bwrap | str:
     return _PROBED[key]
 
 
-def _userns_guard(features: frozenset[str]) -> str | None:
-    """Why nested user namespaces could not be forbidden under bwrap here; None if they can."""
-    if userns_filter() is not None:
-        return None
-    if os.geteuid() != 0 and "--disable-userns" in features:
-        return None
-    machine = os.uname().machine
-    if os.geteuid() == 0:
-        return (
-            f"agentkit runs as root on {machine}, where the sandbox has no seccomp filter to "
-            "forbid nested user namespaces (x86_64 and aarch64 only)"
-        )
-    return (
-        f"this bubblewrap lacks --disable-userns (0.8 or newer is needed) and the sandbox has "
-        f"no seccomp filter for {machine}, so nested user namespaces cannot be forbidden"
-    )
-
-
 async def _probe(bwrap: str) -> _Bwrap | str:
     problem = _python_problem()
     if problem is not None:
         return problem
-    env = _sandbox_env("/")
+    env = _command.sandbox_env("/")
     try:
         with anyio.fail_after(_PROBE_SECONDS):
             shown = await anyio.run_process([bwrap, "--help"], env=env, check=False)
@@ -494,7 +260,7 @@ async def _probe(bwrap: str) -> _Bwrap | str:
     if "--perms" not in text:
         return f"bubblewrap at {bwrap} is too old (it lacks --perms; 0.5 or newer is needed)"
     found = _Bwrap(bwrap, frozenset(o for o in ("--size", "--disable-userns") if o in text))
-    guard = _userns_guard(found.features)
+    guard = _seccomp.userns_guard(found.features)
     if guard is not None:
         return guard
     limits = Limits(wall_seconds=_PROBE_SECONDS)
@@ -560,7 +326,7 @@ async def run(
 async def _run_rlimits(
     command: Sequence[str], workdir: Path | None, limits: Limits, stdin: bytes | None
 ) -> Outcome:
-    rules = userns_filter()
+    rules = _seccomp.userns_filter()
     if rules is None:
         raise SandboxUnavailable(
             f"rlimits-only mode has no seccomp filter to forbid user namespaces on "
@@ -576,10 +342,10 @@ async def _run_rlimits(
         with tempfile.TemporaryDirectory(prefix="agentkit-sandbox-") as home:
             if drop:
                 # The code runs as uid 65534: its home and working folder must be its own.
-                os.chown(home, SANDBOX_UID, SANDBOX_GID)
+                os.chown(home, _command.SANDBOX_UID, _command.SANDBOX_GID)
             argv = _launch(command, limits, drop=drop, report_fd=report[1], rules=rules)
             cwd = str(workdir) if workdir is not None else home
-            env = _sandbox_env(home)
+            env = _command.sandbox_env(home)
             return await _process.execute(
                 argv,
                 cwd=cwd,
@@ -602,7 +368,7 @@ def _not_searchable(path: str) -> str | None:
             info = os.stat(folder)
         except OSError:
             return str(folder)
-        if info.st_uid != SANDBOX_UID and not info.st_mode & stat.S_IXOTH:
+        if info.st_uid != _command.SANDBOX_UID and not info.st_mode & stat.S_IXOTH:
             return str(folder)
     return None
 
@@ -613,14 +379,14 @@ def _check_reachable(command: Sequence[str]) -> None:
     own = getattr(sys, "_base_executable", "") or sys.executable
     if paths and os.path.realpath(command[0]) == os.path.realpath(own):
         # The interpreter agentkit runs on also needs its installation (standard library).
-        paths += [os.path.join(root, "lib") for root in _python_roots()]
+        paths += [os.path.join(root, "lib") for root in _command.python_roots()]
     for path in paths:
         folder = _not_searchable(path)
         if folder is not None:
             raise SandboxUnavailable(
-                f"rlimits-only mode runs the code as uid {SANDBOX_UID} when agentkit runs as "
-                f"root, and that user cannot reach {path} ({folder} is not searchable by "
-                "others), so the code was not run. Tell the user; do not retry. The user can "
+                f"rlimits-only mode runs the code as uid {_command.SANDBOX_UID} when agentkit "
+                f"runs as root, and that user cannot reach {path} ({folder} is not searchable "
+                "by others), so the code was not run. Tell the user; do not retry. The user can "
                 "install bubblewrap, run agentkit as a normal user, or use a Python installed "
                 "where every user can read it."
             )

@@ -12,30 +12,27 @@ module. It holds:
 - `Outcome`, how the run ended, and `Outcome.render()`, the text the model reads.
 
 Security role: no process of a run outlives the call, and the run as a whole keeps to its
-memory limit. A run's processes are found in /proc: everything below the process agentkit
-started (bwrap, whose pid namespace holds the sandbox; or the launcher, a child subreaper that
-keeps every orphan below it), plus anything still in its session. A watchdog sums their
-memory every `_POLL_SECONDS` (RLIMIT_AS alone bounds each process, not the up to
-`processes` of them). Stopping a run kills, with SIGKILL, the sandbox's init under bubblewrap
-(which takes the whole pid namespace with it) or else every process below the launcher, and
-`execute` returns only once those processes are gone (or, at worst, after `_REAP_SECONDS`,
-with the group killed again). The output cap keeps a flood of output from filling memory or
-the model's context.
+memory limit. Finding a run's processes in /proc, the memory watchdog, killing them and
+waiting until they are gone are in `_sandbox_proctree.py`, which this module loads; `execute`
+stops the run, whatever happens, and returns only once its processes are gone. The output cap
+keeps a flood of output from filling memory or the model's context.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator, Sequence
+import types
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream, Process
+
+from agentkit.tools import import_path
 
 # Loaded as a tool module, `execute` would run any command, outside any sandbox, without
 # approval. Only `_sandbox.py` loads it, under its own prefix.
@@ -46,16 +43,25 @@ if not __name__.startswith(LOADER_PREFIX):
         "load `python` or `shell` instead"
     )
 
+
+def _load(name: str) -> types.ModuleType:
+    """A sibling helper module, loaded once per file path (tools/ is not a package)."""
+    path = Path(__file__).resolve().with_name(name)
+    # This module's own prefix, which the helper checks for as well.
+    return import_path(path, LOADER_PREFIX.rstrip("_"), reuse=True)
+
+
+if TYPE_CHECKING:  # a type checker reads the sibling as a plain module of that name
+    import _sandbox_proctree as _proctree
+else:
+    _proctree = _load("_sandbox_proctree.py")
+
 # The sandbox modes: an outcome names the one used, and reads exit statuses by it.
 MODE_ENV = "AGENTKIT_SANDBOX"
 BUBBLEWRAP = "bubblewrap"
 RLIMITS_ONLY = "rlimits-only"
-# How long a stopped run may take to end before its process group is killed outright.
-_REAP_SECONDS = 10.0
 # How long, once the program has ended, the processes it left behind may keep its output open.
 _GRACE_SECONDS = 1.0
-# How often (at least) the memory of a run's processes is measured.
-_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -67,8 +73,8 @@ class Limits:
         cpu_seconds: CPU time (RLIMIT_CPU soft limit: SIGXCPU, then SIGKILL a second later).
         memory_bytes: Memory of the whole run. Each process's address space (RLIMIT_AS: a
             bigger allocation fails), and the resident and swapped-out memory of all its
-            processes together (shared pages counted once), measured every `_POLL_SECONDS`:
-            more stops the run.
+            processes together (shared pages counted once), measured every `_POLL_SECONDS`
+            of `_sandbox_proctree.py`: more stops the run.
         file_bytes: Largest file a process may write (RLIMIT_FSIZE).
         tmp_bytes: Size of the private /tmp (bubblewrap mode).
         processes: Processes and threads of the sandbox user (RLIMIT_NPROC).
@@ -216,204 +222,7 @@ def _signal_text(number: int, limits: Limits) -> str:
     return f"{name}: {hints[name]}" if name in hints else name
 
 
-# ---------------------------------------------------------------------------- the processes
-
-
-def _kill(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGKILL)
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def _stats() -> Iterator[tuple[int, list[bytes]]]:
-    """Each host process's pid and the /proc/<pid>/stat fields after its name (state first)."""
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as stat:
-                    yield int(entry), stat.read().rsplit(b")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-
-
-def _start_time(pid: int) -> bytes | None:
-    """When a process started (in clock ticks since boot): with its pid, who it is."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _descendants(root: int, root_start: bytes | None) -> list[int]:
-    """The live processes below `root` or in its session (`root` excluded), by a /proc scan.
-
-    Fields after the name: state, ppid, pgrp, session, ... starttime (the 20th). The tree is
-    followed only while `root` is the process it was (its pid is not reused); a session id
-    keeps its number taken as long as any process of the session lives.
-    """
-    table: dict[int, tuple[bytes, int, int, bytes]] = {}
-    for pid, fields in _stats():
-        with contextlib.suppress(IndexError, ValueError):
-            table[pid] = (fields[0], int(fields[1]), int(fields[3]), fields[19])
-    children: dict[int, list[int]] = {}
-    for pid, (_, ppid, _, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    found = {pid for pid, (_, _, session, _) in table.items() if session == root}
-    todo = list(found)
-    if root in table and table[root][3] == root_start:
-        todo.append(root)
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    found.discard(root)
-    # Zombies hold no memory and only wait to be reaped.
-    return sorted(pid for pid in found if table[pid][0] not in (b"Z", b"X"))
-
-
-def _kib(path: str, keys: tuple[bytes, ...]) -> int | None:
-    """The sum of the `Key: N kB` lines of a /proc file; None when it cannot be read."""
-    try:
-        with open(path, "rb") as file:
-            lines = file.read().splitlines()
-        return sum(int(line.split()[1]) for line in lines if line.startswith(keys))
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-_QUICK = (b"VmRSS:", b"VmSwap:")
-_PRECISE = (b"Pss:", b"SwapPss:")
-
-
-def _memory(pids: Sequence[int], limit: int) -> int:
-    """Bytes of memory these processes use: resident plus swapped out.
-
-    First the quick per-process sums (O(1) counters, but pages shared after a fork count once
-    per process); only when those pass `limit`, the proportional sums of smaps_rollup (a walk of
-    the page tables, counting each shared page once in all).
-    """
-    quick = sum(_kib(f"/proc/{pid}/status", _QUICK) or 0 for pid in pids)
-    if quick * 1024 <= limit:
-        return quick * 1024
-    total = 0
-    for pid in pids:
-        precise = _kib(f"/proc/{pid}/smaps_rollup", _PRECISE)
-        # Unreadable (no smaps_rollup, or not allowed): the quick sum; gone by now: nothing.
-        total += _kib(f"/proc/{pid}/status", _QUICK) or 0 if precise is None else precise
-    return total * 1024
-
-
-def _bwrap_alive(pid: int) -> bool:
-    """Whether the sandbox's init still runs (it ends once every process in it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            name, rest = stat.read().rsplit(b")", 1)
-    except (OSError, ValueError):
-        return False
-    return name.endswith(b"(bwrap") and rest.split()[0] not in (b"Z", b"X")
-
-
 # ---------------------------------------------------------------------------- running
-
-
-class _Run:
-    """One started run: finds, measures and kills its processes, and learns when it ended.
-
-    `process` is bwrap, or (rlimits-only mode) the launcher, a child subreaper that stays the
-    ancestor of every process of the run. Stopping under bubblewrap kills the sandbox's init
-    (pid 1 of its namespace; bwrap reports its host pid on `--info-fd`): the kernel then kills
-    every process in the namespace, and bwrap exits only once they are all gone. Stopping in
-    rlimits-only mode kills every process below the launcher, or still in its session, round
-    after round until none is left (the launcher first would orphan them out of reach); the
-    launcher then exits on its own. `main_ended` is set when the program (the command itself)
-    has ended: bwrap or the launcher exited, or the launcher reported the command's status.
-    """
-
-    def __init__(self, process: Process, info: int | None, report: int | None) -> None:
-        self.process = process
-        self.info = info
-        self.report = report
-        self.root_start = _start_time(process.pid)
-        self.init_pid: int | None = None
-        self.main_status: int | None = None
-        self.main_ended = anyio.Event()
-        self.memory_exceeded = False
-
-    def members(self) -> list[int]:
-        return _descendants(self.process.pid, self.root_start)
-
-    def stop(self) -> bool:
-        """Kill the run's processes now; True when some (besides bwrap or the launcher) ran."""
-        if self.info is not None:
-            if self.process.returncode is not None:
-                return False
-            pid = self._init_pid()
-            if pid is None:
-                _kill_group(self.process.pid)
-            else:
-                _kill(pid)
-            return True
-        members = self.members()
-        for pid in members:
-            _kill(pid)
-        return bool(members)
-
-    def over_memory(self, limit: int) -> bool:
-        """Whether the run's processes use more than `limit` bytes (run in a worker thread)."""
-        return _memory(self.members(), limit) > limit
-
-    def read_report(self) -> None:
-        """Take the command's wait status when the launcher has reported it."""
-        if self.report is None or self.main_status is not None:
-            return
-        with contextlib.suppress(OSError, ValueError):
-            self.main_status = int(os.read(self.report, 64).split(b"\n", 1)[0])
-            self.main_ended.set()
-
-    def status(self) -> int | None:
-        """The command's exit status (negative: killed by that signal), None if unknown."""
-        self.read_report()
-        if self.main_status is not None:
-            with contextlib.suppress(ValueError):
-                return os.waitstatus_to_exitcode(self.main_status)
-        return self.process.returncode
-
-    async def wait(self) -> None:
-        """Wait until every process of the run is gone (at most `_REAP_SECONDS`)."""
-        with anyio.move_on_after(_REAP_SECONDS):
-            if self.info is not None:
-                await self.process.wait()
-                # bwrap may exit as soon as the command has, while its init is still killing
-                # the rest of the namespace. No event says when (its parent is gone): poll.
-                for _ in range(int(_REAP_SECONDS * 100)):
-                    pid = self._init_pid()
-                    if pid is None or not _bwrap_alive(pid):
-                        break
-                    await anyio.sleep(0.01)
-            else:
-                for _ in range(int(_REAP_SECONDS * 100)):
-                    if not self.stop():
-                        break
-                    await anyio.sleep(0.01)
-                # With no child left, the launcher exits; unless it was stopped or killed.
-                with anyio.move_on_after(1.0):
-                    await self.process.wait()
-        if self.process.returncode is None:
-            _kill(self.process.pid)
-            _kill_group(self.process.pid)
-
-    def _init_pid(self) -> int | None:
-        if self.init_pid is None and self.info is not None:
-            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                report, _ = json.JSONDecoder().raw_decode(os.read(self.info, 65536).decode())
-                self.init_pid = int(report["child-pid"])
-        return self.init_pid
 
 
 async def _feed(stream: ByteSendStream, data: bytes) -> None:
@@ -436,27 +245,7 @@ async def _drain(
         done.set()
 
 
-async def _watch(run: _Run, limits: Limits) -> None:
-    """Every `_POLL_SECONDS` or so: take the launcher's report, and stop a run over memory.
-
-    Over on two scans in a row: a process caught in the middle of exiting can look bigger.
-    """
-    over = 0
-    while True:
-        run.read_report()
-        started = time.monotonic()
-        over = (
-            over + 1 if await anyio.to_thread.run_sync(run.over_memory, limits.memory_bytes) else 0
-        )
-        if over >= 2:
-            run.memory_exceeded = True
-            run.stop()
-            return
-        # On a host with many processes a scan takes longer: keep its cost a small share.
-        await anyio.sleep(max(_POLL_SECONDS, 4 * (time.monotonic() - started)))
-
-
-async def _ended(run: _Run) -> None:
+async def _ended(run: _proctree.Run) -> None:
     await run.process.wait()
     run.main_ended.set()
 
@@ -502,7 +291,7 @@ async def execute(
         start_new_session=True,
         pass_fds=tuple(pass_fds),
     )
-    run = _Run(process, info, report)
+    run = _proctree.Run(process, info, report)
     background = False
     try:
         with anyio.move_on_after(limits.wall_seconds) as deadline:
@@ -515,7 +304,7 @@ async def execute(
                 group.start_soon(_drain, stderr, err, run.stop, closed[1])
                 if process.stdin is not None and stdin is not None:
                     group.start_soon(_feed, process.stdin, stdin)
-                group.start_soon(_watch, run, limits)
+                group.start_soon(_proctree.watch, run, limits.memory_bytes)
                 group.start_soon(_ended, run)
                 await run.main_ended.wait()
                 # The program has ended: only processes it left behind can keep its output open

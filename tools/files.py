@@ -20,23 +20,19 @@ this module has opened and vetted, and is killed after 20 s of matching.
 Needs a POSIX system (Linux, macOS): the checks rely on `openat`-style calls.
 
 The confinement itself (checking paths, opening folders and files without following links,
-walking a tree, replacing a file) is in `_paths.py`, which this module loads; this module
+walking a tree, replacing a file) is in `_paths.py`, and the matching of lines (the regex
+child process included) in `_regex_search.py`, both of which this module loads; this module
 holds the tools, their caps and what they report.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
-import selectors
 import stat
-import subprocess
-import sys
-import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,17 +41,19 @@ from agentkit import ModelRetry, tool
 from agentkit.tools import import_path
 
 
-def _load_paths() -> types.ModuleType:
-    """The sibling `_paths.py`, loaded once per file path (tools/ is not a package)."""
-    path = Path(__file__).resolve().with_name("_paths.py")
-    # The prefix is the one `_paths.py` checks for: it refuses to be loaded any other way.
+def _load(name: str) -> types.ModuleType:
+    """A sibling helper module, loaded once per file path (tools/ is not a package)."""
+    path = Path(__file__).resolve().with_name(name)
+    # The prefix is the one the helpers check for: they refuse to be loaded any other way.
     return import_path(path, "_agentkit_files", reuse=True)
 
 
-if TYPE_CHECKING:  # a type checker reads the sibling as a plain module of that name
+if TYPE_CHECKING:  # a type checker reads the siblings as plain modules of those names
     import _paths
+    import _regex_search
 else:
-    _paths = _load_paths()
+    _paths = _load("_paths.py")
+    _regex_search = _load("_regex_search.py")
 
 _READ_LIMIT = 100_000
 _WRITE_LIMIT = 1_000_000
@@ -69,6 +67,8 @@ _BINARY_SNIFF = 8192
 _HIDDEN_SHOWN = 5
 # The time a regex search may keep its child process busy, over all the files it searches.
 _REGEX_SECONDS = 20.0
+# What runs a regex search (a seam: tests record the children it starts).
+_RegexChild = _regex_search.RegexChild
 
 
 def _resolve(root: Path, path: str) -> Path:
@@ -243,142 +243,13 @@ def list_files(path: str = ".", recursive: bool = False) -> str:
     return "\n".join(lines) if lines else f"{target.shown} is an empty folder"
 
 
-# The numbers of the lines of a text that match, at most `limit` of them.
-_Finder = Callable[[str, int], list[int]]
-
-
-def _find_here(pattern: re.Pattern[str]) -> _Finder:
-    """A finder that runs in this process: only for literal text, which cannot backtrack."""
-
-    def find(text: str, limit: int) -> list[int]:
-        found: list[int] = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if pattern.search(line):
-                found.append(number)
-                if len(found) >= limit:
-                    break
-        return found
-
-    return find
-
-
-# The child's program: the pattern on the first line of its input, then one file's text per
-# line, each answered with the numbers of its matching lines (all as JSON). It sees nothing
-# but what it is sent: the parent opens and vets every file. Its CPU limit is a backstop
-# for a child left behind; the parent kills it at the deadline.
-_MATCHER = """
-import json, re, resource, sys
-seconds = int(sys.argv[1])
-resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
-read = sys.stdin.buffer.readline
-head = json.loads(read())
-pattern = re.compile(head["pattern"], head["flags"])
-for request in iter(read, b""):
-    job = json.loads(request)
-    found = []
-    for number, line in enumerate(job["text"].splitlines(), 1):
-        if pattern.search(line):
-            found.append(number)
-            if len(found) >= job["limit"]:
-                break
-    sys.stdout.write(json.dumps(found) + "\\n")
-    sys.stdout.flush()
-"""
-
-
-class _RegexChild:
-    """Runs a regex in a child process, killed once it has been busy for `_REGEX_SECONDS`.
-
-    Python's `re` holds the GIL while it matches, so a pattern that backtracks without end
-    (`(a+)+$` on a line of a's) would freeze the whole process, the event loop and Ctrl-C
-    included: no timeout could stop it. In a child process it can be killed.
-    """
-
-    def __init__(self, pattern: re.Pattern[str], shown: str) -> None:
-        self.pattern = pattern
-        self.shown = shown
-        self.budget = _REGEX_SECONDS
-        self.process: subprocess.Popen[bytes] | None = None
-        # A selector, not select(): select() fails on descriptors past 1023.
-        self.selector = selectors.DefaultSelector()
-
-    def _start(self) -> subprocess.Popen[bytes]:
-        """The child, started at the first file (an empty search starts none)."""
-        if not sys.executable:
-            raise RuntimeError("regex searches need a Python executable to run; none is known")
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-I", "-c", _MATCHER, str(int(_REGEX_SECONDS) + 5)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-            )
-        except OSError as exc:
-            raise RuntimeError(f"cannot start the regex search process: {exc}") from None
-        self.process = process
-        assert process.stdout is not None
-        self.selector.register(process.stdout, selectors.EVENT_READ)
-        self._send({"pattern": self.pattern.pattern, "flags": int(self.pattern.flags)})
-        return process
-
-    def find(self, text: str, limit: int) -> list[int]:
-        process = self.process or self._start()
-        assert process.stdout is not None
-        self._send({"text": text, "limit": limit})
-        answer = b""
-        while not answer.endswith(b"\n"):
-            started = time.monotonic()
-            ready = self.selector.select(max(self.budget, 0.0))
-            self.budget -= time.monotonic() - started
-            if not ready:
-                process.kill()
-                raise ModelRetry(
-                    f"the regular expression {self.shown} took too long (over "
-                    f"{_REGEX_SECONDS:g} s), so the search was stopped; it probably backtracks "
-                    "without end (nested repeats such as (a+)+ or (a|aa)*). Use a simpler "
-                    "pattern, or regex=false to search for the text as written"
-                )
-            block = os.read(process.stdout.fileno(), 65536)
-            if not block:
-                raise self._died()
-            answer += block
-        found: list[int] = json.loads(answer)
-        return found
-
-    def _send(self, message: dict[str, object]) -> None:
-        assert self.process is not None
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write(json.dumps(message).encode("ascii") + b"\n")
-            self.process.stdin.flush()
-        except OSError:  # the child is gone: a broken pipe
-            raise self._died() from None
-
-    def _died(self) -> RuntimeError:
-        assert self.process is not None
-        status = self.process.wait()
-        return RuntimeError(f"the regex search process stopped unexpectedly (status {status})")
-
-    def close(self) -> None:
-        """Stop the child, whatever state it is in, and reap it."""
-        self.selector.close()
-        process, self.process = self.process, None
-        if process is None:
-            return
-        process.kill()
-        process.wait()
-        for stream in (process.stdin, process.stdout):
-            with contextlib.suppress(OSError):
-                stream.close()  # type: ignore[union-attr]
-
-
 @contextlib.contextmanager
-def _finder(compiled: re.Pattern[str], regex: bool, pattern: str) -> Iterator[_Finder]:
+def _finder(compiled: re.Pattern[str], regex: bool, pattern: str) -> Iterator[_regex_search.Finder]:
     """How lines are matched: in this process for literal text, in a child for a regex."""
     if not regex:
-        yield _find_here(compiled)
+        yield _regex_search.find_here(compiled)
         return
-    child = _RegexChild(compiled, _paths.show(pattern))
+    child = _RegexChild(compiled, _paths.show(pattern), _REGEX_SECONDS)
     try:
         yield child.find
     finally:
@@ -387,7 +258,7 @@ def _finder(compiled: re.Pattern[str], regex: bool, pattern: str) -> Iterator[_F
 
 @dataclass
 class _Search:
-    find: _Finder
+    find: _regex_search.Finder
     matches: list[str]
     files: int = 0
     scanned_bytes: int = 0

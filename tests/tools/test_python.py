@@ -205,10 +205,20 @@ async def test_tmp_is_writable_and_discarded(tool: Tool, bwrap: None) -> None:
     assert stdout_of(await run(tool, code)) == "[]"
 
 
+# The sandbox and the siblings it loads: all a copy of `python.py` needs beside it.
+SANDBOX_FILES = (
+    "_sandbox.py",
+    "_sandbox_command.py",
+    "_sandbox_process.py",
+    "_sandbox_proctree.py",
+    "_sandbox_seccomp.py",
+)
+
+
 async def test_the_built_in_copy_in_a_wheel_finds_its_sandbox(tmp_path: Path, bwrap: None) -> None:
     shipped = tmp_path / "agentkit" / "_builtin_tools"
     shipped.mkdir(parents=True)
-    for name in ("python.py", "_sandbox.py", "_sandbox_process.py"):
+    for name in ("python.py", *SANDBOX_FILES):
         shutil.copy(REPO / "tools" / name, shipped / name)
     (copy,) = load_tools(shipped / "python.py")
     result = await run(copy, "print('from the wheel')")

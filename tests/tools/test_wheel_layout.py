@@ -154,7 +154,18 @@ def test_private_helpers_ship_and_are_loaded_from_beside_their_tools(
         assert f"unknown tool module {helper!r}" in message
 
 
-@pytest.mark.parametrize("helper", ["_paths", "_sandbox", "_sandbox_process"])
+@pytest.mark.parametrize(
+    "helper",
+    [
+        "_paths",
+        "_regex_search",
+        "_sandbox",
+        "_sandbox_command",
+        "_sandbox_process",
+        "_sandbox_proctree",
+        "_sandbox_seccomp",
+    ],
+)
 def test_helpers_that_touch_files_or_run_programs_refuse_to_be_tools(
     report: dict[str, Any], helper: str
 ) -> None:
