@@ -118,12 +118,23 @@ def _find_calls(text: str) -> list[_Found]:
     # `NAME.call(...)` is the built-in form after <|python_tag|>. Without the tag (a server
     # that drops special tokens) it is a call only when the reply holds nothing but calls:
     # next to prose or other code it is a snippet in an answer (`subprocess.call(...)`).
-    regions = _tag_regions(text)
-    tagged = [f for f in builtins if any(begin <= f.start < end for begin, end in regions)]
-    loose = len(tagged) < len(builtins) and any(f in builtins and f not in tagged for f in kept)
-    if loose and _remaining_text(text, kept):
-        kept = _outermost(others + tagged)
+    tagged = _in_regions(builtins, _tag_regions(text))
+    if len(tagged) < len(builtins):
+        loose = {id(f.call) for f in builtins} - {id(f.call) for f in tagged}
+        if any(id(f.call) in loose for f in kept) and _remaining_text(text, kept):
+            kept = _outermost(others + tagged)
     return kept
+
+
+def _in_regions(found: list[_Found], regions: list[tuple[int, int]]) -> list[_Found]:
+    """The calls that start inside one of the regions; both lists are in text order."""
+    inside, r = [], 0
+    for item in found:
+        while r < len(regions) and regions[r][1] <= item.start:
+            r += 1
+        if r < len(regions) and regions[r][0] <= item.start:
+            inside.append(item)
+    return inside
 
 
 def _outermost(found: list[_Found]) -> list[_Found]:

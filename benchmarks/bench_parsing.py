@@ -31,11 +31,16 @@ def _many_calls(size: int) -> str:
     return _fill(CALL + ";\n", size)
 
 
+BUILTIN = '<|python_tag|>brave_search.call(query="weather in Paris")<|eom_id|>\n'
+
+
 INPUTS: dict[str, Callable[[int], str]] = {
     "normal (prose + one call)": _normal,
     "adversarial: '{' repeated": lambda size: "{" * size,
     "adversarial: deep nesting": _nested,
     "adversarial: many calls": _many_calls,
+    "adversarial: many built-in calls": lambda size: _fill(BUILTIN, size),
+    "adversarial: '.call(' repeated": lambda size: _fill("a.call(", size),
     "adversarial: '{\"name\"' repeated": lambda size: _fill('{"name"', size),
 }
 
