@@ -16,17 +16,17 @@ A `Tool` keeps the function callable as before, and adds `name`, `description`, 
 
 from __future__ import annotations
 
-import collections.abc
 import copy
 import inspect
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from ._callables import accepted_names, callable_layers, type_hints, unwrap_callable, where
+from ._callables import accepted_names, type_hints, unwrap_callable, where
 from ._context import RunContext
 from ._rawschema import jsonschema_validator, schema_problems, without_refs
 from ._schema import FunctionSchema, check_name, function_schema, is_context_annotation
+from ._text import error_text
 from .errors import ModelRetry, UserError
 
 __all__ = ["DEFAULT_TIMEOUT", "Tool", "load_tools", "tool", "tools_from_module"]
@@ -205,7 +205,7 @@ class Tool:
             raise
         except Exception as exc:
             raise ModelRetry(
-                f"The arguments for `{self.name}` could not be checked: {_error_text(exc)}. "
+                f"The arguments for `{self.name}` could not be checked: {error_text(exc)}. "
                 f"Call `{self.name}` again with corrected arguments."
             ) from exc
 
@@ -230,34 +230,20 @@ class Tool:
         return f"Tool(name={self.name!r})"
 
 
-def _error_text(exc: Exception) -> str:
-    try:
-        message = str(exc).strip()
-    except Exception:  # a broken __str__ must not hide the error
-        message = ""
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
 def _is_async(function: Callable[..., Any]) -> bool:
-    """Whether calling `function` gives an awaitable: an async function, maybe behind a
-    partial, a decorator (`functools.wraps`), a bound method or a callable object."""
-    target: object = function
+    """Whether calling `function` itself gives a coroutine: such tools run on the event loop.
+
+    Only the callable itself decides (an async function, a partial or bound method of one, an
+    object with an async `__call__`). A plain wrapper around an async function is sync: it may
+    block, so it runs in a worker thread; if it returns a coroutine, the executor awaits it.
+    """
+    target = function
     while isinstance(target, Tool):
         target = target.function
-    layers = callable_layers(target)
-    if not (inspect.isroutine(layers[-1]) or inspect.isclass(layers[-1])):
-        layers += callable_layers(getattr(type(layers[-1]), "__call__", None))  # noqa: B004
-    return any(inspect.iscoroutinefunction(f) or _returns_awaitable(f) for f in layers)
-
-
-def _returns_awaitable(function: object) -> bool:
-    """Whether a function is annotated to return an awaitable (`-> Awaitable[str]`)."""
-    try:
-        returned = typing.get_type_hints(function).get("return")
-    except Exception:
-        return False
-    origin = typing.get_origin(returned) or returned
-    return origin in (collections.abc.Awaitable, collections.abc.Coroutine)
+    call = getattr(target, "__call__", None)  # noqa: B004 - async __call__ on instances
+    return inspect.iscoroutinefunction(target) or (
+        not inspect.isroutine(target) and inspect.iscoroutinefunction(call)
+    )
 
 
 def _context_param(function: Callable[..., Any]) -> str | None:

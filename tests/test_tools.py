@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import textwrap
 import types
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from pydantic import BaseModel, field_validator
 
 import agentkit._loader as loader_module
-from agentkit import ModelRetry, RunContext, Tool, UserError, tool
+from agentkit import Agent, ModelRetry, RunContext, Tool, UserError, tool
+from agentkit.testing import ScriptedModel, call
 from agentkit.tools import (
     DEFAULT_TIMEOUT,
     ToolRegistry,
@@ -156,25 +158,35 @@ def _plain_decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@pytest.mark.anyio
-async def test_async_function_behind_a_sync_decorator_is_async() -> None:
-    echo = Tool.from_function(_plain_decorator(slow_echo))
-    assert echo.is_async is True
-    assert await echo.invoke(echo.validate({"text": "hi"}), None) == "hi"
-
+def test_only_the_callable_itself_decides_whether_a_tool_is_async() -> None:
     class Client:
-        @_plain_decorator
         async def fetch(self, url: str) -> str:
             return url
 
-    def later(x: int) -> Awaitable[int]:
-        return slow_echo(str(x))  # type: ignore[return-value]
-
+    assert Tool.from_function(slow_echo).is_async is True
     assert Tool.from_function(Client().fetch).is_async is True
-    assert Tool.from_function(functools.partial(_plain_decorator(slow_echo))).is_async is True
-    assert Tool.from_function(later).is_async is True
-    assert Tool.from_function(_plain_decorator(add)).is_async is False
+    assert Tool.from_function(functools.partial(slow_echo)).is_async is True
+    # A plain wrapper may block (asyncio.run inside, say): it runs in a worker thread.
+    assert Tool.from_function(_plain_decorator(slow_echo)).is_async is False
     assert Tool.from_function(functools.partial(add, b=2)).is_async is False
+
+
+@pytest.mark.anyio
+async def test_a_plain_wrapper_of_an_async_function_gives_the_awaited_result() -> None:
+    wrapped = _plain_decorator(slow_echo)
+
+    def facade(text: str) -> str:
+        """Run the async echo to the end, as sync facades do.
+
+        Args:
+            text: What to echo.
+        """
+        return asyncio.run(slow_echo(text))
+
+    script = [[call("slow_echo", text="a"), call("facade", text="b")], "ok"]
+    with ScriptedModel(script) as model:
+        result = await Agent(model, tools=[wrapped, facade]).run("go")
+    assert [m.content for m in result.messages if m.role == "tool"] == ["a", "b"]
 
 
 def read_file(path: str, root: str = "/", token: str = "") -> str:
@@ -837,6 +849,34 @@ def test_from_schema_local_references_of_every_kind_are_accepted() -> None:
         "self_contained": 5,
         "recursive": {"pointer": 6},
     }
+
+
+def test_from_schema_every_accepted_reference_is_inlined_for_the_model() -> None:
+    tool = _raw(
+        {
+            "anchored": {"$ref": "#count"},
+            "pointer": {"$ref": "#/$defs/Count"},
+            "sibling": {"$ref": "#/properties/pointer", "description": "Like pointer."},
+            "self_contained": {
+                "$id": "https://example.com/own.json",
+                "$defs": {"N": {"type": "integer"}},
+                "$ref": "#/$defs/N",
+            },
+        },
+        **{"$defs": {"Count": {"$anchor": "count", "type": "integer"}}},
+    )
+    sent = json.dumps(tool.definition())
+    assert "$ref" not in sent and '"$defs": {"Count"' not in sent
+    properties = tool.parameters["properties"]
+    assert properties["anchored"]["type"] == properties["pointer"]["type"] == "integer"
+    assert properties["sibling"] == {"type": "integer", "description": "Like pointer."}
+    assert properties["self_contained"]["type"] == "integer"
+
+
+def test_from_schema_a_recursive_schema_is_sent_as_given() -> None:
+    node = {"type": "object", "properties": {"next": {"$ref": "#"}}}
+    tool = _raw({"head": {"$ref": "#/$defs/Node"}}, **{"$defs": {"Node": node}})
+    assert tool.parameters["properties"]["head"] == {"$ref": "#/$defs/Node"}
 
 
 def test_from_schema_partial_keywords_cannot_be_replaced() -> None:
