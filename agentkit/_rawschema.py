@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 
 from ._coerce import Coercer
-from ._schemarefs import place, reference_problems
+from ._schemarefs import has_references, place, reference_problems, resolve
 from .errors import ModelRetry
 
 __all__ = [
@@ -87,11 +87,11 @@ def without_refs(schema: dict[str, Any]) -> dict[str, Any]:
 
     A recursive schema cannot be inlined; it is sent as given.
     """
-    if "$defs" not in schema and "definitions" not in schema:
+    if not has_references(schema):
         return schema
     try:
         return clean_schema(schema)
-    except Exception:
+    except RecursiveReference:
         return schema
 
 
@@ -104,47 +104,52 @@ class RecursiveReference(Exception):
 
 
 def clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Inline `$ref`s, drop generated titles, and write single-value `const` as `enum`.
+    """Inline local `$ref`s, drop titles and definitions, and write one `const` as `enum`.
+
+    References resolve as `_schemarefs.resolve` reads them (`#/$defs/...`, any JSON pointer,
+    `#anchor`), so what the definition check accepts is what gets inlined.
 
     Raises:
-        RecursiveReference: A definition refers to itself.
+        RecursiveReference: A definition refers to itself, or a reference names no schema.
     """
-    schema = dict(schema)
-    defs = {**schema.pop("definitions", {}), **schema.pop("$defs", {})}
-    out: dict[str, Any] = _clean(schema, defs, ())
-    out.pop("title", None)
+    out: dict[str, Any] = _clean(schema, schema, (), top=True)
     out.setdefault("properties", {})
     return out
 
 
-_REF_PREFIXES = ("#/$defs/", "#/definitions/")
-_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas")
+# Generated titles, and what only references needed: once they are inlined, it is noise.
+_DROPPED = frozenset({"title", "$defs", "definitions", "$id", "$anchor", "$dynamicAnchor"})
+_MAX_INLINE_DEPTH = 64
 
 
-def _clean(node: Any, defs: dict[str, Any], stack: tuple[str, ...]) -> Any:
+def _clean(node: Any, resource: Any, stack: tuple[int, ...], *, top: bool = False) -> Any:
+    """`node` cleaned; `stack` holds the ids of the definitions being inlined around it."""
     if isinstance(node, list):
-        return [_clean(item, defs, stack) for item in node]
+        return [_clean(item, resource, stack) for item in node]
     if not isinstance(node, dict):
         return node
+    if not top and isinstance(node.get("$id"), str):
+        resource = node
     ref = node.get("$ref")
-    prefix = next((p for p in _REF_PREFIXES if isinstance(ref, str) and ref.startswith(p)), None)
-    if prefix is not None:
-        assert isinstance(ref, str)
-        ref_name = ref[len(prefix) :]
-        if ref_name in stack or ref_name not in defs:
-            raise RecursiveReference(ref_name)
-        merged = {**copy.deepcopy(defs[ref_name]), **{k: v for k, v in node.items() if k != "$ref"}}
-        return _clean(merged, defs, (*stack, ref_name))
+    if isinstance(ref, str) and ref.startswith("#"):
+        found = resolve(ref, resource)
+        target = found[0] if found is not None else None
+        if not isinstance(target, dict) or id(target) in stack or len(stack) > _MAX_INLINE_DEPTH:
+            raise RecursiveReference(ref.rsplit("/", 1)[-1].lstrip("#") or ref)
+        assert found is not None
+        merged = {**copy.deepcopy(target), **{k: v for k, v in node.items() if k != "$ref"}}
+        return _clean(merged, found[1], (*stack, id(target)))
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key == "title":
+        if key in _DROPPED:
             continue
         if key in _SUBSCHEMA_MAPS and isinstance(value, dict):
-            out[key] = {k: _clean(v, defs, stack) for k, v in value.items()}
+            out[key] = {k: _clean(v, resource, stack) for k, v in value.items()}
         elif key in ("default", "examples", "const", "enum"):
             out[key] = value
         else:
-            out[key] = _clean(value, defs, stack)
+            out[key] = _clean(value, resource, stack)
     if "const" in out and "enum" not in out:
         out["enum"] = [out.pop("const")]
     return out

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["place", "reference_problems", "references"]
+__all__ = ["has_references", "place", "reference_problems", "references", "resolve"]
 
 # Where a 2020-12 schema holds subschemas; the in-place ones apply to the same value.
 _ONE = (
@@ -54,7 +54,7 @@ def _walk(
         yield from _walk(sub, resource, path + sub_path)
 
 
-def _resolve(ref: str, resource: Any) -> tuple[Any, Any] | None:
+def resolve(ref: str, resource: Any) -> tuple[Any, Any] | None:
     """What a local reference names and the resource it lies in; None when nothing."""
     fragment = unquote(ref[1:])
     if fragment and not fragment.startswith("/"):
@@ -78,11 +78,16 @@ def _resolve(ref: str, resource: Any) -> tuple[Any, Any] | None:
 
 
 def references(node: dict[str, Any], resource: Any) -> Iterator[tuple[str, str, Any]]:
-    """(keyword, reference, what it resolves to as `_resolve` gives it) for `node`'s refs."""
+    """(keyword, reference, what it resolves to as `resolve` gives it) for `node`'s refs."""
     for key in _REF_KEYS:
         ref = node.get(key)
         if isinstance(ref, str):
-            yield key, ref, _resolve(ref, resource) if ref.startswith("#") else None
+            yield key, ref, resolve(ref, resource) if ref.startswith("#") else None
+
+
+def has_references(schema: dict[str, Any]) -> bool:
+    """Whether any schema object in `schema` holds a `$ref` or `$dynamicRef`."""
+    return any(k in node for _, node, _ in _walk(schema, schema) for k in _REF_KEYS)
 
 
 def reference_problems(schema: dict[str, Any]) -> list[str]:
