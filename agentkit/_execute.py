@@ -20,7 +20,7 @@ import anyio.to_thread
 from pydantic_core import to_json
 
 from ._context import RunContext
-from ._text import clean_text, redact
+from ._text import clean_text, error_text, redact
 from .errors import ModelRetry
 from .messages import ToolCall
 from .tools import Tool, ToolRegistry
@@ -71,14 +71,6 @@ def result_text(value: Any, limit: int, redact: Callable[[str], str] | None = No
             text[:limit] + f"\n[result cut: {len(text)} characters in all, the first {limit} shown]"
         )
     return text
-
-
-def _error_text(exc: BaseException) -> str:
-    try:
-        message = str(exc).strip()
-    except Exception:  # a broken __str__ must not break the run
-        message = ""
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 class Executor:
@@ -136,14 +128,8 @@ class Executor:
             return CallOutcome(call, self._tell(text), is_error=True)
         try:
             return tool.validate(call.arguments)
-        except ModelRetry as exc:
+        except ModelRetry as exc:  # whatever went wrong in validation (see Tool.validate)
             return CallOutcome(call, self._tell(exc.message), is_error=True)
-        except Exception as exc:  # a user's validator that raised something unexpected
-            text = self._tell(
-                f"The arguments for `{call.name}` could not be checked: {_error_text(exc)}. "
-                f"Call `{call.name}` again with corrected arguments."
-            )
-            return CallOutcome(call, text, is_error=True)
 
     def _unknown(self, name: str) -> str:
         available = ", ".join(f"`{n}`" for n in self.registry.names) or "none"
@@ -169,7 +155,7 @@ class Executor:
                 verdict = await verdict
         except Exception as exc:  # fail closed: a broken check never approves
             text = self._tell(
-                f"The approval check for `{call.name}` failed ({_error_text(exc)}); it was not run."
+                f"The approval check for `{call.name}` failed ({error_text(exc)}); it was not run."
             )
             return CallOutcome(call, text, is_error=True)
         if verdict:
@@ -245,14 +231,12 @@ class Executor:
         except ModelRetry as exc:
             return CallOutcome(call, self._tell(exc.message), True, time.perf_counter() - start)
         except Exception as exc:
-            text = self._tell(f"`{call.name}` failed: {_error_text(exc)}")
+            text = self._tell(f"`{call.name}` failed: {error_text(exc)}")
             return CallOutcome(call, text, True, time.perf_counter() - start)
         try:
             text = result_text(value, self.max_result_chars, self._redact)
         except Exception as exc:  # a reference cycle, a failing repr
-            text = self._tell(
-                f"`{call.name}` returned a value that is not text: {_error_text(exc)}"
-            )
+            text = self._tell(f"`{call.name}` returned a value that is not text: {error_text(exc)}")
             return CallOutcome(call, text, True, time.perf_counter() - start)
         return CallOutcome(call, text, False, time.perf_counter() - start)
 

@@ -6,8 +6,9 @@ Chunks are the decoded JSON dicts of the SSE `data:` lines. Servers disagree on 
 
 - a tool call is identified by its `index`; when the index is missing, a lone entry continues
   the current call and entries of a list go by position; a new non-empty `id` (or, without
-  ids, a different name, or the same name opening an object after a whole one) starts a new
-  call even under the same index; an id that is a number is taken as its text;
+  ids, a different name, or the same name opening another object after a whole one) starts
+  a new call even under the same index, and the same whole call sent again is taken once;
+  an id that is a number is taken as its text;
 - empty `id` and `name` strings count as absent; `arguments` may be null, split anywhere, or
   sent as an object;
 - content that arrives after a tool call is held: JSON residue (braces, quotes, commas,
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .llama import strip_special_tokens
-from .messages import ToolCall, new_call_id
+from .messages import ToolCall, id_text, new_call_id
 
 __all__ = ["StreamAccumulator", "StreamedReply"]
 
@@ -163,27 +164,24 @@ class StreamAccumulator:
             elif not isinstance(function, Mapping):
                 where = f"`delta.tool_calls[{position}].function`"
                 raise ValueError(f"{where} must be an object, got {_show(function)}")
-            raw_id = entry.get("id")
-            if isinstance(raw_id, int | float) and not isinstance(raw_id, bool):
-                raw_id = str(raw_id)  # ids come in any format; the result must answer it
-            call_id = _text_field(raw_id, position, "id")
+            call_id = id_text(entry.get("id"))
+            if call_id is None:
+                where = f"`delta.tool_calls[{position}].id`"
+                raise ValueError(f"{where} must be a string, got {_show(entry.get('id'))}")
             name = _text_field(function.get("name"), position, "function.name")
             arguments = function.get("arguments")
-            call = self._call_for(
-                _index(entry, position, len(entries), self._current), call_id, name, arguments
-            )
+            index = _index(entry, position, len(entries), self._current)
+            call = self._by_index.get(index)
+            self._current = index
+            follows = _follows(call, call_id, name, arguments) if call is not None else "new"
+            if follows == "repeat":
+                continue  # the whole call sent again (in a final chunk, say): taken once
+            if call is None or follows == "new":
+                call = self._by_index[index] = _PartialCall()
+                self._calls.append(call)
             call.id = call.id or call_id
             call.name = call.name or name
             _add_arguments(call, arguments, position)
-
-    def _call_for(self, index: int, call_id: str, name: str, arguments: object) -> _PartialCall:
-        call = self._by_index.get(index)
-        if call is None or _starts_new_call(call, call_id, name, arguments):
-            call = _PartialCall()
-            self._calls.append(call)
-            self._by_index[index] = call
-        self._current = index
-        return call
 
 
 def _index(entry: Mapping[str, Any], position: int, count: int, current: int) -> int:
@@ -194,30 +192,38 @@ def _index(entry: Mapping[str, Any], position: int, count: int, current: int) ->
     return current if count == 1 else position
 
 
-def _starts_new_call(call: _PartialCall, call_id: str, name: str, arguments: object) -> bool:
+def _follows(call: _PartialCall, call_id: str, name: str, arguments: object) -> str:
+    """How an entry under a known index relates to its call: "more", "new" or "repeat"."""
     if call_id and call.id:
-        return call_id != call.id
+        return "more" if call_id == call.id else "new"
     # Without ids to tell calls apart, a different name is a new call. The same name again
     # continues the call (some servers repeat it on every delta), unless the call's arguments
-    # are already a whole object and these start another one.
+    # are already a whole object and these start another one: a new call, or the same call
+    # sent again whole.
     if not (name and call.name):
-        return False
+        return "more"
     if name != call.name:
-        return True
+        return "new"
     starts_object = isinstance(arguments, dict) or (
         isinstance(arguments, str) and arguments.lstrip().startswith("{")
     )
-    return starts_object and _is_whole_object(call.fragments)
+    whole = _whole_object(call.fragments) if starts_object else None
+    if whole is None:
+        return "more"
+    again = arguments if isinstance(arguments, dict) else _whole_object([str(arguments)])
+    return "repeat" if again == whole else "new"
 
 
-def _is_whole_object(fragments: list[str]) -> bool:
+def _whole_object(fragments: list[str]) -> dict[str, Any] | None:
+    """The object the fragments spell out, when they already form a whole one."""
     text = "".join(fragments).strip()
     if not text.endswith("}"):
-        return False
+        return None
     try:
-        return isinstance(json.loads(text), dict)
+        value = json.loads(text)
     except (ValueError, RecursionError):
-        return False
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _add_arguments(call: _PartialCall, arguments: object, position: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["LONE_SURROGATE", "StreamRedactor", "clean_text", "redact"]
+__all__ = ["LONE_SURROGATE", "StreamRedactor", "clean_text", "error_text", "redact"]
 
 # CSI/OSC escape sequences and C0/C1 controls other than tab and newline: they waste the
 # model's tokens and could forge terminal output when results are shown.
@@ -28,6 +28,15 @@ def clean_text(text: str) -> str:
     if text.isprintable():
         return text
     return LONE_SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+
+
+def error_text(exc: BaseException) -> str:
+    """`TypeName: message` for an exception (the type alone without a message); no traceback."""
+    try:
+        message = str(exc).strip()
+    except Exception:  # a broken __str__ must not break the run
+        message = ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -24,6 +24,7 @@ __all__ = [
     "UserMessage",
     "call_id",
     "estimate_cost",
+    "id_text",
     "message_from_wire",
     "message_to_wire",
     "messages_from_wire",
@@ -39,16 +40,23 @@ def new_call_id() -> str:
     return "call_" + os.urandom(12).hex()
 
 
-def call_id(raw: object) -> str:
-    """The id a server gave a call, as text; a fresh one when it gave none (or an empty one).
+def id_text(raw: object) -> str | None:
+    """A server's call id as text: "" when absent or blank, None when it is no id at all.
 
     Ids come in any format: a number is kept as its text, so the tool result answers it.
     """
-    if isinstance(raw, str) and raw.strip():
-        return raw
+    if raw is None:
+        return ""
+    if isinstance(raw, str):
+        return raw if raw.strip() else ""
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         return str(raw)
-    return new_call_id()
+    return None
+
+
+def call_id(raw: object) -> str:
+    """The id a server gave a call, as text (`id_text`); a fresh one when it gave none."""
+    return id_text(raw) or new_call_id()
 
 
 def parse_arguments(raw: object) -> dict[str, Any] | None:

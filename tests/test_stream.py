@@ -126,6 +126,15 @@ def test_index_always_zero_without_ids_the_same_name_after_a_whole_call_is_a_new
     assert len({c.id for c in reply.tool_calls}) == 3
 
 
+def test_the_same_whole_call_sent_again_without_ids_is_taken_once() -> None:
+    reply = assemble(
+        chunk(tool_calls=[call(0, name="f", arguments='{"a": ')]),
+        chunk(tool_calls=[call(0, name="f", arguments="1}")]),
+        chunk(tool_calls=[call(0, name="f", arguments={"a": 1})], finish_reason="tool_calls"),
+    )
+    assert [(c.name, c.arguments) for c in reply.tool_calls] == [("f", {"a": 1})]
+
+
 def test_a_numeric_id_is_kept_as_text() -> None:
     reply = assemble(chunk(tool_calls=[call(0, 7, "f", "{}")]))  # type: ignore[arg-type]
     assert summary(reply) == [("7", "f", {})]
