@@ -58,6 +58,8 @@ __all__ = [
     "JsonRenderer",
     "Renderer",
     "TextRenderer",
+    "error_line",
+    "json_line",
     "make_renderer",
 ]
 
@@ -301,8 +303,7 @@ class JsonRenderer(Renderer):
         self.stdout = stdout
 
     def _line(self, data: dict[str, Any]) -> None:
-        # ensure_ascii: control characters travel as \u escapes, never raw.
-        self.stdout.write(json.dumps(data, default=to_jsonable_python) + "\n")
+        self.stdout.write(json_line(data) + "\n")
         self.stdout.flush()
 
     def _show(self, event: Event) -> None:
@@ -328,18 +329,28 @@ class JsonRenderer(Renderer):
 
     def error(self, exc: BaseException, code: int) -> None:
         super().error(exc, code)
-        line: dict[str, Any] = {
-            "type": "error",
-            "error": type(exc).__name__,
-            "message": str(exc),
-            "exit_code": code,
-        }
-        if isinstance(exc, ModelError):
-            line.update(status=exc.status, endpoint=exc.endpoint)
-        self._line(line)
+        self._line(error_line(exc, code))
 
     def cancelled(self) -> None:
         self._line({"type": "cancelled"})
+
+
+def error_line(exc: BaseException, code: int, message: str | None = None) -> dict[str, Any]:
+    """The `--json` line that ends the output of a command that failed."""
+    line: dict[str, Any] = {
+        "type": "error",
+        "error": type(exc).__name__,
+        "message": str(exc) if message is None else message,
+        "exit_code": code,
+    }
+    if isinstance(exc, ModelError):
+        line.update(status=exc.status, endpoint=exc.endpoint)
+    return line
+
+
+def json_line(data: dict[str, Any]) -> str:
+    """One `--json` line; ensure_ascii: control characters travel as \\u escapes, never raw."""
+    return json.dumps(data, default=to_jsonable_python)
 
 
 class _Console(Console):

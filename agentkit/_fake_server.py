@@ -13,6 +13,7 @@ import contextlib
 import json
 import socket
 import threading
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -25,7 +26,6 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from ._fake_replies import (
     Chunks,
     Completion,
-    Drop,
     Error,
     FakeRequest,
     Hang,
@@ -40,6 +40,7 @@ __all__ = ["FakeServer", "Handler"]
 
 
 Handler = Callable[[FakeRequest], Reply]
+_REPLY_TYPES = typing.get_args(Reply)
 MODELS_PATH = "/v1/models"
 CHAT_PATH = "/v1/chat/completions"
 
@@ -211,15 +212,15 @@ class FakeServer(AbstractContextManager["FakeServer"]):
         # The handler is the test's own code: its failure is reported to the client, and the
         # server goes on serving.
         try:
-            reply = self.handler(request)
+            reply: object = self.handler(request)
         except Exception as exc:
             return _mistake(f"the handler raised {type(exc).__name__}: {exc} (request #{number})")
-        if not isinstance(reply, Completion | Chunks | Error | Raw | Drop | Hang):
+        if not isinstance(reply, _REPLY_TYPES):
             return _mistake(
                 f"the handler returned {reply!r:.80} for request #{number}; return a Completion, "
                 "Chunks, Error, Raw, Drop or Hang"
             )
-        return reply
+        return typing.cast(Reply, reply)
 
 
 def _mistake(what: str) -> Error:

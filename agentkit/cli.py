@@ -63,13 +63,10 @@ class _Commands(click.Group):
         except click.UsageError as exc:
             flags = self._argv[: self._argv.index("--")] if "--" in self._argv else self._argv
             if "--json" in flags:
-                line = {
-                    "type": "error",
-                    "error": "UsageError",
-                    "message": exc.format_message(),
-                    "exit_code": exc.exit_code,
-                }
-                click.echo(json.dumps(line, ensure_ascii=False))
+                from ._cli_render import error_line, json_line
+
+                line = error_line(exc, exc.exit_code, exc.format_message())
+                click.echo(json_line(line))
             raise
 
 

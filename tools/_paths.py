@@ -87,7 +87,7 @@ def root_folder() -> Path:
         PermissionError: The root is the home folder, or a folder above it such as `/`.
     """
     configured = os.environ.get("AGENTKIT_FILES_ROOT")
-    base = Path(configured) if configured else Path.cwd()
+    base = Path(configured).expanduser() if configured else Path.cwd()
     if not (os.open in os.supports_dir_fd and os.scandir in os.supports_fd):
         raise RuntimeError("the files tools need a POSIX system (Linux, macOS)")
     try:
@@ -99,15 +99,18 @@ def root_folder() -> Path:
             f"the files root {str(base)!r} is not an existing folder; set AGENTKIT_FILES_ROOT "
             "to one"
         )
-    _refuse_whole_home(root)
+    refuse_whole_home(root, "files tools", "AGENTKIT_FILES_ROOT")
     return root
 
 
-def _refuse_whole_home(root: Path) -> None:
-    """Refuse the home folder itself, or a folder above it such as `/`, as the root.
+def refuse_whole_home(root: Path, tools: str, setting: str) -> None:
+    """Refuse the home folder itself, or a folder above it such as `/`, as a tool's root.
 
-    Mirrors `shell._root()`: such a root would give the model `.ssh/`, `.aws/`, browser
-    profiles and the like (and `etc/shadow` from `/` when running as root).
+    Such a root would give the model `.ssh/`, `.aws/`, browser profiles and the like (and
+    `etc/shadow` from `/` when running as root). `shell` uses this check too.
+
+    Raises:
+        PermissionError: Saying what the root holds, and that `setting` can name a project.
     """
     home: Path | None
     try:
@@ -123,8 +126,8 @@ def _refuse_whole_home(root: Path) -> None:
     else:
         return
     raise PermissionError(
-        f"the files tools would show {root} to the model, which holds {holds}; the user "
-        "must start agentkit in a project folder or set AGENTKIT_FILES_ROOT to one"
+        f"the {tools} would show {root} to the model, which holds {holds}; the user must "
+        f"start agentkit in a project folder or set {setting} to one"
     )
 
 

@@ -42,6 +42,8 @@ def _load_sandbox() -> types.ModuleType:
 
 
 _sandbox = _load_sandbox()
+# The files tools' root check, shared: the prefix is the one `_paths.py` accepts.
+_paths = import_path(Path(__file__).resolve().with_name("_paths.py"), "_agentkit_files", reuse=True)
 
 _ROOT_ENV = "AGENTKIT_SHELL_ROOT"
 _LIMITS = _sandbox.Limits(wall_seconds=20.0, cpu_seconds=15)
@@ -169,11 +171,5 @@ def _root() -> Path:
             "folder (or unset it to use the current directory)"
         )
     root = root.resolve()
-    home = Path.home().resolve()
-    if root == home or root in home.parents:
-        raise PermissionError(
-            f"the shell tool would show {root} to the model, which holds the whole home folder "
-            f"({home}: keys, credentials); the user must start agentkit in a project folder "
-            f"or set {_ROOT_ENV} to one"
-        )
+    _paths.refuse_whole_home(root, "shell tool", _ROOT_ENV)
     return root
