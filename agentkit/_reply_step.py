@@ -113,21 +113,12 @@ class ReplyStep:
         """The reply without the endpoint's secrets: a server or model may echo the API key."""
         secrets = self.model.secrets
         message = response.message
-        if not secrets or not (
-            any(s in (message.content or "") for s in secrets)
-            or any(s in c.raw_arguments or s in c.name for c in message.tool_calls for s in secrets)
-        ):
+        if not secrets:
             return response
-        calls = tuple(
-            ToolCall(
-                redact(c.name, secrets),
-                None if c.arguments is None else parse_arguments(redact(c.raw_arguments, secrets)),
-                c.id,
-                redact(c.raw_arguments, secrets),
-            )
-            for c in message.tool_calls
-        )
         content = redact(message.content, secrets) if message.content else message.content
+        calls = tuple(_redacted_call(call, secrets) for call in message.tool_calls)
+        if content is message.content and calls == message.tool_calls:
+            return response  # `redact` hands back the very text when nothing is in it
         return ModelResponse(
             AssistantMessage(content, calls), response.usage, response.finish_reason
         )
@@ -150,6 +141,15 @@ class ReplyStep:
         else:
             return response
         return ModelResponse(message, response.usage, response.finish_reason)
+
+
+def _redacted_call(call: ToolCall, secrets: tuple[str, ...]) -> ToolCall:
+    """The call with secrets removed from its name and arguments; itself when it holds none."""
+    name, raw = redact(call.name, secrets), redact(call.raw_arguments, secrets)
+    if name is call.name and raw is call.raw_arguments:
+        return call
+    arguments = None if call.arguments is None else parse_arguments(raw)
+    return ToolCall(name, arguments, call.id, raw)
 
 
 def unique_ids(calls: tuple[ToolCall, ...]) -> tuple[ToolCall, ...]:
