@@ -1,8 +1,12 @@
-"""Typed chat messages, tool calls and usage, and their OpenAI wire dicts.
+"""Typed chat messages, tool calls and usage; agentkit's own JSON of them; OpenAI wire dicts.
 
 Messages are small frozen dataclasses; the loop converts them to wire dicts only at the edge,
 when a request is sent. `messages_from_wire` accepts what `messages_to_wire` produced (and what
 the OpenAI chat-completions API documents), so a conversation can be saved and resumed.
+
+For storage, `to_json`/`from_json` (and `message_to_json`/`message_from_json` per message)
+write agentkit's own versioned format: it keeps everything a typed message holds (the model's
+raw argument text, the tool name of a result) and is read back by every later version.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
 __all__ = [
+    "JSON_VERSION",
     "PRICES",
     "AssistantMessage",
     "Message",
@@ -24,13 +29,17 @@ __all__ = [
     "UserMessage",
     "call_id",
     "estimate_cost",
+    "from_json",
     "id_text",
+    "message_from_json",
     "message_from_wire",
+    "message_to_json",
     "message_to_wire",
     "messages_from_wire",
     "messages_to_wire",
     "new_call_id",
     "parse_arguments",
+    "to_json",
     "tool_calls_from_wire",
 ]
 
@@ -281,6 +290,110 @@ def message_from_wire(data: Mapping[str, Any] | Message, index: int = 0) -> Mess
 def messages_from_wire(data: Iterable[Mapping[str, Any] | Message]) -> list[Message]:
     """Convert OpenAI message dicts (typed messages pass through) to typed messages."""
     return [message_from_wire(item, i) for i, item in enumerate(data)]
+
+
+# agentkit's own message format: bump on an incompatible change, and keep reading the old ones.
+JSON_VERSION = 1
+
+
+def message_to_json(message: Message) -> dict[str, Any]:
+    """One message as a JSON-ready dict in agentkit's own versioned format (`"v": 1`)."""
+    data: dict[str, Any] = {"v": JSON_VERSION, "role": message.role}
+    if isinstance(message, AssistantMessage):
+        data["content"] = message.content
+        if message.tool_calls:
+            data["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "arguments": c.arguments,
+                    "raw_arguments": c.raw_arguments,
+                }
+                for c in message.tool_calls
+            ]
+    elif isinstance(message, ToolMessage):
+        data.update(tool_call_id=message.tool_call_id, content=message.content)
+        if message.name is not None:
+            data["name"] = message.name
+    else:
+        data["content"] = message.content
+    return data
+
+
+def _field(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: str) -> Any:
+    value = data.get(key)
+    if not isinstance(value, kinds):
+        names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+        raise ValueError(f"{where}: {key!r} must be {names}, got {value!r:.80}")
+    return value
+
+
+def message_from_json(data: Mapping[str, Any], where: str = "message") -> Message:
+    """The message `message_to_json` wrote (any version this agentkit knows).
+
+    Raises:
+        ValueError: Not a stored message, or one written by a newer agentkit; says which field.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    version = data.get("v")
+    if version != JSON_VERSION:
+        newer = isinstance(version, int) and version > JSON_VERSION
+        hint = " (written by a newer agentkit: upgrade to read it)" if newer else ""
+        raise ValueError(f"{where}: unknown message format version {version!r}{hint}")
+    role = data.get("role")
+    if role == "system":
+        return SystemMessage(_field(data, "content", (str,), where))
+    if role == "user":
+        return UserMessage(_field(data, "content", (str,), where))
+    if role == "tool":
+        return ToolMessage(
+            _field(data, "tool_call_id", (str,), where),
+            _field(data, "content", (str,), where),
+            _field(data, "name", (str, type(None)), where),
+        )
+    if role != "assistant":
+        raise ValueError(f"{where}: unknown role {role!r}")
+    calls = []
+    for i, raw in enumerate(_field(data, "tool_calls", (list, type(None)), where) or ()):
+        at = f"{where}.tool_calls[{i}]"
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"{at}: expected a JSON object, got {raw!r:.80}")
+        calls.append(
+            ToolCall(
+                name=_field(raw, "name", (str,), at),
+                arguments=_field(raw, "arguments", (dict, type(None)), at),
+                id=_field(raw, "id", (str,), at),
+                raw_arguments=_field(raw, "raw_arguments", (str,), at),
+            )
+        )
+    return AssistantMessage(_field(data, "content", (str, type(None)), where), tuple(calls))
+
+
+def to_json(messages: Iterable[Message]) -> str:
+    """A conversation as JSON text in agentkit's own versioned format (see `from_json`)."""
+    return json.dumps(
+        {"agentkit_messages": JSON_VERSION, "messages": [message_to_json(m) for m in messages]},
+        ensure_ascii=False,
+    )
+
+
+def from_json(text: str | bytes) -> list[Message]:
+    """The conversation `to_json` wrote.
+
+    Raises:
+        ValueError: The text is not JSON, or not a stored conversation; says where.
+    """
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or "messages" not in data:
+        raise ValueError('not an agentkit conversation: expected {"agentkit_messages": 1, ...}')
+    items = data["messages"]
+    if not isinstance(items, list):
+        raise ValueError(f"messages must be a list, got {type(items).__name__}")
+    return [message_from_json(item, f"messages[{i}]") for i, item in enumerate(items)]
 
 
 # US dollars per million tokens, (input, output). Extend it for your provider:

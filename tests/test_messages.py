@@ -348,3 +348,45 @@ def test_usage_to_dict() -> None:
         "tool_calls": 1,
         "cost": 0.25,
     }
+
+
+# agentkit's own JSON format (what sessions store).
+
+
+def test_own_json_round_trips_everything_a_message_holds() -> None:
+    from agentkit.messages import from_json, message_from_json, message_to_json, to_json
+
+    odd = ToolCall("lookup", None, id="7", raw_arguments="{not json")
+    conversation = [*CONVERSATION, AssistantMessage(None, (odd,)), ToolMessage("7", "bad", "x")]
+    assert from_json(to_json(conversation)) == conversation
+    assert [message_from_json(message_to_json(m)) for m in conversation] == conversation
+    assert all(message_to_json(m)["v"] == 1 for m in conversation)
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"v": 2, "role": "user", "content": "x"}, "version 2 (written by a newer agentkit"),
+        ({"role": "user", "content": "x"}, "unknown message format version None"),
+        ({"v": 1, "role": "robot", "content": "x"}, "unknown role 'robot'"),
+        ({"v": 1, "role": "user", "content": 3}, "'content' must be str, got 3"),
+        (
+            {"v": 1, "role": "assistant", "content": None, "tool_calls": [{"id": "a"}]},
+            "message.tool_calls[0]: 'name' must be str",
+        ),
+    ],
+)
+def test_own_json_says_what_is_wrong(data: dict[str, object], error: str) -> None:
+    from agentkit.messages import message_from_json
+
+    with pytest.raises(ValueError, match=re.escape(error)):
+        message_from_json(data)
+
+
+def test_own_json_text_errors() -> None:
+    from agentkit.messages import from_json
+
+    with pytest.raises(ValueError, match="not JSON"):
+        from_json("{")
+    with pytest.raises(ValueError, match="not an agentkit conversation"):
+        from_json("[]")
