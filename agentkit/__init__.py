@@ -17,9 +17,9 @@ interface and the OpenAI-compatible adapter), `agentkit.llama` (tool calls left 
 and `agentkit.testing` (scripted models and a fake server).
 """
 
-from ._context import RunContext
-from .agent import Agent, RunResult, UsageLimits
-from .errors import (
+from agentkit._context import RunContext
+from agentkit.agent import Agent, RunResult, UsageLimits
+from agentkit.errors import (
     AgentkitError,
     MaxTurnsExceeded,
     ModelError,
@@ -29,7 +29,7 @@ from .errors import (
     UsageLimitExceeded,
     UserError,
 )
-from .messages import (
+from agentkit.messages import (
     AssistantMessage,
     Message,
     SystemMessage,
@@ -38,7 +38,7 @@ from .messages import (
     Usage,
     UserMessage,
 )
-from .tools import Tool, tool
+from agentkit.tools import Tool, tool
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,6 @@
 """`python -m agentkit ...`: the same as the `agentkit` command."""
 
-from agentkit.cli import main
+from agentkit.cli._main import main
 
 if __name__ == "__main__":
     main(prog_name="agentkit")

@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 
 import sniffio
 
-from .errors import UserError
-from .tools import Tool, ToolRegistry
+from agentkit.errors import UserError
+from agentkit.tools import Tool, ToolRegistry
 
 __all__ = ["Collector", "config_problems", "event_loop_running", "registry"]
 

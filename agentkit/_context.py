@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from .messages import Message, Usage
+from agentkit.messages import Message, Usage
 
 __all__ = ["RunContext"]
 

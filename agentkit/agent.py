@@ -1,38 +1,67 @@
-"""The agent and its loop: request a reply, run its tool calls, repeat until an answer.
+"""Agent: its configuration (a frozen value), and run / run_sync / stream over the one loop.
 
-One loop, `Agent._events`, an async generator of events. `run()` drains it, `run_sync()`
-runs `run()` in a fresh event loop, `stream()` hands the events to the caller.
+The loop itself is in `agentkit._loop`; an Agent builds it once from its configuration, and
+each run drains it (`run`), hands its events out (`stream`), or does so in a fresh event
+loop (`run_sync`). `replace(**changes)` makes a new agent with some settings changed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import anyio
 
-from ._call_step import CallStep, FinalResult
-from ._config import Collector, config_problems, event_loop_running, registry
-from ._execute import Approval, Executor
-from ._output import OUTPUT_TOOL_NAME, OutputSpec
-from ._reply_step import ReplyStep
-from ._run import RunResult, RunState, UsageLimits
-from .errors import MaxTurnsExceeded, UserError
-from .events import Event, ModelReplyFinished, ModelRequestStarted, RunFinished
-from .messages import AssistantMessage, Message, SystemMessage, UserMessage, messages_from_wire
-from .models import (
-    DEFAULT_MODEL,
-    Model,
-    ModelResponse,
-    ModelSettings,
-    check_settings,
-    resolve_model,
-)
-from .tools import Tool, ToolRegistry
+from agentkit._config import Collector, config_problems, event_loop_running, registry
+from agentkit._env import DEFAULT_MODEL
+from agentkit._loop.execute import Approval
+from agentkit._loop.loop import Loop
+from agentkit._loop.output import OutputSpec
+from agentkit.errors import UserError
+from agentkit.events import Event, RunFinished, RunResult
+from agentkit.messages import Message
+from agentkit.models import OUTPUT_TOOL_NAME, Model, ModelSettings
+from agentkit.models._base import check_settings
+from agentkit.models._resolve import resolve_model
+from agentkit.tools import Tool, ToolRegistry
+from agentkit.usage import UsageLimits
 
-__all__ = ["Agent", "RunResult", "UsageLimits"]
+__all__ = ["Agent", "AgentConfig", "RunResult", "UsageLimits"]
 
 OutputT = TypeVar("OutputT")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """An agent's configuration, as given: `Agent(**dataclasses.asdict-like fields)`.
+
+    A plain value: compare it, keep it, send it to another process (it pickles when its
+    tools, approval callback and `Model` do: module-level functions, tools of tool files,
+    and `OpenAIModel`s built from a model id do). See `Agent` for what each field means.
+    """
+
+    model: str | Model = DEFAULT_MODEL
+    instructions: str | None = None
+    tools: tuple[Tool | Callable[..., Any], ...] = ()
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    max_turns: int = 10
+    output_type: Any = None
+    approval: Approval | None = None
+    approve_all_tools: bool = False
+    max_tool_failures: int = 2
+    model_settings: Mapping[str, Any] = field(default_factory=dict)
+    usage_limits: UsageLimits = field(default_factory=UsageLimits)
+    max_parallel_tools: int = 8
+    max_result_chars: int = 100_000
+    max_retries: int = 2
+    timeout: float = 60.0
+    deadline: float = 600.0
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(AgentConfig))
 
 
 class Agent(Generic[OutputT]):
@@ -89,6 +118,7 @@ class Agent(Generic[OutputT]):
             max_turns, max_tool_failures, max_parallel_tools, max_result_chars
         )
         built = Collector(problems)
+        tools_ = built(registry, tools)
         model_ = built(
             resolve_model,
             model,
@@ -98,7 +128,6 @@ class Agent(Generic[OutputT]):
             timeout=timeout,
             deadline=deadline,
         )
-        tools_ = built(registry, tools)
         settings = built(check_settings, model_settings or {})
         output = None
         if output_type is not None and output_type is not str:
@@ -109,24 +138,109 @@ class Agent(Generic[OutputT]):
             problems.append(f"usage_limits must be a UsageLimits, got {usage_limits!r:.80}")
         if problems or model_ is None or tools_ is None or settings is None:
             raise UserError("the agent is not valid:", problems)
+        self.config = AgentConfig(
+            model=model,
+            instructions=instructions,
+            tools=tuple(tools_),
+            base_url=base_url,
+            api_key=api_key,
+            max_turns=max_turns,
+            output_type=output_type,
+            approval=approval,
+            approve_all_tools=approve_all_tools,
+            max_tool_failures=max_tool_failures,
+            model_settings=settings,
+            usage_limits=usage_limits or UsageLimits(),
+            max_parallel_tools=max_parallel_tools,
+            max_result_chars=max_result_chars,
+            max_retries=max_retries,
+            timeout=timeout,
+            deadline=deadline,
+        )
         self.model: Model = model_
         self.tools: ToolRegistry = tools_
-        self.model_settings: ModelSettings = settings
-        self._output: OutputSpec[Any] | None = output
-        self.instructions = instructions
-        self.output_type = output_type
-        self.max_turns = max_turns
-        self.approval = approval
-        self.approve_all_tools = approve_all_tools
-        self.max_tool_failures = max_tool_failures
-        self.usage_limits = usage_limits or UsageLimits()
-        self.max_parallel_tools = max_parallel_tools
-        self.max_result_chars = max_result_chars
-        definitions = list(self.tools.definitions)
-        if self._output is not None:
-            definitions.append(self._output.definition)
-        self._replies = ReplyStep(self.model, definitions)
-        self._calls = CallStep(self.tools, self._output)
+        self._loop = Loop(
+            model=model_,
+            tools=tools_,
+            output=output,
+            instructions=instructions,
+            max_turns=max_turns,
+            max_tool_failures=max_tool_failures,
+            approval=approval,
+            approve_all_tools=approve_all_tools,
+            max_parallel_tools=max_parallel_tools,
+            max_result_chars=max_result_chars,
+        )
+
+    # The configuration, read through the agent as before.
+    @property
+    def instructions(self) -> str | None:
+        return self.config.instructions
+
+    @property
+    def output_type(self) -> Any:
+        return self.config.output_type
+
+    @property
+    def max_turns(self) -> int:
+        return self.config.max_turns
+
+    @property
+    def approval(self) -> Approval | None:
+        return self.config.approval
+
+    @property
+    def approve_all_tools(self) -> bool:
+        return self.config.approve_all_tools
+
+    @property
+    def max_tool_failures(self) -> int:
+        return self.config.max_tool_failures
+
+    @property
+    def model_settings(self) -> ModelSettings:
+        return check_settings(self.config.model_settings)
+
+    @property
+    def usage_limits(self) -> UsageLimits:
+        return self.config.usage_limits
+
+    @property
+    def max_parallel_tools(self) -> int:
+        return self.config.max_parallel_tools
+
+    @property
+    def max_result_chars(self) -> int:
+        return self.config.max_result_chars
+
+    def replace(self, **changes: Any) -> Agent[Any]:
+        """A new agent with the settings in `changes` and this one's for the rest.
+
+        `agent.replace(model="meta-llama/llama-3.1-8b-instruct", max_turns=4)` keeps the
+        instructions, tools, endpoint, key, timeouts and limits. The new agent has its own
+        connections; this one is left as it was.
+
+        Raises:
+            UserError: A name that is no setting, or a resulting configuration not valid.
+        """
+        unknown = sorted(set(changes) - set(_FIELDS))
+        if unknown:
+            raise UserError(
+                f"Agent.replace() got unknown setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(_FIELDS)}"
+            )
+        return Agent.from_config(dataclasses.replace(self.config, **changes))
+
+    @classmethod
+    def from_config(cls, config: AgentConfig) -> Agent[Any]:
+        """The agent a configuration describes (`agent.config`, perhaps from another process)."""
+        values = {name: getattr(config, name) for name in _FIELDS}
+        values["model_settings"] = dict(config.model_settings)
+        return cls(**values)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # An agent travels as its configuration; its connections are made anew where it lands.
+        return (Agent.from_config, (self.config,))
 
     def __repr__(self) -> str:
         return f"Agent(model={self.model.name!r}, tools={self.tools.names})"
@@ -224,7 +338,7 @@ class Agent(Generic[OutputT]):
         """
         return self._events(prompt, messages, deps, model_settings, usage_limits, stream=True)
 
-    async def _events(
+    def _events(
         self,
         prompt: str,
         history: Sequence[Message | Mapping[str, Any]] | None,
@@ -234,104 +348,6 @@ class Agent(Generic[OutputT]):
         *,
         stream: bool,
     ) -> AsyncIterator[Event]:
-        run = RunState(
-            self._start(prompt, history), limits or self.usage_limits, deps, self._budget
-        )
-        merged = check_settings({**self.model_settings, **(settings or {})})
-        executor = Executor(
-            self.tools,
-            approval=self.approval,
-            approve_all=self.approve_all_tools,
-            max_parallel=self.max_parallel_tools,
-            max_result_chars=self.max_result_chars,
-            secrets=self.model.secrets,
-        )
-        for turn in range(1, self.max_turns + 1):
-            run.check_requests()
-            yield ModelRequestStarted(turn)
-            response: ModelResponse | None = None
-            async for item in self._replies.reply(run, merged, stream):
-                if isinstance(item, ModelResponse):
-                    response = item
-                else:
-                    yield item
-            assert response is not None
-            message = response.message
-            run.messages.append(message)
-            run.usage = run.usage + response.usage
-            yield ModelReplyFinished(turn, message, response.usage)
-            run.check_tokens()
-            if not message.tool_calls:
-                output = self._final_output(run, message)
-                if output is not _CONTINUE:
-                    yield RunFinished(RunResult(output, run.messages, run.usage))
-                    return
-                continue
-            final = FinalResult()
-            async for event in self._calls.run(run, executor, response, final):
-                yield event
-            if final.given:
-                yield RunFinished(RunResult(final.value, run.messages, run.usage))
-                return
-        raise run.fail(
-            MaxTurnsExceeded(
-                f"the model was still calling tools after {self.max_turns} "
-                f"turn{'' if self.max_turns == 1 else 's'} "
-                "(raise max_turns, or check that the tools give it what it needs)"
-            )
-        )
-
-    def _start(
-        self, prompt: str, history: Sequence[Message | Mapping[str, Any]] | None
-    ) -> list[Message]:
-        if not isinstance(prompt, str):
-            raise UserError(f"the prompt must be a string, got {type(prompt).__name__}")
-        try:
-            earlier = messages_from_wire(history or ())
-        except ValueError as exc:
-            raise UserError(f"messages= is not a valid conversation: {exc}") from None
-        messages: list[Message] = []
-        if not any(isinstance(m, SystemMessage) for m in earlier):
-            system = "\n\n".join(
-                t for t in (self.instructions, self._output and self._output.instructions) if t
-            )
-            if system:
-                messages.append(SystemMessage(system))
-        messages.extend(earlier)
-        messages.append(UserMessage(prompt))
-        return messages
-
-    def _final_output(self, run: RunState, message: AssistantMessage) -> Any:
-        """The answer of a reply without tool calls, or _CONTINUE after asking the model again."""
-        text = message.content or ""
-        if not text.strip() and not run.asked_after_empty_reply:
-            # Llama 3.1 sometimes ends a turn with nothing (a bare <|eom_id|> after a tool
-            # result); an empty answer is almost never what the user wanted. Ask once.
-            run.asked_after_empty_reply = True
-            run.messages.append(
-                UserMessage("Your reply was empty. Answer the question, or call one of the tools.")
-            )
-            return _CONTINUE
-        if self._output is None:
-            return text
-        value = self._output.from_text(text)
-        if value is not None:
-            return value
-        run.count(OUTPUT_TOOL_NAME, failed=True, what="the final result")
-        run.messages.append(
-            UserMessage(
-                f"Give the final answer by calling the `{OUTPUT_TOOL_NAME}` tool with "
-                "arguments that match its schema, not as text."
-            )
-        )
-        return _CONTINUE
-
-    def _budget(self, name: str) -> int:
-        """Failures in a row that stop the run: the tool's own budget, else the agent's."""
-        tool = self.tools.get(name)
-        if tool is not None and tool.max_failures is not None:
-            return tool.max_failures
-        return self.max_tool_failures
-
-
-_CONTINUE: Any = object()  # _final_output: no answer yet, ask the model again
+        merged = check_settings({**self.config.model_settings, **(settings or {})})
+        limits = limits or self.config.usage_limits
+        return self._loop.events(prompt, history, deps, merged, limits, stream=stream)

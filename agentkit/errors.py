@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .messages import Message, Usage
+    from agentkit.messages import Message, Usage
 
 __all__ = [
     "AgentkitError",

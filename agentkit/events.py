@@ -1,4 +1,6 @@
-"""What the loop reports while it runs: small frozen dataclasses tagged by a literal `type`.
+"""What the loop reports while it runs, and the result it ends with.
+
+Events are small frozen dataclasses tagged by a literal `type`.
 
 `Agent.stream()` yields them in order; `Agent.run()` drains the same events. A run yields,
 per model turn: `ModelRequestStarted`, any `TextDelta`s, `ModelReplyFinished`, then for each
@@ -8,18 +10,19 @@ tool call a `ToolCallStarted` and a `ToolCallFinished`; and at the end one `RunF
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import Any, Generic, Literal, TypeVar, Union
 
-from .messages import AssistantMessage, ToolCall, Usage
+from agentkit.messages import AssistantMessage, Message, ToolCall
+from agentkit.usage import Usage
 
-if TYPE_CHECKING:
-    from .agent import RunResult
+OutputT = TypeVar("OutputT")
 
 __all__ = [
     "Event",
     "ModelReplyFinished",
     "ModelRequestStarted",
     "RunFinished",
+    "RunResult",
     "TextDelta",
     "ToolCallFinished",
     "ToolCallStarted",
@@ -88,6 +91,21 @@ class ToolCallFinished:
     is_error: bool
     duration: float
     type: Literal["tool_call_finished"] = field(default="tool_call_finished", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult(Generic[OutputT]):
+    """What a finished run produced.
+
+    Attributes:
+        output: The final answer: text, or a validated `output_type` instance.
+        messages: The whole conversation, typed; pass it as `messages=` to continue.
+        usage: Requests, tokens, tool calls and estimated cost of this run.
+    """
+
+    output: OutputT
+    messages: list[Message] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
 
 
 @dataclass(frozen=True, slots=True)

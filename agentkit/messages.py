@@ -1,8 +1,7 @@
-"""Typed chat messages, tool calls and usage; agentkit's own JSON of them; OpenAI wire dicts.
+"""Typed chat messages and tool calls, format-neutral, and agentkit's own JSON of them.
 
-Messages are small frozen dataclasses; the loop converts them to wire dicts only at the edge,
-when a request is sent. `messages_from_wire` accepts what `messages_to_wire` produced (and what
-the OpenAI chat-completions API documents), so a conversation can be saved and resumed.
+Messages are small frozen dataclasses; a model adapter converts them to its wire format only
+at the edge, when a request is sent (OpenAI's: `agentkit.models.openai`).
 
 For storage, `to_json`/`from_json` (and `message_to_json`/`message_from_json` per message)
 write agentkit's own versioned format: it keeps everything a typed message holds (the model's
@@ -17,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
+from agentkit.usage import PRICES, Usage, estimate_cost
+
 __all__ = [
     "JSON_VERSION",
     "PRICES",
@@ -27,45 +28,19 @@ __all__ = [
     "ToolMessage",
     "Usage",
     "UserMessage",
-    "call_id",
     "estimate_cost",
     "from_json",
-    "id_text",
     "message_from_json",
-    "message_from_wire",
     "message_to_json",
-    "message_to_wire",
-    "messages_from_wire",
-    "messages_to_wire",
     "new_call_id",
     "parse_arguments",
     "to_json",
-    "tool_calls_from_wire",
 ]
 
 
 def new_call_id() -> str:
     """Return a fresh tool-call id, for calls whose id the server left out."""
     return "call_" + os.urandom(12).hex()
-
-
-def id_text(raw: object) -> str | None:
-    """A server's call id as text: "" when absent or blank, None when it is no id at all.
-
-    Ids come in any format: a number is kept as its text, so the tool result answers it.
-    """
-    if raw is None:
-        return ""
-    if isinstance(raw, str):
-        return raw if raw.strip() else ""
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return str(raw)
-    return None
-
-
-def call_id(raw: object) -> str:
-    """The id a server gave a call, as text (`id_text`); a fresh one when it gave none."""
-    return id_text(raw) or new_call_id()
 
 
 def parse_arguments(raw: object) -> dict[str, Any] | None:
@@ -114,39 +89,6 @@ class ToolCall:
         if not self.raw_arguments and self.arguments is not None:
             object.__setattr__(self, "raw_arguments", json.dumps(self.arguments))
 
-    @classmethod
-    def from_wire(cls, id: object, name: str, arguments: object) -> ToolCall:
-        """Build a call from the wire fields, decoding `arguments` once (see `call_id`)."""
-        if isinstance(arguments, str):
-            raw = arguments
-        else:  # an object some servers send, or nothing at all (not the text "null")
-            raw = "" if arguments is None else json.dumps(arguments)
-        return cls(
-            name=name,
-            arguments=parse_arguments(arguments),
-            id=call_id(id),
-            raw_arguments=raw,
-        )
-
-    def to_wire(self) -> dict[str, Any]:
-        """The call as an OpenAI `tool_calls` entry.
-
-        Arguments that were not a JSON object go back as `{}`, and double-encoded ones as the
-        object they held: several servers re-parse them to render the prompt and reject the
-        whole request otherwise. The tool result tells the model what was wrong with what it
-        sent. The model's own text is kept whenever it already is a JSON object.
-        """
-        if self.arguments is None:
-            raw = "{}"
-        elif self.raw_arguments.lstrip().startswith("{"):
-            # It decoded to an object, and only an object's text starts with "{": send the
-            # model's own text back (a double-encoded one starts with a quote).
-            raw = self.raw_arguments
-        else:
-            raw = json.dumps(self.arguments)
-        function = {"name": self.name, "arguments": raw}
-        return {"id": self.id, "type": "function", "function": function}
-
 
 @dataclass(frozen=True, slots=True)
 class SystemMessage:
@@ -184,112 +126,6 @@ class ToolMessage:
 
 
 Message = Union[SystemMessage, UserMessage, AssistantMessage, ToolMessage]  # noqa: UP007
-
-
-def message_to_wire(message: Message) -> dict[str, Any]:
-    """Convert one typed message to an OpenAI chat-completions message dict."""
-    if isinstance(message, AssistantMessage):
-        if not message.tool_calls:
-            # Content may be null only beside tool calls; an empty reply goes back as "".
-            return {"role": "assistant", "content": message.content or ""}
-        return {
-            "role": "assistant",
-            "content": message.content,
-            "tool_calls": [call.to_wire() for call in message.tool_calls],
-        }
-    if isinstance(message, ToolMessage):
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
-    return {"role": message.role, "content": message.content}
-
-
-def messages_to_wire(messages: Iterable[Message]) -> list[dict[str, Any]]:
-    """Convert typed messages to OpenAI chat-completions message dicts."""
-    return [message_to_wire(m) for m in messages]
-
-
-def _text(content: object, where: str) -> str:
-    """Content as text: a string, or the text parts of a content-part list."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for part in content:
-            if isinstance(part, Mapping) and part.get("type") == "text":
-                parts.append(str(part.get("text", "")))
-            else:
-                raise ValueError(
-                    f"{where}: only text content parts are supported, got {part!r:.80}"
-                )
-        return "".join(parts)
-    raise ValueError(
-        f"{where}: content must be a string or a list of text parts, got {content!r:.80}"
-    )
-
-
-def tool_calls_from_wire(raw: object, where: str, *, lenient: bool = False) -> tuple[ToolCall, ...]:
-    """Typed calls from a wire `tool_calls` list.
-
-    Args:
-        raw: The list.
-        where: Where it comes from, for the error message.
-        lenient: Accept a call without a name (a server's reply: the loop then tells the
-            model); a saved conversation must name every call.
-
-    Raises:
-        ValueError: The list or one of its calls has the wrong shape.
-    """
-    if not raw:
-        return ()
-    if not isinstance(raw, list):
-        raise ValueError(f"{where}: tool_calls must be a list, got {raw!r:.80}")
-    calls = []
-    for i, item in enumerate(raw):
-        function = item.get("function") if isinstance(item, Mapping) else None
-        name = function.get("name") if isinstance(function, Mapping) else None
-        if not isinstance(function, Mapping) or not (isinstance(name, str) or lenient):
-            raise ValueError(
-                f"{where}: tool_calls[{i}] needs a function with a name, got {item!r:.80}"
-            )
-        name = name if isinstance(name, str) else ""
-        calls.append(ToolCall.from_wire(item.get("id"), name, function.get("arguments")))
-    return tuple(calls)
-
-
-def message_from_wire(data: Mapping[str, Any] | Message, index: int = 0) -> Message:
-    """Convert one OpenAI message dict (or an already typed message) to a typed message.
-
-    Raises:
-        ValueError: The dict is not a chat message; the text says which field is wrong.
-    """
-    if isinstance(data, (SystemMessage, UserMessage, AssistantMessage, ToolMessage)):
-        return data
-    where = f"messages[{index}]"
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{where}: expected a message dict, got {type(data).__name__}")
-    role = data.get("role")
-    if role in ("system", "developer"):
-        return SystemMessage(_text(data.get("content"), where))
-    if role == "user":
-        return UserMessage(_text(data.get("content"), where))
-    if role == "assistant":
-        content = data.get("content")
-        return AssistantMessage(
-            content=None if content is None else _text(content, where),
-            tool_calls=tool_calls_from_wire(data.get("tool_calls"), where),
-        )
-    if role in ("tool", "ipython"):
-        call_id = data.get("tool_call_id")
-        if not isinstance(call_id, str):
-            raise ValueError(f"{where}: a tool message needs a string tool_call_id")
-        return ToolMessage(call_id, _text(data.get("content"), where), data.get("name"))
-    raise ValueError(f"{where}: unknown role {role!r}; expected system, user, assistant or tool")
-
-
-def messages_from_wire(data: Iterable[Mapping[str, Any] | Message]) -> list[Message]:
-    """Convert OpenAI message dicts (typed messages pass through) to typed messages."""
-    return [message_from_wire(item, i) for i, item in enumerate(data)]
 
 
 # agentkit's own message format: bump on an incompatible change, and keep reading the old ones.
@@ -396,65 +232,22 @@ def from_json(text: str | bytes) -> list[Message]:
     return [message_from_json(item, f"messages[{i}]") for i, item in enumerate(items)]
 
 
-# US dollars per million tokens, (input, output). Extend it for your provider:
-# `agentkit.messages.PRICES["my-model"] = (0.1, 0.2)`.
-PRICES: dict[str, tuple[float, float]] = {
-    "meta-llama/llama-3.1-70b-instruct": (0.40, 0.40),
-}
+# Before 0.2 the OpenAI wire conversions lived here; `from agentkit.messages import
+# messages_to_wire` keeps working, loaded from their home on first use.
+_MOVED_TO_WIRE = frozenset(
+    {
+        "message_from_wire",
+        "message_to_wire",
+        "messages_from_wire",
+        "messages_to_wire",
+        "tool_calls_from_wire",
+    }
+)
 
 
-def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """Estimated cost in US dollars of the tokens, or None when the model has no known price."""
-    price = PRICES.get(model) or PRICES.get(model.lower())
-    if price is None:
-        return None
-    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_WIRE:
+        from agentkit.models.openai import _wire
 
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """What a run (or one model reply) used.
-
-    Attributes:
-        requests: Model requests that returned a reply.
-        prompt_tokens: Input tokens, as the server reported them.
-        completion_tokens: Output tokens, as the server reported them.
-        tool_calls: Tool calls executed.
-        cost: Estimated cost in US dollars from `PRICES`; None when the model has no price.
-    """
-
-    requests: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    tool_calls: int = 0
-    cost: float | None = None
-
-    @property
-    def total_tokens(self) -> int:
-        """Prompt plus completion tokens."""
-        return self.prompt_tokens + self.completion_tokens
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable dict, with `total_tokens`."""
-        return {
-            "requests": self.requests,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.total_tokens,
-            "tool_calls": self.tool_calls,
-            # Rounded to a millionth of a cent: sums of float prices carry binary noise.
-            "cost": None if self.cost is None else round(self.cost, 8),
-        }
-
-    def __add__(self, other: Usage) -> Usage:
-        if self.cost is None and other.cost is None:
-            cost = None
-        else:
-            cost = (self.cost or 0.0) + (other.cost or 0.0)
-        return Usage(
-            self.requests + other.requests,
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-            self.tool_calls + other.tool_calls,
-            cost,
-        )
+        return getattr(_wire, name)
+    raise AttributeError(f"module 'agentkit.messages' has no attribute {name!r}")

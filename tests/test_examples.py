@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner
 
 from agentkit import Agent, AssistantMessage, ToolCall, ToolMessage
-from agentkit._offline import OfflineModel
 from agentkit.cli import main
 from agentkit.models import ENDPOINT_VARIABLES
+from agentkit.models.offline._model import OfflineModel
 from agentkit.testing import ScriptedModel, ScriptedReply, call
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -31,10 +31,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis_jsonschema import from_schema
 
 from agentkit import ModelError, ModelRetry, Tool, ToolCall, UserMessage
-from agentkit._execute import CallOutcome, Executor
+from agentkit._loop.execute import CallOutcome, Executor
 from agentkit.events import RunFinished
 from agentkit.llama import extract_tool_calls
 from agentkit.models import ModelResponse, OpenAIModel
+from agentkit.models.openai import call_from_wire
 from agentkit.testing import Chunks, FakeServer
 from agentkit.tools import ToolRegistry, load_tools
 
@@ -368,7 +369,7 @@ def test_executor_turns_any_arguments_text_into_arguments_or_a_result(name: str,
     executor = Executor(
         ToolRegistry(BUILTIN), approval=None, max_parallel=4, max_result_chars=1000, secrets=[KEY]
     )
-    call = ToolCall.from_wire("call_1", name, raw)
+    call = call_from_wire("call_1", name, raw)
     prepared = executor.prepare(call, truncated=False)
     if isinstance(prepared, CallOutcome):
         assert prepared.is_error and prepared.result and prepared.call is call

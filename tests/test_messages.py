@@ -28,6 +28,7 @@ from agentkit.messages import (
     new_call_id,
     parse_arguments,
 )
+from agentkit.models.openai import call_from_wire, call_to_wire
 
 CONVERSATION: list[Message] = [
     SystemMessage("You are helpful."),
@@ -193,23 +194,23 @@ def test_long_bad_values_are_shortened() -> None:
 
 def test_tool_call_keeps_the_models_text_when_it_is_an_object() -> None:
     raw = '{ "city" :  "Paris" }'
-    call = ToolCall.from_wire("c1", "get_weather", raw)
+    call = call_from_wire("c1", "get_weather", raw)
     assert (call.arguments, call.raw_arguments) == ({"city": "Paris"}, raw)
-    assert call.to_wire()["function"]["arguments"] == raw
+    assert call_to_wire(call)["function"]["arguments"] == raw
 
 
 def test_tool_call_arguments_sent_as_an_object() -> None:
     # Some servers (Ollama, for one) send the arguments as an object, not a JSON string.
-    call = ToolCall.from_wire("c1", "get_weather", {"city": "Paris"})
+    call = call_from_wire("c1", "get_weather", {"city": "Paris"})
     assert call.arguments == {"city": "Paris"}
-    assert json.loads(call.to_wire()["function"]["arguments"]) == {"city": "Paris"}
+    assert json.loads(call_to_wire(call)["function"]["arguments"]) == {"city": "Paris"}
 
 
 def test_tool_call_that_was_not_json() -> None:
-    call = ToolCall.from_wire("c1", "get_weather", "city=Paris")
+    call = call_from_wire("c1", "get_weather", "city=Paris")
     assert (call.arguments, call.raw_arguments) == (None, "city=Paris")
     # Servers re-parse the arguments of earlier calls: send an object instead of the text.
-    assert call.to_wire() == {
+    assert call_to_wire(call) == {
         "id": "c1",
         "type": "function",
         "function": {"name": "get_weather", "arguments": "{}"},
@@ -221,18 +222,18 @@ def test_tool_call_that_was_not_json() -> None:
 
 @pytest.mark.parametrize("raw", ["[1, 2]", "42", '"text"', "null", '"[1]"'])
 def test_json_that_is_not_an_object(raw: str) -> None:
-    call = ToolCall.from_wire("c1", "f", raw)
+    call = call_from_wire("c1", "f", raw)
     assert call.arguments is None
     assert call.raw_arguments == raw
-    assert call.to_wire()["function"]["arguments"] == "{}"
+    assert call_to_wire(call)["function"]["arguments"] == "{}"
 
 
 def test_double_encoded_arguments() -> None:
     raw = json.dumps(json.dumps({"city": "Paris", "days": 2}))
-    call = ToolCall.from_wire("c1", "get_weather", raw)
+    call = call_from_wire("c1", "get_weather", raw)
     assert call.arguments == {"city": "Paris", "days": 2}
     assert call.raw_arguments == raw
-    sent = call.to_wire()["function"]["arguments"]
+    sent = call_to_wire(call)["function"]["arguments"]
     assert json.loads(sent) == {"city": "Paris", "days": 2}  # decoded once: an object
     (back,) = messages_from_wire(messages_to_wire([AssistantMessage(tool_calls=(call,))]))
     assert isinstance(back, AssistantMessage)
@@ -241,14 +242,14 @@ def test_double_encoded_arguments() -> None:
 
 @pytest.mark.parametrize("raw", [None, "", "   "])
 def test_no_arguments_mean_an_empty_object(raw: str | None) -> None:
-    call = ToolCall.from_wire("c1", "clock", raw)
+    call = call_from_wire("c1", "clock", raw)
     assert call.arguments == {}
-    assert call.to_wire()["function"]["arguments"] == "{}"
+    assert call_to_wire(call)["function"]["arguments"] == "{}"
 
 
 def test_tool_call_without_id_gets_a_fresh_one() -> None:
-    first = ToolCall.from_wire(None, "clock", "{}")
-    second = ToolCall.from_wire("", "clock", "{}")
+    first = call_from_wire(None, "clock", "{}")
+    second = call_from_wire("", "clock", "{}")
     assert re.fullmatch(r"call_[0-9a-f]{24}", first.id)
     assert re.fullmatch(r"call_[0-9a-f]{24}", second.id)
     assert first.id != second.id
@@ -257,7 +258,7 @@ def test_tool_call_without_id_gets_a_fresh_one() -> None:
 
 @pytest.mark.parametrize(("raw", "expected"), [(7, "7"), (3.5, "3.5"), ("  ", None), (True, None)])
 def test_tool_call_ids_in_other_formats(raw: object, expected: str | None) -> None:
-    call = ToolCall.from_wire(raw, "clock", "{}")
+    call = call_from_wire(raw, "clock", "{}")
     if expected is None:
         assert re.fullmatch(r"call_[0-9a-f]{24}", call.id)
     else:
@@ -276,7 +277,7 @@ def test_an_empty_assistant_reply_goes_back_with_empty_text_not_null() -> None:
 def test_tool_call_built_in_python_encodes_its_arguments() -> None:
     call = ToolCall("get_weather", {"city": "Zürich"}, id="c")
     assert call.raw_arguments == json.dumps({"city": "Zürich"})
-    assert json.loads(call.to_wire()["function"]["arguments"]) == {"city": "Zürich"}
+    assert json.loads(call_to_wire(call)["function"]["arguments"]) == {"city": "Zürich"}
 
 
 @pytest.mark.parametrize(

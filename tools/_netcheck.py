@@ -25,7 +25,7 @@ import re
 import socket
 from collections.abc import Callable
 
-from agentkit import ModelRetry
+from agentkit.errors import ModelRetry
 
 _HOST_CHARS = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+(%[a-z0-9._-]+)?")
 _NUMERIC_LABEL = re.compile(r"(0x[0-9a-f]*|[0-9]+)")

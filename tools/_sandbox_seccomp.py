@@ -25,15 +25,6 @@ import os
 import struct
 import sys
 
-# Loaded as a tool module, its public functions would be offered to the model as tools. Only
-# `_sandbox.py` loads it, under this prefix.
-LOADER_PREFIX = "_agentkit_sandbox_"
-if not __name__.startswith(LOADER_PREFIX):
-    raise ImportError(
-        "_sandbox_seccomp.py is a helper of the `python` and `shell` tools, not a tool module: "
-        "load `python` or `shell` instead"
-    )
-
 # Per machine: the audit architecture, the system call numbers, and whether x32 exists.
 _CLONE_NEWUSER = 0x10000000
 _SECCOMP_ARCHES = {

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from agentkit import ModelRetry
+from agentkit.errors import ModelRetry
 
 _Number = int | float
 

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import zoneinfo
 
-from agentkit import ModelRetry
+from agentkit.errors import ModelRetry
 
 _UTC = dt.timezone.utc
 _DATE_ONLY = re.compile(r"^\d{4}-?\d{2}-?\d{2}$")

@@ -31,29 +31,14 @@ import contextlib
 import os
 import re
 import stat
-import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from agentkit import ModelRetry, tool
-from agentkit.tools import import_path
+from agentkit.errors import ModelRetry
+from agentkit.tools import tool
 
-
-def _load(name: str) -> types.ModuleType:
-    """A sibling helper module, loaded once per file path (tools/ is not a package)."""
-    path = Path(__file__).resolve().with_name(name)
-    # The prefix is the one the helpers check for: they refuse to be loaded any other way.
-    return import_path(path, "_agentkit_files", reuse=True)
-
-
-if TYPE_CHECKING:  # a type checker reads the siblings as plain modules of those names
-    import _paths
-    import _regex_search
-else:
-    _paths = _load("_paths.py")
-    _regex_search = _load("_regex_search.py")
+from . import _paths, _regex_search
 
 _READ_LIMIT = 100_000
 _WRITE_LIMIT = 1_000_000

@@ -43,30 +43,15 @@ import socket
 import ssl
 import threading
 import time
-import types
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin, urlsplit
 
-from agentkit import ModelRetry, tool
-from agentkit.tools import import_path
+from agentkit.errors import ModelRetry
+from agentkit.tools import tool
 
-
-def _load(name: str) -> types.ModuleType:
-    """A sibling helper module, loaded once per file path (tools/ is not a package)."""
-    path = Path(__file__).resolve().with_name(name)
-    return import_path(path, "_agentkit_http_fetch", reuse=True)
-
-
-if TYPE_CHECKING:  # a type checker reads the siblings as plain modules of those names
-    import _html
-    import _netcheck
-else:
-    _netcheck = _load("_netcheck.py")
-    _html = _load("_html.py")
+from . import _html, _netcheck
 
 _ALLOW_PRIVATE_ENV = "AGENTKIT_HTTP_ALLOW_PRIVATE"
 _MAX_REDIRECTS = 5

@@ -21,21 +21,10 @@ the mode used.
 
 from __future__ import annotations
 
-import types
-from pathlib import Path
+from agentkit.errors import ModelRetry
+from agentkit.tools import tool
 
-from agentkit import ModelRetry, tool
-from agentkit.tools import import_path
-
-
-def _load_sandbox() -> types.ModuleType:
-    """The sibling `_sandbox.py`, loaded once per file path (tools/ is not a package)."""
-    path = Path(__file__).resolve().with_name("_sandbox.py")
-    # The prefix is the one `_sandbox.py` checks for: it refuses to be loaded any other way.
-    return import_path(path, "_agentkit_sandbox", reuse=True)
-
-
-_sandbox = _load_sandbox()
+from . import _sandbox
 
 _LIMITS = _sandbox.Limits()
 _MAX_CODE_BYTES = 100_000

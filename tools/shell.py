@@ -26,24 +26,15 @@ tool refuses unless the user set `AGENTKIT_SANDBOX=rlimits`; the result names th
 from __future__ import annotations
 
 import os
-import types
 from pathlib import Path
 from typing import Any
 
-from agentkit import ModelRetry, tool
-from agentkit.tools import import_path
+from agentkit.errors import ModelRetry
+from agentkit.tools import tool
 
+from . import _paths, _sandbox
 
-def _load_sandbox() -> types.ModuleType:
-    """The sibling `_sandbox.py`, loaded once per file path (tools/ is not a package)."""
-    path = Path(__file__).resolve().with_name("_sandbox.py")
-    # The prefix is the one `_sandbox.py` checks for: it refuses to be loaded any other way.
-    return import_path(path, "_agentkit_sandbox", reuse=True)
-
-
-_sandbox = _load_sandbox()
 # The files tools' root check, shared: the prefix is the one `_paths.py` accepts.
-_paths = import_path(Path(__file__).resolve().with_name("_paths.py"), "_agentkit_files", reuse=True)
 
 _ROOT_ENV = "AGENTKIT_SHELL_ROOT"
 _LIMITS = _sandbox.Limits(wall_seconds=20.0, cpu_seconds=15)

@@ -1,0 +1,81 @@
+"""Every environment variable agentkit reads, in one place.
+
+| variable | what it sets |
+|---|---|
+| AGENTKIT_BASE_URL, else OPENAI_BASE_URL | the endpoint when `base_url` is not given |
+| AGENTKIT_API_KEY, else OPENAI_API_KEY | the key when `api_key` is not given |
+| AGENTKIT_MODEL | the model id of demos and agent files that ask `model_from_env()` |
+
+Nothing else in `agentkit` reads `os.environ`; the ready-made tools read their own settings
+(`AGENTKIT_FILES_ROOT`, `AGENTKIT_SANDBOX`, ...) through `setting()`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
+    "ENDPOINT_VARIABLES",
+    "api_key",
+    "base_url",
+    "endpoint_configured",
+    "model_from_env",
+    "overridden",
+    "setting",
+]
+
+DEFAULT_BASE_URL = "https://api.haimaker.ai/v1"
+DEFAULT_MODEL = "meta-llama/llama-3.1-70b-instruct"
+# Any of these set means an endpoint is configured.
+ENDPOINT_VARIABLES = ("AGENTKIT_API_KEY", "OPENAI_API_KEY", "AGENTKIT_BASE_URL", "OPENAI_BASE_URL")
+
+
+def setting(name: str) -> str | None:
+    """The variable's value; None when unset or empty (an empty value sets nothing)."""
+    return os.environ.get(name) or None
+
+
+def base_url() -> str | None:
+    """The endpoint the environment names: AGENTKIT_BASE_URL, else OPENAI_BASE_URL."""
+    return setting("AGENTKIT_BASE_URL") or setting("OPENAI_BASE_URL")
+
+
+def api_key() -> str | None:
+    """The key the environment holds: AGENTKIT_API_KEY, else OPENAI_API_KEY."""
+    return setting("AGENTKIT_API_KEY") or setting("OPENAI_API_KEY")
+
+
+def endpoint_configured() -> bool:
+    """Whether the environment names an endpoint (an API key or a base URL)."""
+    return any(setting(v) for v in ENDPOINT_VARIABLES)
+
+
+def model_from_env(default: str = DEFAULT_MODEL) -> str:
+    """The model id for demos and scripts that should run anywhere.
+
+    AGENTKIT_MODEL when set; else `default` when an endpoint is configured (an API key or a
+    base URL in the environment); else "offline", the built-in offline model.
+    """
+    chosen = setting("AGENTKIT_MODEL")
+    if chosen:
+        return chosen
+    return default if endpoint_configured() else "offline"
+
+
+@contextmanager
+def overridden(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the block only (the CLI's choices, for an agent file)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

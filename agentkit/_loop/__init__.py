@@ -1,0 +1,7 @@
+"""The turn loop and its steps (private).
+
+`loop` runs turns; `state` holds a run's conversation (its one writer), usage and limits;
+`reply` gets a well-formed reply from the model; `calls` admits and records a reply's tool
+calls, which `execute` runs; `output` is the structured-output tool; `notes` holds every
+sentence the loop itself sends the model.
+"""

@@ -1,0 +1,163 @@
+"""One model turn: request the reply (streamed or not) and make it a well-formed message.
+
+Tool calls left as text are recovered, call ids made unique, leaked special tokens removed;
+in a stream, text that turns out to be a call is never shown. A Groq `tool_use_failed`
+refusal is recovered from its failed generation, or the model is asked once more. Each
+request is announced by a `ModelRequestStarted`; the well-formed reply is recorded in the
+run and announced by a `ModelReplyFinished`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from agentkit._hygiene import StreamRedactor, redact
+from agentkit._loop import notes
+from agentkit._loop.state import RunState
+from agentkit.errors import ModelError, RunError
+from agentkit.events import Event, ModelReplyFinished, ModelRequestStarted, TextDelta
+from agentkit.llama import TextGate, extract_tool_calls, strip_special_tokens
+from agentkit.messages import AssistantMessage, ToolCall, new_call_id, parse_arguments
+from agentkit.models import Model, ModelResponse, ModelSettings, ToolUseFailed
+from agentkit.usage import Usage
+
+__all__ = ["ReplyStep"]
+
+
+class ReplyStep:
+    """Gets one well-formed reply from the model for a run.
+
+    Args:
+        model: The model.
+        definitions: The tool definitions sent with each request (the output tool included).
+    """
+
+    def __init__(self, model: Model, definitions: Sequence[Mapping[str, Any]]) -> None:
+        self.model = model
+        self.definitions = definitions
+
+    async def reply(
+        self, run: RunState, settings: ModelSettings, stream: bool, turn: int
+    ) -> AsyncIterator[Event]:
+        """Get the model's reply (text deltas first when streaming) and record it in the run."""
+        while True:
+            run.check_requests()
+            yield ModelRequestStarted(turn)
+            try:
+                if stream:
+                    async for delta in self._streamed(run, settings):
+                        yield delta
+                else:
+                    response = await self.model.request(run.messages, self.definitions, settings)
+                    run.add_reply(self._recovered(self._redacted(response)))
+            except ToolUseFailed as exc:
+                if not self._from_failed_generation(run, exc):
+                    continue  # the model is asked once more
+            except RunError as exc:
+                raise run.fail(exc) from exc.__cause__
+            # A usable reply: a later tool_use_failed gets its own second chance.
+            run.asked_after_tool_use_failed = False
+            reply = run.last_reply()
+            yield ModelReplyFinished(turn, reply.message, reply.usage)
+            return
+
+    def _from_failed_generation(self, run: RunState, exc: ToolUseFailed) -> bool:
+        """Record the calls the refused generation holds; else ask the model once more."""
+        prose, calls = extract_tool_calls(exc.failed_generation)
+        if calls:
+            message = AssistantMessage(prose or None, tuple(calls))
+            run.add_reply(self._recovered(ModelResponse(message)))
+            return True
+        run.add_usage(Usage(requests=1))  # the rejected request counts
+        if run.asked_after_tool_use_failed:
+            raise run.fail(exc)
+        run.asked_after_tool_use_failed = True
+        run.add_note(notes.tool_use_failed(exc.reason))
+        return False
+
+    async def _streamed(self, run: RunState, settings: ModelSettings) -> AsyncIterator[TextDelta]:
+        gate = TextGate()
+        redactor = StreamRedactor(self.model.secrets)
+        response: ModelResponse | None = None
+        streamed: list[str] = []
+        async for item in self.model.request_stream(run.messages, self.definitions, settings):
+            if isinstance(item, ModelResponse):
+                response = item
+            else:
+                item = redactor.feed(item)
+                streamed.append(item)
+                if text := gate.feed(item):
+                    yield TextDelta(text)
+        if response is None:
+            raise run.fail(ModelError(f"model {self.model.name!r} streamed no complete reply"))
+        held = redactor.finish()
+        streamed.append(held)
+        if held and (text := gate.feed(held)):
+            yield TextDelta(text)
+        response = self._redacted(response)
+        recovered = self._recovered(response)
+        # Prose that came after a native call was held by the stream reader; it is only in
+        # the final message. Show it too, through the same gate.
+        content, seen = response.message.content or "", "".join(streamed)
+        late = content[len(seen) :] if content.startswith(seen) else ""
+        if late and (text := gate.feed(late)):
+            yield TextDelta(text)
+        # Held call text is dropped only when it was taken as calls.
+        if rest := gate.finish(keep_calls=not recovered.message.tool_calls):
+            yield TextDelta(rest)
+        run.add_reply(recovered)
+
+    def _redacted(self, response: ModelResponse) -> ModelResponse:
+        """The reply without the endpoint's secrets: a server or model may echo the API key."""
+        secrets = self.model.secrets
+        message = response.message
+        if not secrets:
+            return response
+        content = redact(message.content, secrets) if message.content else message.content
+        calls = tuple(_redacted_call(call, secrets) for call in message.tool_calls)
+        if content is message.content and calls == message.tool_calls:
+            return response  # `redact` hands back the very text when nothing is in it
+        return ModelResponse(
+            AssistantMessage(content, calls), response.usage, response.finish_reason
+        )
+
+    def _recovered(self, response: ModelResponse) -> ModelResponse:
+        """The reply with tool calls left as text recovered, and call ids made unique."""
+        message = response.message
+        content = message.content
+        if message.tool_calls:
+            calls = unique_ids(message.tool_calls)
+            if calls is message.tool_calls:
+                return response
+            message = AssistantMessage(content, calls)
+        elif content:
+            if self.definitions:
+                prose, recovered = extract_tool_calls(content)
+                message = AssistantMessage(prose or None, unique_ids(tuple(recovered)))
+            else:
+                message = AssistantMessage(strip_special_tokens(content).strip() or None)
+        else:
+            return response
+        return ModelResponse(message, response.usage, response.finish_reason)
+
+
+def _redacted_call(call: ToolCall, secrets: tuple[str, ...]) -> ToolCall:
+    """The call with secrets removed from its name and arguments; itself when it holds none."""
+    name, raw = redact(call.name, secrets), redact(call.raw_arguments, secrets)
+    if name is call.name and raw is call.raw_arguments:
+        return call
+    arguments = None if call.arguments is None else parse_arguments(raw)
+    return ToolCall(name, arguments, call.id, raw)
+
+
+def unique_ids(calls: tuple[ToolCall, ...]) -> tuple[ToolCall, ...]:
+    """The calls with duplicate ids replaced, so each tool result answers exactly one call."""
+    seen: set[str] = set()
+    fixed: list[ToolCall] | None = None
+    for i, call in enumerate(calls):
+        if call.id in seen:
+            fixed = fixed if fixed is not None else list(calls)
+            fixed[i] = ToolCall(call.name, call.arguments, new_call_id(), call.raw_arguments)
+        seen.add(fixed[i].id if fixed is not None else call.id)
+    return tuple(fixed) if fixed is not None else calls

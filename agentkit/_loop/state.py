@@ -1,0 +1,175 @@
+"""The state of one run: the conversation (its one writer), usage, limits, failures, answer.
+
+Every change to the conversation goes through a `RunState` method, so the rules that keep it
+valid to continue from (each call answered exactly once, in call order) live in one place.
+Every `RunError` leaving a run goes through `fail`, so it carries the messages and usage so
+far; the checks answer any pending tool calls first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agentkit._context import RunContext
+from agentkit._loop import notes
+from agentkit.errors import RunError, ToolRetriesExceeded, UsageLimitExceeded
+from agentkit.events import RunResult
+from agentkit.messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
+from agentkit.models import ModelResponse
+from agentkit.usage import Usage, UsageLimits
+
+__all__ = ["Answer", "RunState"]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The run's final answer: text, or a validated `output_type` instance."""
+
+    value: Any
+
+
+class RunState:
+    """One run's conversation, usage, consecutive failures per tool, and its answer.
+
+    Args:
+        messages: The conversation the run starts from (system, history, the prompt).
+        limits: The run's usage limits.
+        deps: Given to tools as `RunContext.deps`.
+        budget: Failures in a row that stop the run, by tool name.
+    """
+
+    def __init__(
+        self,
+        messages: list[Message],
+        limits: UsageLimits,
+        deps: Any,
+        budget: Callable[[str], int],
+    ) -> None:
+        self._messages = messages
+        self.usage = Usage()
+        self.limits = limits
+        self.deps = deps
+        self.budget = budget
+        self.failures: dict[str, int] = {}
+        self.reply: ModelResponse | None = None
+        self.answer: Answer | None = None
+        self.asked_after_tool_use_failed = False
+        self.asked_after_empty_reply = False
+
+    @property
+    def messages(self) -> Sequence[Message]:
+        """The conversation so far (read-only: change it through the methods below)."""
+        return self._messages
+
+    def last_reply(self) -> ModelResponse:
+        """The reply recorded last."""
+        assert self.reply is not None, "no reply recorded yet"
+        return self.reply
+
+    def result(self) -> RunResult[Any]:
+        """The finished run's result."""
+        assert self.answer is not None, "the run has no answer yet"
+        return RunResult(self.answer.value, list(self._messages), self.usage)
+
+    # The writers of the conversation.
+
+    def add_reply(self, response: ModelResponse) -> None:
+        """Record the model's reply and what it used."""
+        self.reply = response
+        self._messages.append(response.message)
+        self.usage = self.usage + response.usage
+
+    def add_note(self, text: str) -> None:
+        """Tell the model something the loop decided (a nudge, a reminder)."""
+        self._messages.append(UserMessage(text))
+
+    def add_results(self, calls: Sequence[ToolCall], results: Mapping[str, str]) -> None:
+        """Answer every call of the last reply with its result, in call order."""
+        self._messages.extend(ToolMessage(c.id, results[c.id], c.name) for c in calls)
+
+    def finish(self, value: Any) -> None:
+        """The run has its answer."""
+        self.answer = Answer(value)
+
+    def add_usage(self, usage: Usage) -> None:
+        """Count usage that came with no reply (a refused request, tool calls that ran)."""
+        self.usage = self.usage + usage
+
+    # Tool calls and their failures.
+
+    def context(self, call: ToolCall) -> RunContext[Any]:
+        """The `RunContext` for one tool call."""
+        retry = self.failures.get(call.name, 0)
+        return RunContext(self.deps, self._messages, self.usage, call.name, call.id, retry)
+
+    def count(self, name: str, failed: bool, what: str) -> None:
+        """Record a call's outcome; stop the run when a tool's failures reach its budget."""
+        if not failed:
+            self.failures[name] = 0
+            return
+        count = self.failures[name] = self.failures.get(name, 0) + 1
+        if count >= self.budget(name):
+            raise self.fail(
+                ToolRetriesExceeded(
+                    f"{what} failed {count} times in a row; the run stopped "
+                    "(see the last tool results in .messages)",
+                    tool_name=name,
+                )
+            )
+
+    # Limits.
+
+    def fail(self, error: RunError) -> RunError:
+        """`error`, carrying the conversation and usage so far."""
+        error.messages = list(self._messages)
+        error.usage = self.usage
+        return error
+
+    def check_requests(self) -> None:
+        """Stop before a request the request limit does not allow."""
+        limit = self.limits.requests
+        if limit is not None and self.usage.requests >= limit:
+            raise self.fail(UsageLimitExceeded(f"the request limit of {limit} was reached"))
+
+    def check_tokens(self) -> None:
+        """Stop once the token limit is exceeded, answering the calls of the last reply."""
+        limit = self.limits.total_tokens
+        if limit is not None and self.usage.total_tokens > limit:
+            last = self._messages[-1] if self._messages else None
+            if isinstance(last, AssistantMessage):
+                self._answer_unrun(last.tool_calls, notes.NOT_RUN_TOKEN_LIMIT)
+            raise self.fail(
+                UsageLimitExceeded(
+                    f"the token limit of {limit} was exceeded ({self.usage.total_tokens} used)"
+                )
+            )
+
+    def check_tool_calls(
+        self, calls: Sequence[ToolCall], will_run: int, answers: Mapping[str, str]
+    ) -> None:
+        """Stop before running calls the tool-call limit does not allow, answering them all.
+
+        Args:
+            calls: Every call of the reply.
+            will_run: How many of them would run.
+            answers: Results already known (bad calls), by call id.
+        """
+        limit = self.limits.tool_calls
+        if limit is None or self.usage.tool_calls + will_run <= limit:
+            return
+        self._answer_unrun(calls, notes.NOT_RUN_CALL_LIMIT, answers)
+        more = f"{will_run} more call{'s' if will_run != 1 else ''}"
+        raise self.fail(
+            UsageLimitExceeded(
+                f"the tool-call limit of {limit} would be exceeded by {more} "
+                f"({self.usage.tool_calls} made)"
+            )
+        )
+
+    def _answer_unrun(
+        self, calls: Sequence[ToolCall], text: str, known: Mapping[str, str] | None = None
+    ) -> None:
+        """Answer calls that will not run, so the conversation stays valid to continue from."""
+        self.add_results(calls, {c.id: (known or {}).get(c.id, text) for c in calls})

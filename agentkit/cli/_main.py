@@ -1,0 +1,334 @@
+"""`agentkit`: run, chat with and inspect agents from the command line.
+
+Commands: `agentkit run [TARGET] PROMPT`, `agentkit chat [TARGET]`, `agentkit tools FILE...`.
+This module only declares the commands (click); the work is in `_cli_load` (the agent and its
+tools), `_cli_render` (output) and `_cli_session` (run and chat), imported when a command runs
+so that `agentkit --help` stays fast.
+
+Exit status: 0 success; 1 the run failed (the endpoint is unreachable or answered an error,
+max turns or a usage limit was reached, a tool kept failing); 2 a usage error (a bad option,
+a missing or broken agent or tool file, an unknown built-in tool, an invalid configuration);
+130 interrupted with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from agentkit.cli._load import Options
+    from agentkit.cli._render import Renderer
+
+__all__ = ["EXIT_INTERRUPTED", "EXIT_RUN_ERROR", "EXIT_USAGE", "main"]
+
+EXIT_RUN_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_EPILOG = """\b
+Endpoint: AGENTKIT_API_KEY (or OPENAI_API_KEY), AGENTKIT_BASE_URL (or OPENAI_BASE_URL,
+or --base-url), AGENTKIT_MODEL (or --model). With neither a key nor a base URL, agentkit
+runs on the offline model, which calls tools but is not a language model.
+
+\b
+Exit status: 0 success; 1 the run failed (endpoint error, max turns, usage limit, a tool
+kept failing); 2 usage error (bad option, agent or tool file); 130 interrupted."""
+
+
+class _Commands(click.Group):
+    """The command group; with `--json`, a usage error also ends stdout with a JSON line."""
+
+    _argv: tuple[str, ...] = ()
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **options: Any) -> Any:
+        self._argv = tuple(sys.argv[1:] if args is None else args)
+        return super().main(self._argv, *rest, **options)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            flags = self._argv[: self._argv.index("--")] if "--" in self._argv else self._argv
+            if "--json" in flags:
+                from agentkit.cli._render import error_line, json_line
+
+                line = error_line(exc, exc.exit_code, exc.format_message())
+                click.echo(json_line(line))
+            raise
+
+
+@click.group(
+    cls=_Commands, epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(package_name="agentkit", prog_name="agentkit")
+def main() -> None:
+    """Run tool-calling Llama 3.1 agents from the command line."""
+
+
+def _agent_options(command: F) -> F:
+    """The options shared by `run` and `chat`."""
+    decorators = [
+        click.option(
+            "--tools",
+            "tools",
+            multiple=True,
+            metavar="FILE_OR_NAME",
+            help="Add the tools of a .py file (its @tool functions, else its public "
+            "functions) or a built-in module (calculator, clock, files, ...). Repeatable.",
+        ),
+        click.option("--model", help="Model id (default: $AGENTKIT_MODEL, else Llama 3.1 70B)."),
+        click.option(
+            "--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1."
+        ),
+        click.option("--system", help="System prompt (replaces the agent's instructions)."),
+        click.option(
+            "--max-turns", type=click.IntRange(min=1), help="Model replies allowed per run."
+        ),
+        click.option("--offline", is_flag=True, help="Use the offline model (no network)."),
+        click.option("--approve", is_flag=True, help="Ask y/n before every tool call."),
+        click.option(
+            "--json", "json_output", is_flag=True, help="One JSON event per line on stdout."
+        ),
+        click.option(
+            "-v", "--verbose", is_flag=True, help="Full tool arguments and results; tracebacks."
+        ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def _options(target: str | None, flags: dict[str, Any]) -> Options:
+    from agentkit.cli._load import Options
+
+    return Options(
+        target=target,
+        tools=tuple(flags["tools"]),
+        model=flags["model"],
+        base_url=flags["base_url"],
+        system=flags["system"],
+        max_turns=flags["max_turns"],
+        offline=flags["offline"],
+        approve=flags["approve"],
+        json=flags["json_output"],
+        verbose=flags["verbose"],
+    )
+
+
+def _execute(options: Options, body: Callable[[Renderer], int]) -> NoReturn:
+    """Run a command body with the renderer, mapping failures to one line and an exit status."""
+    from agentkit.cli._render import ApprovalInterrupted, make_renderer
+    from agentkit.errors import AgentkitError, RunError
+
+    threads_before = set(threading.enumerate())
+    renderer = make_renderer(options)
+    try:
+        code = body(renderer)
+    except (KeyboardInterrupt, ApprovalInterrupted):
+        code = EXIT_INTERRUPTED
+        with contextlib.suppress(BrokenPipeError):
+            renderer.cancelled()
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): it has all it wanted. Stop quietly, with
+        # success, as well-behaved Unix tools do.
+        _discard_stdout()
+        code = 0
+    except RunError as exc:
+        renderer.error(exc, EXIT_RUN_ERROR)
+        if hint := _run_error_hint(exc, options):
+            renderer.notice(hint)
+        if exc.usage is not None and exc.usage.requests and not options.json:
+            renderer.usage(exc.usage)  # what the failed run cost still counts
+        code = EXIT_RUN_ERROR
+    except AgentkitError as exc:
+        renderer.error(exc, EXIT_USAGE)
+        code = EXIT_USAGE
+    except Exception as exc:
+        if not options.verbose:
+            exc = RuntimeError(f"internal error: {type(exc).__name__}: {exc} (-v shows where)")
+        renderer.error(exc, EXIT_RUN_ERROR)
+        code = EXIT_RUN_ERROR
+    _leave(code, threads_before)
+
+
+def _run_error_hint(exc: BaseException, options: Options) -> str | None:
+    """What a command-line user can do about a failed run (the message speaks Python)."""
+    from agentkit.errors import MaxTurnsExceeded, ToolRetriesExceeded
+
+    if isinstance(exc, MaxTurnsExceeded):
+        return "agentkit: allow more model replies with --max-turns N"
+    if isinstance(exc, ToolRetriesExceeded) and not options.verbose:
+        return "agentkit: -v shows the tool's full arguments and results"
+    return None
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit finds no closed pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _abandoned_threads(before: set[threading.Thread]) -> list[threading.Thread]:
+    """Non-daemon threads started by the command and still running (waited on briefly)."""
+    current = threading.current_thread()
+    started = [
+        t for t in threading.enumerate() if t not in before and not t.daemon and t is not current
+    ]
+    deadline = time.monotonic() + 0.25  # idle worker threads end as soon as their loop has
+    for thread in started:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t for t in started if t.is_alive()]
+
+
+def _leave(code: int, threads_before: set[threading.Thread]) -> NoReturn:
+    """Flush the output and exit with `code`, without waiting for abandoned tool threads."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main_thread else None
+    if main_thread:
+        # Ctrl-C again while leaving: leave at once, without a traceback.
+        signal.signal(signal.SIGINT, lambda *_: os._exit(EXIT_INTERRUPTED))
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            if stream is sys.stdout:
+                _discard_stdout()
+        except (OSError, ValueError):
+            pass
+    if _abandoned_threads(threads_before):
+        # A sync tool cancelled by Ctrl-C (or its timeout) keeps running in its worker
+        # thread: Python cannot stop a thread, and at exit the interpreter joins every
+        # non-daemon thread (anyio's workers are not daemons), so the process would live on
+        # until the tool returns, and a second Ctrl-C would print a traceback from that join.
+        # Everything of ours is flushed above and nothing else needs the interpreter's
+        # shutdown, so leave now; the abandoned call's result was never going to be used.
+        os._exit(code)
+    if main_thread and previous is not None:
+        signal.signal(signal.SIGINT, previous)
+    raise SystemExit(code)
+
+
+def _split_run_args(args: tuple[str, ...]) -> tuple[str | None, str]:
+    from agentkit.cli._target import looks_like_target
+
+    if len(args) == 2:
+        return args[0], args[1]
+    if len(args) == 1 and not looks_like_target(args[0]):
+        return None, args[0]
+    if len(args) == 1:
+        raise click.UsageError(
+            f"PROMPT is missing after TARGET {args[0]!r} (if that is the prompt, pass it on "
+            f"stdin: echo {shlex.quote(args[0])} | agentkit run -)"
+        )
+    raise click.UsageError(
+        f"expected [TARGET] PROMPT, got {len(args)} arguments (quote the prompt: "
+        "agentkit run examples/weather.py 'What is the weather in \"Paris\"?')"
+    )
+
+
+@main.command(epilog=_EPILOG)
+@click.argument("args", nargs=-1, required=True, metavar="[TARGET] PROMPT")
+@_agent_options
+def run(args: tuple[str, ...], **flags: Any) -> None:
+    """Answer one PROMPT, streaming the answer and showing each tool call.
+
+    TARGET is an agent file whose module defines `agent = Agent(...)`
+    (examples/weather.py), FILE.py:NAME or package.module:NAME. Without TARGET the agent
+    is built from the flags; with it, the flags add tools and replace the model, base
+    URL, instructions or turn limit. PROMPT "-" reads the prompt from stdin.
+
+    Tools marked as needing approval always ask y/n, reading the answer from stdin
+    (with --json the question is a JSON line); no answer (end of stdin) declines.
+
+    \b
+    agentkit run --tools calculator "what is 17*23?"
+    agentkit run examples/weather.py 'What is the weather in "Paris"?'
+    """
+    target, prompt = _split_run_args(args)
+    if prompt == "-":
+        prompt = sys.stdin.read()
+        if not prompt.strip():
+            raise click.UsageError("the prompt read from stdin is empty")
+    elif not prompt.strip():
+        raise click.UsageError("the prompt is empty: say what the agent should do")
+    options = _options(target, flags)
+
+    def body(renderer: Renderer) -> int:
+        from agentkit.cli._session import run_once
+
+        return run_once(options, prompt, renderer)
+
+    _execute(options, body)
+
+
+@main.command(epilog=_EPILOG)
+@click.argument("target", required=False)
+@_agent_options
+def chat(target: str | None, **flags: Any) -> None:
+    """Chat with an agent; the conversation carries over from turn to turn.
+
+    TARGET and the flags are as for `agentkit run`. Type /help for the commands: /tools
+    lists the tools, /usage shows what the whole session used (across /reset), /reset
+    starts a new conversation, /exit (or Ctrl-D) leaves. Ctrl-C cancels the current
+    answer (that turn is dropped), not the session. With stdin not a terminal, an
+    approval's answer is the next input line.
+    """
+    options = _options(target, flags)
+
+    def body(renderer: Renderer) -> int:
+        from agentkit.cli._session import ChatSession
+
+        return ChatSession(options, renderer).run()
+
+    _execute(options, body)
+
+
+@main.command("tools")
+@click.argument("specs", nargs=-1, metavar="[FILE_OR_NAME]...")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of failures.")
+def tools_command(specs: tuple[str, ...], verbose: bool) -> None:
+    """Print the JSON schema of every tool a file (or built-in module) provides.
+
+    Warns on stderr about tools and parameters without a description: the way to
+    check what the model will be told. Without arguments, lists only the names of the
+    built-in tool modules; `agentkit tools NAME` prints their schemas.
+    """
+    from agentkit.cli._load import Options
+
+    options = Options(verbose=verbose)
+
+    def body(renderer: Renderer) -> int:
+        from agentkit.cli._load import load_tool_file, tool_warnings
+        from agentkit.tools import builtin_tool_names
+
+        if not specs:
+            names = ", ".join(builtin_tool_names())
+            click.echo(
+                f"built-in tool modules: {names}; run `agentkit tools NAME` for their schemas"
+            )
+            return 0
+        definitions = []
+        for spec in specs:
+            for tool in load_tool_file(spec):
+                definitions.append(tool.definition())
+                for warning in tool_warnings(tool):
+                    click.echo(f"warning: {warning}", err=True)
+        click.echo(json.dumps(definitions, indent=2, ensure_ascii=False))
+        return 0
+
+    _execute(options, body)

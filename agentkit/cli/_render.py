@@ -1,0 +1,376 @@
+"""How the CLI shows a run: text for people (rich: dim tool calls, a spinner), or JSON lines.
+
+Everything the model or a tool wrote is printed through `_cli_text.clean` (no terminal
+escapes, control characters or bidi overrides). Tool calls, notices, usage and errors go to
+stderr; stdout carries only the answer (or, with `--json`, one JSON object per line), so it
+can be piped.
+
+Approvals read one line from stdin: "y" or "yes" approves, anything else declines, and a
+closed stdin (a script that gave no answer) declines. With `--json` the question is itself a
+JSON line (`approval_requested`) and the answer is echoed as `approval_answered`.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from pydantic_core import to_jsonable_python
+from rich.console import Console
+from rich.status import Status
+from rich.text import Text
+
+from agentkit.cli._load import Options
+from agentkit.cli._text import (
+    LINE_CHARS,
+    RESULT_LINES,
+    StreamCleaner,
+    arguments_lines,
+    call_summary,
+    clean,
+    cut,
+    format_usage,
+    plural,
+)
+from agentkit.errors import ModelError
+from agentkit.events import (
+    Event,
+    ModelReplyFinished,
+    ModelRequestStarted,
+    RunFinished,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    event_to_dict,
+)
+from agentkit.messages import ToolCall, Usage
+from agentkit.tools import Tool
+
+__all__ = [
+    "ApprovalInterrupted",
+    "JsonRenderer",
+    "Renderer",
+    "TextRenderer",
+    "error_line",
+    "json_line",
+    "make_renderer",
+]
+
+
+class ApprovalInterrupted(BaseException):
+    """Ctrl-C while the user was asked to approve a tool call: the turn is cancelled.
+
+    A BaseException, like the KeyboardInterrupt it stands for: the run treats an `Exception`
+    from an approval callback as a failed check and goes on, which Ctrl-C must not be.
+    """
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Let Ctrl-C interrupt a blocking read inside the event loop (asyncio only cancels)."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main else None
+    if main:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise ApprovalInterrupted("cancelled while asking for approval") from None
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _read_line(stdin: TextIO) -> str | None:
+    """One answer line without its newline; None when stdin is closed."""
+    with _interruptible():
+        line = stdin.readline()
+    return line.rstrip("\r\n") if line else None
+
+
+_FROM_STDIN = "(stdin is not a terminal: the answer is read from its next line; y approves)"
+
+
+def _approves(answer: str | None) -> bool:
+    return answer is not None and answer.strip().lower() in ("y", "yes")
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
+
+
+class Renderer(ABC):
+    """What every output mode does with a run: events, approvals, notices, errors, usage."""
+
+    def __init__(self, *, stdin: TextIO, err: Console, verbose: bool) -> None:
+        self.stdin = stdin
+        self.err = err
+        self.verbose = verbose
+        self.hidden_tool: str | None = None
+        self.session_usage = Usage()
+
+    def event(self, event: Event) -> None:
+        """Show one event of the run (and count what it used)."""
+        if isinstance(event, ModelReplyFinished):
+            self.session_usage = self.session_usage + event.usage
+        elif isinstance(event, ToolCallFinished) and event.call.name != self.hidden_tool:
+            self.session_usage = self.session_usage + Usage(tool_calls=1)
+        self._show(event)
+
+    @abstractmethod
+    def _show(self, event: Event) -> None:
+        """Print one event."""
+
+    @abstractmethod
+    def approve(self, call: ToolCall) -> bool:
+        """Ask whether `call` may run (the agent's approval callback)."""
+
+    def notice(self, text: str) -> None:
+        """A line for the user on stderr."""
+        self.pause()
+        self.err.print(Text(clean(text), style="yellow"))
+
+    def info(self, text: str) -> None:
+        """A chat message from the CLI itself (not the model)."""
+        self.notice(text)
+
+    def usage(self, usage: Usage, scope: str = "") -> None:
+        """Show what a run used, or with `scope` what it counts (the chat's whole session)."""
+        self.pause()
+        self.err.print(Text(format_usage(usage, scope), style="dim"))
+
+    @abstractmethod
+    def tools(self, tools: Iterable[Tool]) -> None:
+        """List the agent's tools."""
+
+    def error(self, exc: BaseException, code: int) -> None:
+        """`error: ...` on stderr (with the traceback when verbose)."""
+        self.pause()
+        if self.verbose:
+            self.err.print(Text(clean("".join(traceback.format_exception(exc))), style="dim"))
+        message = clean(str(exc)) or type(exc).__name__
+        self.err.print(Text("error: ", style="bold red") + Text(message))
+
+    def cancelled(self) -> None:
+        """The user pressed Ctrl-C during a run."""
+        self.notice("cancelled")
+
+    def pause(self) -> None:  # noqa: B027 - only the text renderer has anything to pause
+        """Stop any spinner and end any open line, before other output or input."""
+
+
+class TextRenderer(Renderer):
+    """For people: the answer on stdout as it streams; tool calls dimmed on stderr."""
+
+    def __init__(
+        self, *, stdin: TextIO, out: Console, err: Console, verbose: bool, spinner: bool
+    ) -> None:
+        super().__init__(stdin=stdin, err=err, verbose=verbose)
+        self.out = out
+        self._status: Status | None = err.status("") if spinner else None
+        self._line_open = False
+        self._reply_text = False
+        self._stream = StreamCleaner()
+
+    def _spin(self, text: str) -> None:
+        if self._status is not None:
+            self._status.update(Text(text, style="dim"))
+            self._status.start()
+
+    def pause(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+        if self._line_open:
+            self.out.print()
+            self._line_open = False
+
+    def _show(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            self._text(event.text)
+        elif isinstance(event, ModelRequestStarted):
+            self._reply_text = False
+            self._spin("waiting for the model…")
+        elif isinstance(event, ModelReplyFinished):
+            self._stream.finish()
+            self.pause()
+        elif isinstance(event, ToolCallStarted):
+            self._call_started(event.call)
+        elif isinstance(event, ToolCallFinished):
+            self._call_finished(event)
+        elif isinstance(event, RunFinished):
+            self._finished(event.result.output)
+
+    def _text(self, text: str) -> None:
+        if self._status is not None:
+            self._status.stop()
+        text = self._stream.feed(text)
+        if text:
+            self.out.print(Text(text), end="")
+            self._line_open = not text.endswith("\n")
+            self._reply_text = True
+
+    def _call_started(self, call: ToolCall) -> None:
+        if call.name == self.hidden_tool and not self.verbose:
+            return
+        self.pause()
+        if self.verbose:
+            self.err.print(Text(f"→ {clean(call.name)}", style="dim"))
+            for line in arguments_lines(call):
+                self.err.print(Text(f"    {line}", style="dim"))
+        else:
+            self.err.print(Text(f"→ {call_summary(call)}", style="dim"))
+        self._spin(f"running {clean(call.name)}…")
+
+    def _call_finished(self, event: ToolCallFinished) -> None:
+        if event.call.name == self.hidden_tool and not self.verbose:
+            return
+        self.pause()
+        style = "red" if event.is_error else "dim"
+        lines = clean(event.result).splitlines() or [""]
+        head = f"← {clean(event.call.name)}{' (failed)' if event.is_error else ''}:"
+        if len(lines) == 1 and (self.verbose or len(lines[0]) <= LINE_CHARS):
+            self.err.print(Text(f"{head} {lines[0]}", style=style))
+            return
+        self.err.print(Text(head, style=style))
+        shown = lines if self.verbose else lines[:RESULT_LINES]
+        for line in shown:
+            self.err.print(Text("    " + (line if self.verbose else cut(line, LINE_CHARS)), style))
+        if len(lines) > len(shown):
+            more = f"    … {plural(len(lines) - len(shown), 'more line')} (-v shows all)"
+            self.err.print(Text(more, style="dim"))
+
+    def _finished(self, output: Any) -> None:
+        self.pause()
+        if isinstance(output, str):
+            if output and not self._reply_text:
+                self.out.print(Text(clean(output)))
+            return
+        if hasattr(output, "model_dump_json"):
+            text = output.model_dump_json(indent=2)
+        else:
+            text = json.dumps(to_jsonable_python(output), indent=2, ensure_ascii=False)
+        self.out.print(Text(clean(text)))
+
+    def approve(self, call: ToolCall) -> bool:
+        self.pause()
+        self.err.print(Text(f"approve a call of `{clean(call.name)}`?", style="bold yellow"))
+        for line in arguments_lines(call):
+            self.err.print(Text(f"    {line}"))
+        if not _isatty(self.stdin):
+            self.err.print(Text(_FROM_STDIN, style="dim"))
+        self.err.print(Text("[y/N] ", style="bold yellow"), end="")
+        try:
+            answer = _read_line(self.stdin)
+        except ApprovalInterrupted:
+            self.err.print()  # end the question's line before "cancelled"
+            raise
+        if answer is None:
+            self.err.print(Text("(no answer on stdin: declined)", style="dim"))
+        elif not _isatty(self.stdin):
+            self.err.print(Text(clean(answer)))  # a terminal echoes it; a pipe does not
+        return _approves(answer)
+
+    def tools(self, tools: Iterable[Tool]) -> None:
+        self.pause()
+        listed = list(tools)
+        if not listed:
+            self.out.print(Text("(no tools)"))
+        for tool in listed:
+            summary = clean(tool.description).split("\n", 1)[0]
+            flag = " (asks for approval)" if tool.requires_approval else ""
+            self.out.print(Text(f"{tool.name}", style="bold") + Text(f"{flag}  {summary}"))
+
+    def info(self, text: str) -> None:
+        self.pause()
+        self.err.print(Text(clean(text), style="dim"))
+
+
+class JsonRenderer(Renderer):
+    """For scripts: one JSON object per line on stdout (the events, approvals, errors)."""
+
+    def __init__(self, *, stdin: TextIO, stdout: TextIO, err: Console, verbose: bool) -> None:
+        super().__init__(stdin=stdin, err=err, verbose=verbose)
+        self.stdout = stdout
+
+    def _line(self, data: dict[str, Any]) -> None:
+        self.stdout.write(json_line(data) + "\n")
+        self.stdout.flush()
+
+    def _show(self, event: Event) -> None:
+        self._line(event_to_dict(event))
+
+    def approve(self, call: ToolCall) -> bool:
+        request = event_to_dict(ToolCallStarted(call))
+        self._line({**request, "type": "approval_requested"})
+        if not _isatty(self.stdin):
+            self.err.print(Text(_FROM_STDIN, style="dim"))
+        approved = _approves(_read_line(self.stdin))
+        self._line({"type": "approval_answered", "id": call.id, "approved": approved})
+        return approved
+
+    def usage(self, usage: Usage, scope: str = "") -> None:
+        self._line({"type": "usage", **usage.to_dict(), **({"scope": scope} if scope else {})})
+
+    def tools(self, tools: Iterable[Tool]) -> None:
+        self._line({"type": "tools", "tools": [t.definition() for t in tools]})
+
+    def info(self, text: str) -> None:
+        self._line({"type": "info", "message": text})
+
+    def error(self, exc: BaseException, code: int) -> None:
+        super().error(exc, code)
+        self._line(error_line(exc, code))
+
+    def cancelled(self) -> None:
+        self._line({"type": "cancelled"})
+
+
+def error_line(exc: BaseException, code: int, message: str | None = None) -> dict[str, Any]:
+    """The `--json` line that ends the output of a command that failed."""
+    line: dict[str, Any] = {
+        "type": "error",
+        "error": type(exc).__name__,
+        "message": str(exc) if message is None else message,
+        "exit_code": code,
+    }
+    if isinstance(exc, ModelError):
+        line.update(status=exc.status, endpoint=exc.endpoint)
+    return line
+
+
+def json_line(data: dict[str, Any]) -> str:
+    """One `--json` line; ensure_ascii: control characters travel as \\u escapes, never raw."""
+    return json.dumps(data, default=to_jsonable_python)
+
+
+class _Console(Console):
+    """A rich console that leaves a closed pipe to `cli` (rich itself would exit with 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError("the reader of the output went away")
+
+
+def make_renderer(options: Options) -> Renderer:
+    """JSON lines with `--json`; else rich on a terminal, plain text when stdout is piped."""
+    stdout_tty = sys.stdout.isatty()
+    colour = stdout_tty and sys.stderr.isatty() and not options.json
+    err = _Console(
+        file=sys.stderr, force_terminal=colour, highlight=False, emoji=False, soft_wrap=True
+    )
+    if options.json:
+        return JsonRenderer(stdin=sys.stdin, stdout=sys.stdout, err=err, verbose=options.verbose)
+    out = _Console(
+        file=sys.stdout, force_terminal=stdout_tty, highlight=False, emoji=False, soft_wrap=True
+    )
+    return TextRenderer(stdin=sys.stdin, out=out, err=err, verbose=options.verbose, spinner=colour)

@@ -1,0 +1,148 @@
+"""The model interface: a complete reply, or a streamed one; settings; choosing a model.
+
+A `Model` answers a list of messages with one assistant message (`request`), or streams
+it (`request_stream`: text deltas, then the complete response). There is one real adapter,
+`OpenAIModel` (in `agentkit._openai`, exported here), for any OpenAI-compatible endpoint;
+the offline model and the testing kit's models implement the same interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypedDict, cast
+
+from agentkit.errors import ModelError, UserError
+from agentkit.messages import AssistantMessage, Message, Usage
+
+__all__ = [
+    "OUTPUT_TOOL_NAME",
+    "Model",
+    "ModelResponse",
+    "ModelSettings",
+    "ToolUseFailed",
+]
+
+# The tool through which a model gives a structured answer (see `Agent(output_type=...)`).
+OUTPUT_TOOL_NAME = "final_result"
+
+
+class ModelSettings(TypedDict, total=False):
+    """Request settings passed through to the endpoint. All are optional."""
+
+    temperature: float
+    top_p: float
+    max_tokens: int
+    seed: int
+    stop: str | list[str]
+    tool_choice: str | dict[str, Any]
+    parallel_tool_calls: bool
+    extra_body: dict[str, Any]
+
+
+SETTING_NAMES = frozenset(ModelSettings.__annotations__)
+
+
+_SETTING_TYPES: dict[str, tuple[type, ...]] = {
+    "temperature": (int, float),
+    "top_p": (int, float),
+    "max_tokens": (int,),
+    "seed": (int,),
+    "stop": (str, list),
+    "tool_choice": (str, dict),
+    "parallel_tool_calls": (bool,),
+    "extra_body": (dict,),
+}
+
+
+def check_settings(settings: Mapping[str, Any]) -> ModelSettings:
+    """The settings, checked for unknown names and wrong types (a typo must not be sent).
+
+    Raises:
+        UserError: Every unknown setting and every value of the wrong type.
+    """
+    problems = []
+    for key, value in settings.items():
+        expected = _SETTING_TYPES.get(key)
+        if expected is None:
+            problems.append(
+                f"unknown model setting {key!r} (known: {', '.join(sorted(SETTING_NAMES))}; "
+                "put anything else in extra_body)"
+            )
+        elif value is not None and (
+            not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected)
+        ):
+            kinds = " or ".join(t.__name__ for t in expected)
+            problems.append(f"model setting {key!r} must be {kinds}, got {value!r:.60}")
+    if problems:
+        raise UserError("the model settings are not valid:", problems)
+    return cast(ModelSettings, dict(settings))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResponse:
+    """One complete model reply.
+
+    Attributes:
+        message: The assistant message (tool calls as the server sent them).
+        usage: What this reply used (one request, tokens, estimated cost).
+        finish_reason: As reported by the server; informative only, never trusted.
+    """
+
+    message: AssistantMessage
+    usage: Usage = field(default_factory=lambda: Usage(requests=1))
+    finish_reason: str | None = None
+
+
+class ToolUseFailed(ModelError):
+    """The server refused the model's reply because its tool call failed the server's checks.
+
+    Groq answers HTTP 400 `tool_use_failed` with the raw generation; the loop tries to recover
+    calls from `failed_generation` before asking the model again.
+    """
+
+    def __init__(
+        self, message: str, failed_generation: str, reason: str = "", **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.failed_generation = failed_generation
+        self.reason = reason
+
+
+class Model(ABC):
+    """A chat model that can call tools.
+
+    Implement `request`; `request_stream` defaults to one delta with the whole text.
+    """
+
+    name: str = "model"
+
+    @abstractmethod
+    async def request(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]],
+        settings: ModelSettings,
+    ) -> ModelResponse:
+        """Send the conversation and the tool definitions; return the complete reply."""
+
+    async def request_stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]],
+        settings: ModelSettings,
+    ) -> AsyncIterator[str | ModelResponse]:
+        """Stream the reply: text deltas (str) as they arrive, then the `ModelResponse`."""
+        response = await self.request(messages, tools, settings)
+        if response.message.content:
+            yield response.message.content
+        yield response
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Strings that must never reach the model, an event or an error (API keys)."""
+        return ()
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most models hold nothing
+        """Release connections held for the current event loop."""

@@ -1,0 +1,23 @@
+"""The OpenAI chat-completions format's one home: the adapter, stream assembly, wire dicts."""
+
+from agentkit.models.openai._adapter import OpenAIModel
+from agentkit.models.openai._wire import (
+    call_from_wire,
+    call_to_wire,
+    message_from_wire,
+    message_to_wire,
+    messages_from_wire,
+    messages_to_wire,
+    tool_calls_from_wire,
+)
+
+__all__ = [
+    "OpenAIModel",
+    "call_from_wire",
+    "call_to_wire",
+    "message_from_wire",
+    "message_to_wire",
+    "messages_from_wire",
+    "messages_to_wire",
+    "tool_calls_from_wire",
+]

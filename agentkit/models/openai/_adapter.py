@@ -1,0 +1,410 @@
+"""OpenAIModel: the adapter for OpenAI-compatible chat-completions endpoints.
+
+It speaks through `openai.AsyncOpenAI`, which brings the transport, retries with backoff,
+timeouts and typed HTTP errors. It posts the request body as ready JSON and reads the raw
+response, skipping the SDK's per-request parameter transformation and response-model
+construction: most of the SDK's CPU cost per turn, and none of its safety. Under asyncio it
+uses the SDK's aiohttp transport when installed, which costs far less under concurrency.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib.util
+import json
+import warnings
+import weakref
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+import anyio
+import anyio.lowlevel
+import sniffio
+
+from agentkit import _env
+from agentkit._env import DEFAULT_BASE_URL, DEFAULT_MODEL
+from agentkit._hygiene import LONE_SURROGATE, redact
+from agentkit.errors import ModelError, UserError
+from agentkit.messages import Message, Usage, estimate_cost
+from agentkit.models._base import (
+    Model,
+    ModelResponse,
+    ModelSettings,
+    ToolUseFailed,
+)
+from agentkit.models.openai._responses import (
+    STATUS_HINTS,
+    assistant_message,
+    display_url,
+    error_detail,
+    failed_generation,
+    first,
+    non_negative_int,
+)
+from agentkit.models.openai._sse import read_stream
+from agentkit.models.openai._wire import messages_to_wire
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = ["OpenAIModel"]
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        # Lone surrogates (from a reply's `\ud800` escape, say) are not UTF-8; they can only
+        # sit inside JSON strings, where U+FFFD stands in for them.
+        return LONE_SURROGATE.sub("\ufffd", text).encode()
+
+
+def _looks_like_offline(model: object) -> bool:
+    return isinstance(model, str) and bool(
+        difflib.get_close_matches(model.lower(), ["offline"], n=1, cutoff=0.7)
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _quiet_large_body_warning() -> None:
+    """aiohttp warns about any body over 1 MiB; ours is already in memory, and a long
+    conversation legitimately passes that size: nothing for the user to act on. Once per
+    process, when the first aiohttp client is made (never at import)."""
+    warnings.filterwarnings(
+        "ignore", "Sending a large body directly with raw bytes", ResourceWarning
+    )
+
+
+_TOOL_SETTINGS = frozenset({"tool_choice", "parallel_tool_calls"})
+
+
+class OpenAIModel(Model):
+    """A model behind an OpenAI-compatible chat-completions endpoint.
+
+    Args:
+        model: The model id, e.g. "meta-llama/llama-3.1-70b-instruct".
+        base_url: The endpoint; else AGENTKIT_BASE_URL, else OPENAI_BASE_URL, else haimaker.
+        api_key: The key; else AGENTKIT_API_KEY, else OPENAI_API_KEY. Local servers that need
+            none get a placeholder when a base URL is set.
+        max_retries: Retries of the SDK for connection errors, 408, 409, 429 and 5xx.
+        timeout: Seconds the SDK waits to connect and between bytes of a reply.
+        deadline: Seconds one request may take in all, retries and streaming included (a slow
+            drip never trips the read timeout, this does).
+        client: A ready `openai.AsyncOpenAI` to use instead (then base_url/api_key are its).
+        transport: "auto" uses aiohttp under asyncio when it is installed (the SDK's own
+            aiohttp transport: less CPU per request, far less under heavy concurrency), else
+            the SDK's default; "aiohttp" or "httpx" choose one.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        max_retries: int = 2,
+        timeout: float = 60.0,
+        deadline: float = 600.0,
+        client: openai.AsyncOpenAI | None = None,
+        transport: Literal["auto", "aiohttp", "httpx"] = "auto",
+    ) -> None:
+        problems = []
+        if transport not in ("auto", "aiohttp", "httpx"):
+            problems.append(f'transport must be "auto", "aiohttp" or "httpx", got {transport!r}')
+        if not isinstance(model, str) or not model.strip():
+            problems.append(f"model must be a non-empty model id, got {model!r}")
+        if not isinstance(max_retries, int) or max_retries < 0:
+            problems.append(f"max_retries must be a whole number >= 0, got {max_retries!r}")
+        for label, value in (("timeout", timeout), ("deadline", deadline)):
+            if not isinstance(value, (int, float)) or value <= 0:
+                problems.append(f"{label} must be a positive number of seconds, got {value!r}")
+        url = first(base_url, _env.base_url())
+        key = first(api_key, _env.api_key())
+        if client is not None:
+            url, key = str(client.base_url), client.api_key
+        url = url or DEFAULT_BASE_URL
+        if not url.startswith(("http://", "https://")):
+            problems.append(f"base_url must start with http:// or https://, got {url!r}")
+        if key is None and url.rstrip("/") == DEFAULT_BASE_URL:
+            typo = " (did you mean model='offline'?)" if _looks_like_offline(model) else ""
+            problems.append(
+                f"no API key for the haimaker endpoint (model {model!r}){typo}: set "
+                "AGENTKIT_API_KEY (or OPENAI_API_KEY), pass api_key=..., point base_url at your "
+                "own server, or use model='offline'"
+            )
+        if problems:
+            raise UserError("the model configuration is not valid:", problems)
+        self.name = model
+        self.base_url = url.rstrip("/")
+        self.endpoint = display_url(self.base_url)
+        self._api_key = key or "not-needed"
+        self.max_retries = max_retries
+        self.timeout = float(timeout)
+        self.deadline = float(deadline)
+        self._given_client = client
+        # An HTTP connection pool belongs to one event loop, and an agent may be used from
+        # several (run_sync starts one each time, threads have their own): one client per
+        # loop, keyed by id and held with a weak reference to the loop.
+        self._clients: dict[int, tuple[weakref.ref[Any], openai.AsyncOpenAI]] = {}
+        self._stream_usage = True
+        self._tools_cache: tuple[Sequence[Mapping[str, Any]], int, str] | None = None
+        self.transport = transport
+
+    def __repr__(self) -> str:
+        return f"OpenAIModel({self.name!r}, base_url={self.endpoint!r})"
+
+    def with_model(self, model: str) -> OpenAIModel:
+        """The same endpoint, key and limits, asking for another model id."""
+        return OpenAIModel(
+            model,
+            base_url=self.base_url,
+            api_key=self._api_key,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+            deadline=self.deadline,
+            client=self._given_client,
+            transport=self.transport,
+        )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self._api_key,) if len(self._api_key) >= 8 else ()
+
+    def _get_client(self) -> openai.AsyncOpenAI:
+        if self._given_client is not None:
+            return self._given_client
+        loop = anyio.lowlevel.current_token().native_token
+        entry = self._clients.get(id(loop))
+        if entry is not None and entry[0]() is loop:
+            return entry[1]
+        import openai
+
+        client = openai.AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=self.base_url,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+            http_client=self._http_client(),
+        )
+        # Clients of loops that are gone cannot be closed any more; just let them go.
+        for key in [k for k, (ref, _) in self._clients.items() if ref() is None]:
+            del self._clients[key]
+        self._clients[id(loop)] = (weakref.ref(loop), client)
+        return client
+
+    def _http_client(self) -> Any:
+        """The SDK's aiohttp transport when chosen and usable; None for the SDK's default."""
+        if self.transport == "httpx" or sniffio.current_async_library() != "asyncio":
+            return None
+        if self.transport == "auto" and (
+            importlib.util.find_spec("aiohttp") is None
+            # aiohttp refuses credentials in the URL next to the Authorization header.
+            or urlsplit(self.base_url).username is not None
+        ):
+            return None
+        import openai
+
+        _quiet_large_body_warning()
+        return openai.DefaultAioHttpClient(timeout=self.timeout)
+
+    async def aclose(self) -> None:
+        """Close the connections of the running event loop (other loops' are their own)."""
+        if self._given_client is not None:
+            return
+        entry = self._clients.pop(id(anyio.lowlevel.current_token().native_token), None)
+        if entry is not None:
+            await entry[1].close()
+
+    def _body(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]],
+        settings: ModelSettings,
+        stream: bool,
+    ) -> bytes:
+        body: dict[str, Any] = {"model": self.name, "messages": messages_to_wire(messages)}
+        for key, value in settings.items():
+            if key in _TOOL_SETTINGS and not tools:
+                continue  # servers reject tool settings in a request without tools
+            if key != "extra_body" and value is not None:
+                body[key] = value
+        if stream:
+            body["stream"] = True
+            if self._stream_usage:
+                body["stream_options"] = {"include_usage": True}
+        extra = settings.get("extra_body")
+        if extra:
+            body.update(extra)
+        if tools and "tools" not in body:
+            # The definitions are the same every turn: encode them once, splice them in.
+            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+            text = f'{text[:-1]},"tools":{self._tools_json(tools)}}}'
+            return _utf8(text)
+        return _utf8(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+
+    def _tools_json(self, tools: Sequence[Mapping[str, Any]]) -> str:
+        cached = self._tools_cache
+        if cached is None or cached[0] is not tools or cached[1] != len(tools):
+            text = json.dumps(list(tools), ensure_ascii=False, separators=(",", ":"))
+            cached = self._tools_cache = (tools, len(tools), text)
+        return cached[2]
+
+    async def _post(self, body: bytes, stream: bool) -> Any:
+        import httpx2
+        import openai
+
+        client = self._get_client()
+        try:
+            return await client.post(
+                "/chat/completions",
+                cast_to=httpx2.Response,
+                content=body,
+                stream=stream,
+            )
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc) from None
+        except openai.APIConnectionError as exc:  # APITimeoutError too
+            raise self._connection_error(exc) from None
+        except (OSError, ValueError, RuntimeError) as exc:
+            # A transport that raises outside the SDK's mapping must not crash the run.
+            raise self._error(f"the request failed ({type(exc).__name__}: {exc})") from None
+
+    def _connection_error(self, exc: Exception) -> ModelError:
+        """Say whether the endpoint could not be reached or did not answer in time.
+
+        The aiohttp transport reports a refused or dropped connection as a connect *timeout*,
+        so the root cause decides, not the SDK's exception class.
+        """
+        root: BaseException = exc
+        link: BaseException | None = exc
+        for _ in range(32):  # a chain is short; the bound only guards against a cycle
+            link = link.__cause__ or link.__context__ if link is not None else None
+            if link is None:
+                break
+            if isinstance(link, Exception):  # not the cancellation of an internal scope
+                root = link
+        retries = f"after {self.max_retries} {'retry' if self.max_retries == 1 else 'retries'}"
+        if isinstance(root, TimeoutError) or "Timeout" in type(root).__name__:
+            return self._error(f"no answer within {self.timeout:g} s ({retries})")
+        if isinstance(root, OSError):
+            detail = root.strerror or str(root) or type(root).__name__
+            return self._error(f"cannot connect ({type(root).__name__}: {detail}) {retries}")
+        what = f"{type(root).__name__}: {root}" if str(root) else type(root).__name__
+        return self._error(f"cannot connect, or the connection broke ({what}) {retries}")
+
+    def _error(self, what: str, status: int | None = None) -> ModelError:
+        message = redact(
+            f"model endpoint {self.endpoint} (model {self.name!r}): {what}", self.secrets
+        )
+        return ModelError(message, status=status, endpoint=self.endpoint, model=self.name)
+
+    def _tool_use_failed(self, detail: str, generation: str, status: int | None) -> ToolUseFailed:
+        """Groq's refusal of a bad tool call; everything in it may reach the model: redact."""
+        where = "HTTP 400" if status is not None else "in the stream"
+        reason = redact(detail, self.secrets)
+        return ToolUseFailed(
+            f"model endpoint {self.endpoint} (model {self.name!r}): tool_use_failed {where}: "
+            f"{reason}",
+            redact(generation, self.secrets),
+            reason=reason,
+            status=status,
+            endpoint=self.endpoint,
+            model=self.name,
+        )
+
+    def _status_error(self, exc: openai.APIStatusError) -> ModelError:
+        status = exc.status_code
+        detail = error_detail(exc.body) or exc.response.text[:300]
+        failed = failed_generation(exc.body)
+        if status == 400 and failed is not None:
+            return self._tool_use_failed(detail, failed, status)
+        hint = STATUS_HINTS.get(status, "")
+        return self._error(f"HTTP {status}: {detail}{hint}", status=status)
+
+    async def request(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]],
+        settings: ModelSettings,
+    ) -> ModelResponse:
+        body = self._body(messages, tools, settings, stream=False)
+        with anyio.move_on_after(self.deadline) as scope:
+            response = await self._post(body, stream=False)
+        if scope.cancelled_caught:
+            raise self._error(f"no complete reply within the {self.deadline:g} s deadline")
+        return self._decode(response)
+
+    def _decode(self, response: Any) -> ModelResponse:
+        """The reply in a read JSON response body."""
+        content = response.content
+        try:
+            data = json.loads(content)
+        except ValueError:
+            kind = response.headers.get("content-type", "no content type")
+            raise self._error(
+                f"answered HTTP {response.status_code} with a body that is not JSON "
+                f"({kind}): {content[:200]!r}"
+            ) from None
+        return self._response(data)
+
+    def _response(self, data: Any) -> ModelResponse:
+        if not isinstance(data, dict):
+            raise self._error(f"the reply is not a JSON object: {str(data)[:200]!r}")
+        if "error" in data and not data.get("choices"):
+            raise self._error(f"the reply is an error: {error_detail(data) or data['error']}")
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise self._error(f"the reply has no choices: {json.dumps(data)[:200]}")
+        choice = choices[0]
+        raw = choice.get("message")
+        if not isinstance(raw, dict):
+            raise self._error(f"the reply's choice has no message: {json.dumps(choice)[:200]}")
+        try:
+            message = assistant_message(raw)
+        except (TypeError, ValueError) as exc:
+            raise self._error(f"the reply's message is malformed: {exc}") from None
+        return ModelResponse(message, self._usage(data.get("usage")), choice.get("finish_reason"))
+
+    def _usage(self, raw: object) -> Usage:
+        if not isinstance(raw, dict) or not raw:
+            return Usage(requests=1)  # tokens not reported: the cost is unknown, not zero
+        usage = raw
+        prompt = non_negative_int(usage.get("prompt_tokens"))
+        completion = non_negative_int(usage.get("completion_tokens"))
+        cost = estimate_cost(self.name, prompt, completion)
+        return Usage(requests=1, prompt_tokens=prompt, completion_tokens=completion, cost=cost)
+
+    async def request_stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]],
+        settings: ModelSettings,
+    ) -> AsyncIterator[str | ModelResponse]:
+        deadline = anyio.current_time() + self.deadline
+        response = await self._open_stream(messages, tools, settings, deadline)
+        async for item in read_stream(self, response, deadline):
+            yield item
+
+    async def _open_stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]],
+        settings: ModelSettings,
+        deadline: float,
+    ) -> Any:
+        for attempt in (1, 2):
+            body = self._body(messages, tools, settings, stream=True)
+            with anyio.move_on_after(deadline - anyio.current_time()) as scope:
+                try:
+                    return await self._post(body, stream=True)
+                except ModelError as exc:
+                    # Some servers reject `stream_options`; ask once more without it.
+                    rejected = exc.status in (400, 422) and "stream_options" in str(exc)
+                    if attempt == 2 or not (rejected and self._stream_usage):
+                        raise
+                    self._stream_usage = False
+            if scope.cancelled_caught:
+                break
+        raise self._error(f"no reply within the {self.deadline:g} s deadline")

@@ -1,0 +1,84 @@
+"""Reading what OpenAI-compatible endpoints send: messages, error bodies, URLs to show."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from agentkit.messages import AssistantMessage
+from agentkit.models.openai._wire import tool_calls_from_wire
+
+__all__ = [
+    "STATUS_HINTS",
+    "assistant_message",
+    "display_url",
+    "error_detail",
+    "failed_generation",
+    "first",
+    "is_json",
+    "non_negative_int",
+]
+
+
+def display_url(url: str) -> str:
+    """The URL without user info or query, safe to show in messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def first(*values: str | None) -> str | None:
+    return next((v for v in values if v), None)
+
+
+STATUS_HINTS = {
+    401: " (check the API key: AGENTKIT_API_KEY or api_key=...)",
+    403: " (the key is not allowed to use this model or endpoint)",
+    404: " (check the model id and the base URL; the URL usually ends in /v1)",
+}
+
+
+def media_type(response: Any) -> str:
+    """The response's content type without parameters, lower case ("" when absent)."""
+    return str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
+
+
+def is_json(response: Any) -> bool:
+    return media_type(response) == "application/json"
+
+
+def non_negative_int(value: object) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def error_detail(body: object) -> str | None:
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("detail") or error.get("code")
+            return str(message)[:300] if message else None
+        if isinstance(error, str):
+            return error[:300]
+    return None
+
+
+def failed_generation(body: object) -> str | None:
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error", body)
+    if not isinstance(error, dict) or error.get("code") != "tool_use_failed":
+        return None
+    failed = error.get("failed_generation")
+    return failed if isinstance(failed, str) else ""
+
+
+def assistant_message(raw: dict[str, Any]) -> AssistantMessage:
+    content = raw.get("content")
+    if isinstance(content, list):
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    elif content is not None and not isinstance(content, str):
+        raise TypeError(f"content must be text, got {type(content).__name__}")
+    calls = tool_calls_from_wire(raw.get("tool_calls"), "the reply", lenient=True)
+    return AssistantMessage(content or None, calls)

@@ -1,0 +1,21 @@
+"""Tools: Python functions (or raw JSON schemas) the model can call, and tool files to load.
+
+`@tool` and `Tool.from_function` describe a function from its type hints and docstring;
+`Tool.from_schema` takes a raw JSON schema (as MCP servers give them). `load_tools` loads a
+Python file of tools, or a ready-made module by short name (`calculator`, `files`, ...).
+"""
+
+from agentkit.tools._loader import builtin_tool_names, import_path, load_tools, tools_from_module
+from agentkit.tools._tool import DEFAULT_TIMEOUT, Tool, ToolRegistry, as_tool, tool
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Tool",
+    "ToolRegistry",
+    "as_tool",
+    "builtin_tool_names",
+    "import_path",
+    "load_tools",
+    "tool",
+    "tools_from_module",
+]

@@ -1,0 +1,365 @@
+"""Tools: Python functions (or raw JSON schemas) the model can call.
+
+```python
+@tool
+def get_weather(city: str) -> str:
+    '''Get the current weather for a city.
+
+    Args:
+        city: City and country, e.g. "Paris, France".
+    '''
+```
+
+A `Tool` keeps the function callable as before, and adds `name`, `description`, `parameters`
+(the JSON schema) and `definition()` (the OpenAI wire dict), all computed once, at definition.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar, overload
+
+from agentkit._context import RunContext
+from agentkit._hygiene import error_text
+from agentkit.errors import ModelRetry, UserError
+from agentkit.tools._callables import accepted_names, type_hints, unwrap_callable, where
+from agentkit.tools._rawschema import jsonschema_validator, schema_problems, without_refs
+from agentkit.tools._schema import (
+    FunctionSchema,
+    check_name,
+    function_schema,
+    is_context_annotation,
+)
+
+__all__ = ["DEFAULT_TIMEOUT", "Tool", "ToolRegistry", "tool"]
+
+DEFAULT_TIMEOUT = 60.0
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Tool:
+    """A function the model can call, with the JSON schema that describes its arguments.
+
+    Build one with `@tool`, `Tool.from_function` or `Tool.from_schema`. Calling the tool
+    object calls the function itself, so decorated functions stay usable as functions.
+
+    Attributes:
+        name: The name the model calls the tool by.
+        description: What the tool does, for the model.
+        parameters: The JSON schema of the arguments (no `$ref`).
+        function: The Python callable.
+        timeout: Seconds a call may take before it is cancelled and reported to the model.
+        requires_approval: Whether the agent's `approval` callback is consulted first.
+        max_failures: Failures in a row that stop the run; None uses the agent's.
+    """
+
+    __slots__ = (
+        "_definition",
+        "_schema",
+        "description",
+        "function",
+        "is_async",
+        "max_failures",
+        "name",
+        "parameters",
+        "requires_approval",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        schema: FunctionSchema,
+        function: Callable[..., Any],
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        requires_approval: bool = False,
+        max_failures: int | None = None,
+    ) -> None:
+        problems = []
+        if timeout is not None and not timeout > 0:
+            problems.append(f"timeout must be a positive number of seconds or None: {timeout!r}")
+        if max_failures is not None and (not isinstance(max_failures, int) or max_failures < 1):
+            problems.append(f"max_failures must be a whole number >= 1 or None: {max_failures!r}")
+        if problems:
+            place = where(function)
+            raise UserError(f"tool `{schema.name}` ({place}) is not a valid tool:", problems)
+        self._schema = schema
+        self.name = schema.name
+        self.description = schema.description
+        self.parameters = schema.parameters
+        self.function = function
+        self.is_async = _is_async(function)
+        self.timeout = timeout
+        self.requires_approval = requires_approval
+        self.max_failures = max_failures
+        self._definition: dict[str, Any] = {
+            "type": "function",
+            "function": {
+                "name": schema.name,
+                "description": schema.description,
+                "parameters": schema.parameters,
+            },
+        }
+
+    @classmethod
+    def from_function(
+        cls,
+        function: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        requires_approval: bool = False,
+        max_failures: int | None = None,
+    ) -> Tool:
+        """Describe a sync or async function as a tool, from its type hints and docstring.
+
+        Raises:
+            UserError: The function cannot be a tool; every problem is listed.
+        """
+        if isinstance(function, Tool):
+            function = function.function
+        if not callable(function):
+            raise UserError(f"a tool must be a function, got {function!r}")
+        schema = function_schema(function, name=name, description=description)
+        return cls(
+            schema,
+            function,
+            timeout=timeout,
+            requires_approval=requires_approval,
+            max_failures=max_failures,
+        )
+
+    @classmethod
+    def from_schema(
+        cls,
+        *,
+        name: str,
+        description: str,
+        parameters: Mapping[str, Any],
+        function: Callable[..., Any],
+        timeout: float | None = DEFAULT_TIMEOUT,
+        requires_approval: bool = False,
+        max_failures: int | None = None,
+    ) -> Tool:
+        """A tool from a raw JSON schema (as MCP servers give them) and a function.
+
+        The schema is checked against the Draft 2020-12 meta-schema now; arguments are
+        validated against it (every error reported) before `function(**arguments)` is called.
+
+        Raises:
+            UserError: The name, the schema or the function is not valid; all problems listed.
+        """
+        problems = []
+        if (problem := check_name(name)) is not None:
+            problems.append(problem)
+        if not callable(function):
+            problems.append(f"function must be callable, got {function!r}")
+        # A deep copy: the caller's dict may change later; the tool's schema must not.
+        schema = copy.deepcopy(dict(parameters)) if isinstance(parameters, Mapping) else None
+        if schema is None:
+            problems.append(f"parameters must be a JSON schema object, got {parameters!r:.80}")
+        else:
+            problems.extend(schema_problems(schema))
+        if problems:
+            raise UserError(f"tool `{name}` is not a valid tool:", problems)
+        assert schema is not None
+        context_param = _context_param(function)
+        function_schema_ = FunctionSchema(
+            name=name,
+            description=description,
+            parameters=without_refs(schema),
+            validate=jsonschema_validator(name, schema, accepted_names(function, context_param)),
+            context_param=context_param,
+        )
+        return cls(
+            function_schema_,
+            function,
+            timeout=timeout,
+            requires_approval=requires_approval,
+            max_failures=max_failures,
+        )
+
+    @property
+    def context_param(self) -> str | None:
+        """The parameter that receives the `RunContext`, if the function declares one."""
+        return self._schema.context_param
+
+    def definition(self) -> dict[str, Any]:
+        """The tool as an OpenAI `tools` entry: `{"type": "function", "function": {...}}`.
+
+        A fresh copy each time: changing it (even deep inside the schema) leaves the tool as is.
+        """
+        return copy.deepcopy(self._definition)
+
+    def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Check and coerce decoded arguments; the keyword arguments to call the function with.
+
+        Raises:
+            ModelRetry: The arguments are not valid; the message lists every problem. Any
+                other exception raised while validating (a user's validator raising
+                `KeyError`, say) is reported this way too, as its type and message.
+        """
+        try:
+            return self._schema.validate(arguments)
+        except ModelRetry:
+            raise
+        except Exception as exc:
+            raise ModelRetry(
+                f"The arguments for `{self.name}` could not be checked: {error_text(exc)}. "
+                f"Call `{self.name}` again with corrected arguments."
+            ) from exc
+
+    def invoke(self, arguments: dict[str, Any], context: RunContext[Any] | None) -> Any:
+        """Call the function with validated arguments (and the context, when it takes one).
+
+        Returns whatever the function returns: an awaitable for async functions.
+        """
+        if self._schema.context_param is not None:
+            arguments = {**arguments, self._schema.context_param: context}
+        positional = self._schema.positional
+        if positional:
+            args = [arguments[n] for n in positional if n in arguments]
+            keywords = {k: v for k, v in arguments.items() if k not in positional}
+            return self.function(*args, **keywords)
+        return self.function(**arguments)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.function(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Tool(name={self.name!r})"
+
+
+def _is_async(function: Callable[..., Any]) -> bool:
+    """Whether calling `function` itself gives a coroutine: such tools run on the event loop.
+
+    Only the callable itself decides (an async function, a partial or bound method of one, an
+    object with an async `__call__`). A plain wrapper around an async function is sync: it may
+    block, so it runs in a worker thread; if it returns a coroutine, the executor awaits it.
+    """
+    target = function
+    while isinstance(target, Tool):
+        target = target.function
+    call = getattr(target, "__call__", None)  # noqa: B004 - async __call__ on instances
+    return inspect.iscoroutinefunction(target) or (
+        not inspect.isroutine(target) and inspect.iscoroutinefunction(call)
+    )
+
+
+def _context_param(function: Callable[..., Any]) -> str | None:
+    try:
+        hints = type_hints(function)
+        names = list(inspect.signature(function).parameters)
+    except Exception:
+        return None
+    bound = unwrap_callable(function)[1]  # a partial may bind the context parameter itself
+    return next((n for n in names if n not in bound and is_context_annotation(hints.get(n))), None)
+
+
+@overload
+def tool(function: F, /) -> Tool: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    requires_approval: bool = False,
+    max_failures: int | None = None,
+) -> Callable[[F], Tool]: ...
+
+
+def tool(
+    function: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    requires_approval: bool = False,
+    max_failures: int | None = None,
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    """Turn a function into a `Tool`: `@tool` or `@tool(name=..., timeout=..., ...)`.
+
+    Args:
+        function: The function, when used as a bare `@tool`.
+        name: The tool name; defaults to the function's name.
+        description: The description; defaults to the docstring.
+        timeout: Seconds a call may run before it is cancelled; None for no limit.
+        requires_approval: Consult the agent's `approval` callback before each call.
+        max_failures: Failures in a row that stop the run; None uses the agent's.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Tool:
+        return Tool.from_function(
+            fn,
+            name=name,
+            description=description,
+            timeout=timeout,
+            requires_approval=requires_approval,
+            max_failures=max_failures,
+        )
+
+    return decorate if function is None else decorate(function)
+
+
+def as_tool(obj: Tool | Callable[..., Any]) -> Tool:
+    """A `Tool` as is; a plain function described as a tool."""
+    if isinstance(obj, Tool):
+        return obj
+    return Tool.from_function(obj)
+
+
+class ToolRegistry:
+    """One agent's tools by name, with their wire definitions computed once."""
+
+    __slots__ = ("_tools", "definitions")
+
+    def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
+        problems: list[str] = []
+        built: list[Tool] = []
+        for item in tools:
+            try:
+                built.append(as_tool(item))
+            except UserError as exc:
+                problems.append(str(exc))
+        seen: dict[str, Tool] = {}
+        for t in built:
+            first = seen.get(t.name)
+            if first is not None and first.function is t.function:
+                problems.append(f"tool `{t.name}` ({where(t.function)}) is listed twice")
+            elif first is not None:
+                problems.append(
+                    f"two tools are named `{t.name}` ({where(first.function)} and "
+                    f"{where(t.function)}); pass name=... to tell them apart"
+                )
+            seen[t.name] = t
+        if problems:
+            raise UserError("the agent's tools are not valid:", problems)
+        self._tools = seen
+        self.definitions = [t._definition for t in seen.values()]
+
+    def get(self, name: str) -> Tool | None:
+        """The tool called `name`, or None."""
+        return self._tools.get(name)
+
+    @property
+    def names(self) -> list[str]:
+        """The tool names, in registration order."""
+        return list(self._tools)
+
+    def __iter__(self) -> typing.Iterator[Tool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
