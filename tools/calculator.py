@@ -20,6 +20,8 @@ from typing import Any
 
 from agentkit.errors import ModelRetry
 
+from ._calculator_refusals import refusal
+
 _Number = int | float
 
 _MAX_LENGTH = 500
@@ -106,41 +108,6 @@ _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
 _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
     ast.UAdd: operator.pos,
     ast.USub: operator.neg,
-}
-
-# Operators the model is likely to try, with what to write instead.
-_OPERATOR_HINTS: dict[type[ast.AST], str] = {
-    ast.BitXor: "`^` is not a power operator here; write powers with ** (e.g. 2**8)",
-    ast.BitAnd: "bitwise `&` is not supported",
-    ast.BitOr: "bitwise `|` is not supported",
-    ast.LShift: "`<<` is not supported; write 2**n for powers of two",
-    ast.RShift: "`>>` is not supported; use // to divide",
-    ast.MatMult: "`@` is not supported; write * to multiply",
-    ast.Invert: "`~` is not supported",
-    ast.Not: "`not` is not supported",
-}
-
-# Plain names for refused syntax, so the message reads "comparisons are not allowed".
-_SYNTAX_NAMES: dict[type[ast.AST], str] = {
-    ast.Compare: "comparisons",
-    ast.BoolOp: "`and` / `or`",
-    ast.IfExp: "conditional expressions",
-    ast.Lambda: "lambda functions",
-    ast.ListComp: "comprehensions",
-    ast.SetComp: "comprehensions",
-    ast.DictComp: "comprehensions",
-    ast.GeneratorExp: "generator expressions",
-    ast.List: "lists",
-    ast.Tuple: "tuples (a comma outside a function call; write 1000, not 1,000)",
-    ast.Set: "sets",
-    ast.Dict: "dicts",
-    ast.Subscript: "indexing and slicing",
-    ast.JoinedStr: "strings",
-    ast.NamedExpr: "assignments (:=)",
-    ast.Await: "`await` expressions",
-    ast.Yield: "`yield` expressions",
-    ast.YieldFrom: "`yield` expressions",
-    ast.Starred: "unpacking (*)",
 }
 
 
@@ -268,7 +235,7 @@ def _eval(node: ast.AST, depth: int) -> _Number:
         raise ModelRetry(f"the expression nests more than {_MAX_DEPTH} levels deep; simplify it")
     handler = _HANDLERS.get(type(node))
     if handler is None:
-        raise ModelRetry(_refusal(node))
+        raise ModelRetry(refusal(node, _ALLOWED_TEXT))
     return _check_size(handler(node, depth + 1))
 
 
@@ -300,7 +267,7 @@ def _eval_unary(node: ast.AST, depth: int) -> _Number:
     assert isinstance(node, ast.UnaryOp)
     apply = _UNARY.get(type(node.op))
     if apply is None:
-        raise ModelRetry(_refusal(node.op))
+        raise ModelRetry(refusal(node.op, _ALLOWED_TEXT))
     result: _Number = apply(_eval(node.operand, depth))
     return result
 
@@ -308,7 +275,7 @@ def _eval_unary(node: ast.AST, depth: int) -> _Number:
 def _operator(node: ast.BinOp) -> Callable[[Any, Any], Any]:
     apply = _BINARY.get(type(node.op))
     if apply is None:
-        raise ModelRetry(_refusal(node.op))
+        raise ModelRetry(refusal(node.op, _ALLOWED_TEXT))
     return apply
 
 
@@ -380,22 +347,6 @@ _HANDLERS: dict[type[ast.AST], Callable[[ast.AST, int], _Number]] = {
     ast.BinOp: _eval_binary,
     ast.Call: _eval_call,
 }
-
-
-def _refusal(node: ast.AST) -> str:
-    """Why a syntax element is refused, and what to write instead."""
-    hint = _OPERATOR_HINTS.get(type(node))
-    if hint is not None:
-        return f"{hint}. Use {_ALLOWED_TEXT}"
-    if isinstance(node, ast.Attribute):
-        return f"attribute access (`.{node.attr}`) is not allowed; use {_ALLOWED_TEXT}"
-    kind = _SYNTAX_NAMES.get(type(node), type(node).__name__)
-    try:
-        shown = ast.unparse(node) if isinstance(node, ast.expr) else ""
-    except Exception:  # unparse of an odd node must not hide the real message
-        shown = ""
-    found = f" (found `{shown:.60}`)" if shown else ""
-    return f"{kind} are not allowed in a calculation{found}; use {_ALLOWED_TEXT}"
 
 
 def calculate(expression: str) -> str:

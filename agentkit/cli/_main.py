@@ -1,8 +1,8 @@
 """`agentkit`: run, chat with and inspect agents from the command line.
 
 Commands: `agentkit run [TARGET] PROMPT`, `agentkit chat [TARGET]`, `agentkit tools FILE...`.
-This module only declares the commands (click); the work is in `_cli_load` (the agent and its
-tools), `_cli_render` (output) and `_cli_session` (run and chat), imported when a command runs
+This module only declares the commands (click); the work is in `_load` (the agent and its
+tools), `_render` (output) and `_session` (run and chat), imported when a command runs
 so that `agentkit --help` stays fast.
 
 Exit status: 0 success; 1 the run failed (the endpoint is unreachable or answered an error,

@@ -1,6 +1,6 @@
 """How the CLI shows a run: text for people (rich: dim tool calls, a spinner), or JSON lines.
 
-Everything the model or a tool wrote is printed through `_cli_text.clean` (no terminal
+Everything the model or a tool wrote is printed through `_text.clean` (no terminal
 escapes, control characters or bidi overrides). Tool calls, notices, usage and errors go to
 stderr; stdout carries only the answer (or, with `--json`, one JSON object per line), so it
 can be piped.

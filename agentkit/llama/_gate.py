@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import re
 
-from agentkit.llama._recovery import (
-    call_name_start,
-    extract_tool_calls,
-    starts_statement,
-    strip_special_tokens,
-)
+from agentkit.llama._pythonic import call_name_start, starts_statement
+from agentkit.llama._recovery import extract_tool_calls, strip_special_tokens
 
 __all__ = ["TextGate"]
 

@@ -2,7 +2,7 @@
 
 Many Llama 3.1 servers leave the model's tool-call syntax in `content`. `extract_tool_calls`
 finds those calls and the prose around them; `TextGate` keeps call text out of a streamed
-answer (see `agentkit._textgate`). Accepted forms (llama31-tool-calls.md):
+answer (see `agentkit.llama._gate`). Accepted forms (llama31-tool-calls.md):
 
 ```
 {"name": "f", "parameters": {...}}      also "arguments", a leading "type": "function", and the
@@ -26,7 +26,6 @@ Python code, and a character is decoded at most 65 times.
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
@@ -36,6 +35,7 @@ from dataclasses import dataclass
 from itertools import chain, repeat
 from typing import Any, NamedTuple
 
+from agentkit.llama._pythonic import pythonic_calls
 from agentkit.messages import ToolCall, new_call_id
 
 __all__ = ["extract_tool_calls", "parse_tool_calls", "strip_special_tokens"]
@@ -57,16 +57,6 @@ _JSON_TOKEN = re.compile(r'(\{+)|(\}+)|"[^"\\]*+(?:\\.[^"\\]*+)*+(")?', re.DOTAL
 _FUNCTION_TAG = re.compile(r"<function=([^<>\s]+)>\s*")
 _FUNCTION_CLOSE = re.compile(r"\s*</function>")
 
-_NAME_BEFORE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
-# Only escapes Python accepts without a warning; anything else is not a literal we decode.
-_PY_ESCAPE = r"""\\[\\'"abfnrtv0-7xuU\n]"""
-_PY_DQ = rf'"[^"\\\n]*+(?:{_PY_ESCAPE}[^"\\\n]*+)*+"'
-_PY_SQ = rf"'[^'\\\n]*+(?:{_PY_ESCAPE}[^'\\\n]*+)*+'"
-_PY_NUMBER = r"[-+]?(?:\d++(?:\.\d*+)?|\.\d++)(?:[eE][-+]?\d++)?"
-_PY_VALUE = rf"(?:{_PY_DQ}|{_PY_SQ}|{_PY_NUMBER}|True|False|None)"
-_PY_KWARG = rf"[A-Za-z_][A-Za-z0-9_]*+\s*+=\s*+{_PY_VALUE}"
-_KWARGS = re.compile(rf"\(\s*+(?:{_PY_KWARG}(?:\s*+,\s*+{_PY_KWARG})*+\s*+,?\s*+)?\)")
-_CALL_END = re.compile(r"[ \t]*(?:\Z|[\r\n;]|<\||```)")
 _CALL_LIKE = re.compile(r"[{\[]|<function=|[A-Za-z_][A-Za-z0-9_]*\.call\(")
 _FENCE_INFO = re.compile(r"[\w+.-]*")
 
@@ -282,76 +272,7 @@ def _call_from_object(value: object) -> ToolCall | None:
 
 
 def _builtin_calls(text: str) -> list[_Found]:
-    dots = _positions(text, ".call(")
-    found = []
-    for k, dot in enumerate(dots):
-        # The argument list may not reach the next `.call(`: each match scans its own stretch,
-        # which keeps the whole search linear.
-        stop = dots[k + 1] if k + 1 < len(dots) else len(text)
-        start = call_name_start(text, dot, True)
-        args = _KWARGS.match(text, dot + 5, stop) if start is not None else None
-        if start is None or args is None or not _CALL_END.match(text, args.end()):
-            continue
-        arguments = _literal_kwargs(args.group())
-        if arguments is not None:
-            call = ToolCall(name=text[start:dot], arguments=arguments)
-            found.append(_Found(start, args.end(), call))
-    return found
-
-
-def call_name_start(text: str, dot: int, at_zero: bool) -> int | None:
-    """Where the name before the `.call(` at `dot` begins, if it begins a statement."""
-    match = _NAME_BEFORE.search(text, max(0, dot - 64), dot)
-    if match is None or not starts_statement(text, match.start(), at_zero):
-        return None
-    return match.start()
-
-
-def starts_statement(text: str, start: int, at_zero: bool) -> bool:
-    """Whether a name at `start` begins a statement rather than sits in a sentence or a path.
-
-    `at_zero` says whether the start of `text` itself is a statement start.
-    """
-    if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_."):
-        return False
-    before = start
-    while before > 0 and text[before - 1] in " \t":
-        before -= 1
-    return at_zero if before == 0 else text[before - 1] in "\n;>"
-
-
-def _literal_kwargs(source: str) -> dict[str, Any] | None:
-    """Keyword arguments of a `(k=v, ...)` list whose values are literals; None otherwise."""
-    try:
-        node = ast.parse("f" + source, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError):
-        return None
-    if not isinstance(node, ast.Call) or node.args:
-        return None
-    arguments: dict[str, Any] = {}
-    for keyword in node.keywords:
-        value = _literal(keyword.value)
-        if keyword.arg is None or keyword.arg in arguments or value is _INVALID:
-            return None
-        arguments[keyword.arg] = value
-    return arguments
-
-
-def _literal(node: ast.expr) -> Any:
-    sign = 1
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
-        sign = -1 if isinstance(node.op, ast.USub) else 1
-        node = node.operand
-        if not isinstance(node, ast.Constant) or type(node.value) not in (int, float):
-            return _INVALID
-    if not isinstance(node, ast.Constant):
-        return _INVALID
-    value = node.value
-    if value is None or type(value) in (str, bool):
-        return value
-    if type(value) is int or (type(value) is float and math.isfinite(value)):
-        return sign * value
-    return _INVALID
+    return [_Found(*found) for found in pythonic_calls(text, _positions(text, ".call("))]
 
 
 def _code_calls(text: str) -> list[_Found]:

@@ -1,10 +1,4 @@
-"""The model interface: a complete reply, or a streamed one; settings; choosing a model.
-
-A `Model` answers a list of messages with one assistant message (`request`), or streams
-it (`request_stream`: text deltas, then the complete response). There is one real adapter,
-`OpenAIModel` (in `agentkit._openai`, exported here), for any OpenAI-compatible endpoint;
-the offline model and the testing kit's models implement the same interface.
-"""
+"""The model interface: a complete reply or a streamed one, its settings, a refused call."""
 
 from __future__ import annotations
 

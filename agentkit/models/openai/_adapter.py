@@ -10,18 +10,12 @@ uses the SDK's aiohttp transport when installed, which costs far less under conc
 from __future__ import annotations
 
 import difflib
-import functools
-import importlib.util
 import json
-import warnings
-import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
-import sniffio
 
 from agentkit import _env
 from agentkit._env import DEFAULT_BASE_URL, DEFAULT_MODEL
@@ -34,6 +28,7 @@ from agentkit.models._base import (
     ModelSettings,
     ToolUseFailed,
 )
+from agentkit.models.openai._clients import Clients, Transport
 from agentkit.models.openai._responses import (
     STATUS_HINTS,
     assistant_message,
@@ -64,16 +59,6 @@ def _utf8(text: str) -> bytes:
 def _looks_like_offline(model: object) -> bool:
     return isinstance(model, str) and bool(
         difflib.get_close_matches(model.lower(), ["offline"], n=1, cutoff=0.7)
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def _quiet_large_body_warning() -> None:
-    """aiohttp warns about any body over 1 MiB; ours is already in memory, and a long
-    conversation legitimately passes that size: nothing for the user to act on. Once per
-    process, when the first aiohttp client is made (never at import)."""
-    warnings.filterwarnings(
-        "ignore", "Sending a large body directly with raw bytes", ResourceWarning
     )
 
 
@@ -108,7 +93,7 @@ class OpenAIModel(Model):
         timeout: float = 60.0,
         deadline: float = 600.0,
         client: openai.AsyncOpenAI | None = None,
-        transport: Literal["auto", "aiohttp", "httpx"] = "auto",
+        transport: Transport = "auto",
     ) -> None:
         problems = []
         if transport not in ("auto", "aiohttp", "httpx"):
@@ -144,10 +129,14 @@ class OpenAIModel(Model):
         self.timeout = float(timeout)
         self.deadline = float(deadline)
         self._given_client = client
-        # An HTTP connection pool belongs to one event loop, and an agent may be used from
-        # several (run_sync starts one each time, threads have their own): one client per
-        # loop, keyed by id and held with a weak reference to the loop.
-        self._clients: dict[int, tuple[weakref.ref[Any], openai.AsyncOpenAI]] = {}
+        self._clients = Clients(
+            api_key=self._api_key,
+            base_url=self.base_url,
+            max_retries=max_retries,
+            timeout=self.timeout,
+            transport=transport,
+            given=client,
+        )
         self._stream_usage = True
         self._tools_cache: tuple[Sequence[Mapping[str, Any]], int, str] | None = None
         self.transport = transport
@@ -168,54 +157,13 @@ class OpenAIModel(Model):
             transport=self.transport,
         )
 
+    async def aclose(self) -> None:
+        """Close the connections of the running event loop (other loops' are their own)."""
+        await self._clients.aclose()
+
     @property
     def secrets(self) -> tuple[str, ...]:
         return (self._api_key,) if len(self._api_key) >= 8 else ()
-
-    def _get_client(self) -> openai.AsyncOpenAI:
-        if self._given_client is not None:
-            return self._given_client
-        loop = anyio.lowlevel.current_token().native_token
-        entry = self._clients.get(id(loop))
-        if entry is not None and entry[0]() is loop:
-            return entry[1]
-        import openai
-
-        client = openai.AsyncOpenAI(
-            api_key=self._api_key,
-            base_url=self.base_url,
-            max_retries=self.max_retries,
-            timeout=self.timeout,
-            http_client=self._http_client(),
-        )
-        # Clients of loops that are gone cannot be closed any more; just let them go.
-        for key in [k for k, (ref, _) in self._clients.items() if ref() is None]:
-            del self._clients[key]
-        self._clients[id(loop)] = (weakref.ref(loop), client)
-        return client
-
-    def _http_client(self) -> Any:
-        """The SDK's aiohttp transport when chosen and usable; None for the SDK's default."""
-        if self.transport == "httpx" or sniffio.current_async_library() != "asyncio":
-            return None
-        if self.transport == "auto" and (
-            importlib.util.find_spec("aiohttp") is None
-            # aiohttp refuses credentials in the URL next to the Authorization header.
-            or urlsplit(self.base_url).username is not None
-        ):
-            return None
-        import openai
-
-        _quiet_large_body_warning()
-        return openai.DefaultAioHttpClient(timeout=self.timeout)
-
-    async def aclose(self) -> None:
-        """Close the connections of the running event loop (other loops' are their own)."""
-        if self._given_client is not None:
-            return
-        entry = self._clients.pop(id(anyio.lowlevel.current_token().native_token), None)
-        if entry is not None:
-            await entry[1].close()
 
     def _body(
         self,
@@ -255,7 +203,7 @@ class OpenAIModel(Model):
         import httpx2
         import openai
 
-        client = self._get_client()
+        client = self._clients.get()
         try:
             return await client.post(
                 "/chat/completions",
