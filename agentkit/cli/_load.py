@@ -16,17 +16,16 @@ becomes the offline model, and without an endpoint every id not given its own ba
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agentkit import _env
 from agentkit._env import DEFAULT_MODEL, ENDPOINT_VARIABLES
 from agentkit._loop.execute import Approval
 from agentkit.agent import Agent
 from agentkit.cli._target import load_target
-from agentkit.models import Model, OpenAIModel
+from agentkit.models import OpenAIModel
 from agentkit.models._resolve import offline_override
 from agentkit.models.offline._model import OfflineModel
 from agentkit.tools import Tool, load_tools
@@ -71,7 +70,7 @@ class Loaded:
 
 def endpoint_configured(options: Options) -> bool:
     """Whether an endpoint is configured: `--base-url`, or a key or base URL in the env."""
-    return bool(options.base_url) or any(os.environ.get(v) for v in ENDPOINT_VARIABLES)
+    return bool(options.base_url) or _env.endpoint_configured()
 
 
 def _offline_reason(options: Options) -> str | None:
@@ -93,13 +92,14 @@ def load_agent(options: Options, approval: Approval) -> Loaded:
     notices: list[str] = []
     base: Agent[Any] | None = None
     if options.target is not None:
-        environment = _environment(_target_environment(options, offline))
-        with environment, offline_override(offline):
+        with _env.overridden(_target_environment(options, offline)), offline_override(offline):
             base = load_target(options.target)
     taken = set(base.tools.names) if base is not None else set()
     extra = _extra_tools(options.tools, taken, notices)
-    model, base_url = _model(options, base, offline)
-    agent = _build(options, base, extra, model, base_url, approval)
+    if base is None:
+        agent = _new_agent(options, extra, approval, offline)
+    else:
+        agent = base.replace(**_changes(options, base, extra, approval, offline))
     if isinstance(agent.model, OfflineModel):
         why = ""
         if offline == "auto":
@@ -122,78 +122,63 @@ def _target_environment(options: Options, offline: str | None) -> dict[str, str]
     return env
 
 
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the block only."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _model(
-    options: Options, base: Agent[Any] | None, offline: str | None
-) -> tuple[str | Model, str | None]:
-    """The model to run and its base URL (None for a `Model` instance or the default)."""
-    if offline == "forced" or (offline == "auto" and base is None):
-        return "offline", None
-    if base is None:
-        return options.model or os.environ.get("AGENTKIT_MODEL") or DEFAULT_MODEL, options.base_url
-    own = base.model
-    if options.base_url:
-        name = options.model or (own.name if isinstance(own, OpenAIModel) else None)
-        return name or os.environ.get("AGENTKIT_MODEL") or DEFAULT_MODEL, options.base_url
-    if options.model and isinstance(own, OpenAIModel):
-        # Only the model id changes: the file's endpoint, key, deadline and transport stay.
-        return own.with_model(options.model), None
-    if options.model and offline is None:
-        return options.model, None
-    # With no endpoint configured, an agent file that still built a model configured it in
-    # code (a base URL or key of its own, or a `Model` object): keep it.
-    return own, None
-
-
-def _build(
-    options: Options,
-    base: Agent[Any] | None,
-    extra: list[Tool],
-    model: str | Model,
-    base_url: str | None,
-    approval: Approval,
+def _new_agent(
+    options: Options, tools: list[Tool], approval: Approval, offline: str | None
 ) -> Agent[Any]:
-    if base is None:
-        return Agent(
-            model,
-            base_url=base_url,
-            instructions=options.system,
-            tools=extra,
-            max_turns=options.max_turns or 10,
-            approval=approval,
-            approve_all_tools=options.approve,
-        )
-    # The file's own approval callback stays, unless --approve asks for the CLI's prompt.
-    own = None if options.approve else base.approval
+    """The agent of a command line without TARGET: the flags alone."""
+    model = options.model or _env.setting("AGENTKIT_MODEL") or DEFAULT_MODEL
     return Agent(
-        model,
-        base_url=base_url,
-        instructions=options.system if options.system is not None else base.instructions,
-        tools=[*base.tools, *extra],
-        max_turns=options.max_turns or base.max_turns,
-        output_type=base.output_type,
-        approval=own or approval,
-        approve_all_tools=options.approve or base.approve_all_tools,
-        max_tool_failures=base.max_tool_failures,
-        model_settings=base.model_settings,
-        usage_limits=base.usage_limits,
-        max_parallel_tools=base.max_parallel_tools,
-        max_result_chars=base.max_result_chars,
+        "offline" if offline else model,
+        base_url=None if offline else options.base_url,
+        instructions=options.system,
+        tools=tools,
+        max_turns=options.max_turns or 10,
+        approval=approval,
+        approve_all_tools=options.approve,
     )
+
+
+def _changes(
+    options: Options,
+    base: Agent[Any],
+    tools: list[Tool],
+    approval: Approval,
+    offline: str | None,
+) -> dict[str, Any]:
+    """What the flags change in TARGET's agent; everything else (timeouts, limits) stays."""
+    changes: dict[str, Any] = {"tools": (*base.config.tools, *tools)}
+    if options.system is not None:
+        changes["instructions"] = options.system
+    if options.max_turns:
+        changes["max_turns"] = options.max_turns
+    # The file's own approval callback stays, unless --approve asks for the CLI's prompt.
+    changes["approval"] = (None if options.approve else base.approval) or approval
+    changes["approve_all_tools"] = options.approve or base.approve_all_tools
+    changes.update(_model_changes(options, base, offline))
+    return changes
+
+
+def _model_changes(options: Options, base: Agent[Any], offline: str | None) -> dict[str, Any]:
+    """The model settings the flags change in TARGET's agent."""
+    own = base.config.model
+    if offline == "forced" or isinstance(base.model, OfflineModel):
+        return {"model": "offline", "base_url": None, "api_key": None}
+    # The file's retries, timeouts and transport stay; only what the flags say moves. A new
+    # endpoint gets the key of the environment: the file's key was for its own endpoint.
+    endpoint = {"base_url": options.base_url, "api_key": None} if options.base_url else {}
+    if isinstance(own, OpenAIModel):
+        name = {"model": options.model} if options.model else {}
+        return {"model": own.replace(**name, **endpoint)}
+    if offline == "auto":
+        # No endpoint configured, yet the file built a real model: it configured one in code
+        # (a base URL or key of its own, or a `Model` object). Keep it.
+        return {}
+    if options.base_url:
+        name_ = options.model or (own if isinstance(own, str) else None)
+        return {"model": name_ or _env.setting("AGENTKIT_MODEL") or DEFAULT_MODEL, **endpoint}
+    if options.model:
+        return {"model": options.model}
+    return {}
 
 
 def _extra_tools(specs: Sequence[str], taken: set[str], notices: list[str]) -> list[Tool]:

@@ -5,8 +5,10 @@
 Python file of tools, or a ready-made module by short name (`calculator`, `files`, ...).
 """
 
-from agentkit.tools._loader import builtin_tool_names, import_path, load_tools, tools_from_module
-from agentkit.tools._tool import DEFAULT_TIMEOUT, Tool, ToolRegistry, as_tool, tool
+from agentkit.tools._imports import import_path
+from agentkit.tools._loader import builtin_tool_names, load_tools, tools_from_module
+from agentkit.tools._registry import ToolRegistry, as_tool
+from agentkit.tools._tool import DEFAULT_TIMEOUT, Tool, tool
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -13,12 +13,12 @@ import importlib.util
 import inspect
 import os
 import pkgutil
-import re
 import sys
 import types
 from pathlib import Path
 
 from agentkit.errors import UserError
+from agentkit.tools._imports import import_path
 from agentkit.tools._tool import Tool
 
 __all__ = ["builtin_tool_names", "import_path", "load_tools", "tools_from_module"]
@@ -56,14 +56,19 @@ def tools_from_module(module: types.ModuleType) -> list[Tool]:
     return tools
 
 
+# The ready-made tools are a package above this layer (they use `@tool`): found by name.
 TOOLBOX = "agentkit.toolbox"
+
+
+@functools.cache
+def _toolbox_folders() -> tuple[str, ...]:
+    spec = importlib.util.find_spec(TOOLBOX)
+    return tuple(spec.submodule_search_locations or ()) if spec is not None else ()
 
 
 def builtin_tool_names() -> list[str]:
     """The short names of the ready-made tool modules (`calculator`, `clock`, ...)."""
-    import agentkit.toolbox as toolbox
-
-    found = pkgutil.iter_modules(toolbox.__path__)
+    found = pkgutil.iter_modules(_toolbox_folders())
     return sorted(m.name for m in found if not m.ispkg and not m.name.startswith("_"))
 
 
@@ -79,12 +84,10 @@ def _is_path(spec: str | Path) -> bool:
 
 def _builtin(spec: str | Path) -> str | None:
     """The built-in module a spec names (a short name, or a path to a shipped module)."""
-    import agentkit.toolbox as toolbox
-
     if not _is_path(spec):
         return str(spec)
     path = Path(spec).expanduser()
-    for folder in toolbox.__path__:
+    for folder in _toolbox_folders():
         try:
             if path.resolve().parent == Path(folder).resolve() and path.suffix == ".py":
                 return path.stem
@@ -159,32 +162,3 @@ def load_tools(spec: str | Path) -> list[Tool]:
             f"{path} defines no tools: add public functions (or @tool-decorated ones) to it"
         )
     return tools
-
-
-def import_path(path: Path, prefix: str, *, reuse: bool = False) -> types.ModuleType:
-    """Import a Python file as a fresh module named `{prefix}_{stem}_{hash of the path}`.
-
-    The module stays in `sys.modules` (pydantic resolves a tool's annotations through it);
-    if running it fails, it is removed and the exception propagates.
-
-    Args:
-        path: The .py file.
-        prefix: Module name prefix, so different loaders never collide.
-        reuse: Return the module already imported from this path, if any.
-    """
-    resolved = path.resolve()
-    stem = re.sub(r"\W", "_", resolved.stem)
-    name = f"{prefix}_{stem}_{abs(hash(str(resolved))):x}"
-    if reuse and name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, resolved)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module

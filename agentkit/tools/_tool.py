@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import copy
 import inspect
-import typing
-from collections.abc import Callable, Iterable, Mapping
+import sys
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
 from agentkit._context import RunContext
 from agentkit._hygiene import error_text
 from agentkit.errors import ModelRetry, UserError
 from agentkit.tools._callables import accepted_names, type_hints, unwrap_callable, where
+from agentkit.tools._imports import attribute_of, portable
 from agentkit.tools._rawschema import jsonschema_validator, schema_problems, without_refs
 from agentkit.tools._schema import (
     FunctionSchema,
@@ -34,7 +35,7 @@ from agentkit.tools._schema import (
     is_context_annotation,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "Tool", "ToolRegistry", "tool"]
+__all__ = ["DEFAULT_TIMEOUT", "Tool", "tool"]
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -59,6 +60,7 @@ class Tool:
 
     __slots__ = (
         "_definition",
+        "_recipe",
         "_schema",
         "description",
         "function",
@@ -96,6 +98,8 @@ class Tool:
         self.timeout = timeout
         self.requires_approval = requires_approval
         self.max_failures = max_failures
+        # How to make this tool again elsewhere (see __reduce__): set by the constructors.
+        self._recipe: tuple[Callable[..., Tool], dict[str, Any]] | None = None
         self._definition: dict[str, Any] = {
             "type": "function",
             "function": {
@@ -126,13 +130,24 @@ class Tool:
         if not callable(function):
             raise UserError(f"a tool must be a function, got {function!r}")
         schema = function_schema(function, name=name, description=description)
-        return cls(
+        made = cls(
             schema,
             function,
             timeout=timeout,
             requires_approval=requires_approval,
             max_failures=max_failures,
         )
+        made._recipe = (
+            _from_function,
+            {
+                "name": name,
+                "description": description,
+                "timeout": timeout,
+                "requires_approval": requires_approval,
+                "max_failures": max_failures,
+            },
+        )
+        return made
 
     @classmethod
     def from_schema(
@@ -176,13 +191,25 @@ class Tool:
             validate=jsonschema_validator(name, schema, accepted_names(function, context_param)),
             context_param=context_param,
         )
-        return cls(
+        made = cls(
             function_schema_,
             function,
             timeout=timeout,
             requires_approval=requires_approval,
             max_failures=max_failures,
         )
+        made._recipe = (
+            _from_schema,
+            {
+                "name": name,
+                "description": description,
+                "parameters": schema,
+                "timeout": timeout,
+                "requires_approval": requires_approval,
+                "max_failures": max_failures,
+            },
+        )
+        return made
 
     @property
     def context_param(self) -> str | None:
@@ -231,8 +258,63 @@ class Tool:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.function(*args, **kwargs)
 
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.name,
+            self.function,
+            self.description,
+            self.parameters,
+            self.timeout,
+            self.requires_approval,
+            self.max_failures,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        # The same function offered the same way is the same tool (after a pickle round trip
+        # too), so agent configurations compare as values.
+        return self._key() == other._key() if isinstance(other, Tool) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.name, id(self.function)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A tool pickles as the recipe that made it, so it can run in another process.
+
+        An `@tool` function at module level travels as its name (its module is imported
+        there); another tool as its function and options, a function of a tool file as
+        "import this file, take this function".
+        """
+        module = getattr(self.function, "__module__", None)
+        qualname = getattr(self.function, "__qualname__", "")
+        if module and "<" not in qualname:
+            try:
+                named = attribute_of(sys.modules[module], qualname)
+            except (KeyError, AttributeError):
+                named = None
+            if named is self:
+                ref = portable(self.function)
+                if ref is self.function:  # an importable module: its name is enough
+                    return (attribute_of, (module, qualname))
+                return (_itself, (ref,))  # the file's module attribute is this tool
+        if self._recipe is None:
+            raise TypeError(f"tool `{self.name}` was not made by a Tool constructor: not picklable")
+        make, options = self._recipe
+        return (make, (portable(self.function), options))
+
     def __repr__(self) -> str:
         return f"Tool(name={self.name!r})"
+
+
+def _itself(value: Tool) -> Tool:
+    return value
+
+
+def _from_function(function: Callable[..., Any], options: dict[str, Any]) -> Tool:
+    return Tool.from_function(function, **options)
+
+
+def _from_schema(function: Callable[..., Any], options: dict[str, Any]) -> Tool:
+    return Tool.from_schema(function=function, **options)
 
 
 def _is_async(function: Callable[..., Any]) -> bool:
@@ -308,58 +390,3 @@ def tool(
         )
 
     return decorate if function is None else decorate(function)
-
-
-def as_tool(obj: Tool | Callable[..., Any]) -> Tool:
-    """A `Tool` as is; a plain function described as a tool."""
-    if isinstance(obj, Tool):
-        return obj
-    return Tool.from_function(obj)
-
-
-class ToolRegistry:
-    """One agent's tools by name, with their wire definitions computed once."""
-
-    __slots__ = ("_tools", "definitions")
-
-    def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
-        problems: list[str] = []
-        built: list[Tool] = []
-        for item in tools:
-            try:
-                built.append(as_tool(item))
-            except UserError as exc:
-                problems.append(str(exc))
-        seen: dict[str, Tool] = {}
-        for t in built:
-            first = seen.get(t.name)
-            if first is not None and first.function is t.function:
-                problems.append(f"tool `{t.name}` ({where(t.function)}) is listed twice")
-            elif first is not None:
-                problems.append(
-                    f"two tools are named `{t.name}` ({where(first.function)} and "
-                    f"{where(t.function)}); pass name=... to tell them apart"
-                )
-            seen[t.name] = t
-        if problems:
-            raise UserError("the agent's tools are not valid:", problems)
-        self._tools = seen
-        self.definitions = [t._definition for t in seen.values()]
-
-    def get(self, name: str) -> Tool | None:
-        """The tool called `name`, or None."""
-        return self._tools.get(name)
-
-    @property
-    def names(self) -> list[str]:
-        """The tool names, in registration order."""
-        return list(self._tools)
-
-    def __iter__(self) -> typing.Iterator[Tool]:
-        return iter(self._tools.values())
-
-    def __len__(self) -> int:
-        return len(self._tools)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._tools

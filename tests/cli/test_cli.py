@@ -31,6 +31,7 @@ from agentkit.events import (
     ToolCallStarted,
 )
 from agentkit.messages import AssistantMessage, Usage
+from agentkit.models import OpenAIModel
 from agentkit.testing import Completion, Error, FakeServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -852,18 +853,37 @@ def test_base_url_flag_still_replaces_the_agent_files_endpoint(
     assert fake_server.chat_requests[0].body["model"] == "file/model"
 
 
-def test_with_model_keeps_everything_but_the_model_id() -> None:
-    from agentkit.models import OpenAIModel
+LIMITED_AGENT = """
+from agentkit import Agent
 
-    model = OpenAIModel(
-        "a/model", base_url="http://127.0.0.1:9/v1", api_key=FILE_KEY, max_retries=5,
-        timeout=7, deadline=11, transport="httpx",
-    )  # fmt: skip
-    other = model.with_model("b/model")
-    assert other.name == "b/model"
-    assert (other.base_url, other.secrets) == (model.base_url, model.secrets)
-    limits = (other.max_retries, other.timeout, other.deadline, other.transport)
-    assert limits == (5, 7, 11, "httpx")
+agent = Agent(
+    "file/model", base_url={url!r}, api_key={key!r}, timeout=5, deadline=7, max_retries=0,
+    max_turns=4, max_parallel_tools=3,
+)
+"""
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [{"model": "other/model"}, {"base_url": "http://127.0.0.1:8/v1"}, {"system": "Be terse."}],
+    ids=["--model", "--base-url", "--system"],
+)
+def test_flags_keep_the_agent_files_timeouts_and_limits(
+    tmp_path: Path, key: str, flags: dict[str, str]
+) -> None:
+    from agentkit.cli._load import Options, load_agent
+
+    url = "http://127.0.0.1:9/v1"
+    agent_file = write(tmp_path, "limited.py", LIMITED_AGENT.format(url=url, key=FILE_KEY))
+    loaded = load_agent(Options(target=str(agent_file), **flags), lambda call: True)
+    model = loaded.agent.model
+    assert isinstance(model, OpenAIModel)
+    assert (model.timeout, model.deadline, model.max_retries) == (5, 7, 0)
+    assert (loaded.agent.max_turns, loaded.agent.max_parallel_tools) == (4, 3)
+    assert model.name == flags.get("model", "file/model")
+    assert model.base_url == flags.get("base_url", url)
+    # A new endpoint gets the environment's key, never the key the file had for its own.
+    assert model.secrets == ((key,) if "base_url" in flags else (FILE_KEY,))
 
 
 # -- messages about tool files and targets ---------------------------------------------------

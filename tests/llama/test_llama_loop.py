@@ -606,3 +606,15 @@ async def test_a_rejected_request_counts_against_the_request_limit(
     assert_valid_history(info.value.messages)
     fake_server.add(tool_use_failed("not a call"), Completion(ANSWER))
     assert (await go()).usage.requests == 2
+
+
+async def test_every_request_gets_its_started_event(fake_server: FakeServer) -> None:
+    # A refused reply is asked again: two requests, so two ModelRequestStarted (same turn).
+    fake_server.add(in_stream_tool_use_failed("I think I should call a tool"), Completion(ANSWER))
+    async with Agent("m", base_url=fake_server.url, api_key="sk-events-0123456789") as agent:
+        events = [e async for e in agent.stream("hi")]
+    started = [e.turn for e in events if isinstance(e, ModelRequestStarted)]
+    assert started == [1, 1]
+    assert len(fake_server.chat_requests) == 2
+    assert isinstance(events[-1], RunFinished)
+    assert events[-1].result.output == ANSWER

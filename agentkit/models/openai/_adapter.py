@@ -144,18 +144,45 @@ class OpenAIModel(Model):
     def __repr__(self) -> str:
         return f"OpenAIModel({self.name!r}, base_url={self.endpoint!r})"
 
-    def with_model(self, model: str) -> OpenAIModel:
-        """The same endpoint, key and limits, asking for another model id."""
-        return OpenAIModel(
-            model,
-            base_url=self.base_url,
-            api_key=self._api_key,
-            max_retries=self.max_retries,
-            timeout=self.timeout,
-            deadline=self.deadline,
-            client=self._given_client,
-            transport=self.transport,
-        )
+    def replace(self, **changes: Any) -> OpenAIModel:
+        """The same model with some settings changed: `model.replace(model="other/id")`.
+
+        Takes the constructor's arguments. A new `base_url` or `api_key` means a client of
+        their own: a `client=` given before is not kept then.
+        """
+        settings: dict[str, Any] = {
+            "model": self.name,
+            "base_url": self.base_url,
+            "api_key": self._api_key,
+            "max_retries": self.max_retries,
+            "timeout": self.timeout,
+            "deadline": self.deadline,
+            "client": self._given_client,
+            "transport": self.transport,
+        }
+        unknown = sorted(set(changes) - set(settings))
+        if unknown:
+            raise UserError(f"OpenAIModel.replace() got unknown setting(s) {', '.join(unknown)}")
+        if "base_url" in changes or "api_key" in changes:
+            settings["client"] = None
+        return OpenAIModel(**{**settings, **changes})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Its connections belong to this process; the settings are enough to make them anew.
+        if self._given_client is not None:
+            raise TypeError(
+                "an OpenAIModel built on your own client= cannot be sent to another process: "
+                "give base_url and api_key instead"
+            )
+        settings = {
+            "base_url": self.base_url,
+            "api_key": self._api_key,
+            "max_retries": self.max_retries,
+            "timeout": self.timeout,
+            "deadline": self.deadline,
+            "transport": self.transport,
+        }
+        return (_rebuilt, (self.name, settings))
 
     async def aclose(self) -> None:
         """Close the connections of the running event loop (other loops' are their own)."""
@@ -356,3 +383,8 @@ class OpenAIModel(Model):
             if scope.cancelled_caught:
                 break
         raise self._error(f"no reply within the {self.deadline:g} s deadline")
+
+
+def _rebuilt(model: str, settings: dict[str, Any]) -> OpenAIModel:
+    """An `OpenAIModel` unpickled: made anew from its settings."""
+    return OpenAIModel(model, **settings)
