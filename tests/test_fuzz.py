@@ -127,6 +127,7 @@ async def _stream_reply(model: OpenAIModel) -> ModelResponse:
 
 @fuzz(60)
 @given(valid_streams())
+@pytest.mark.slow
 async def test_valid_stream_split_anywhere_gives_the_same_reply(
     server: FakeServer, stream: tuple[list[dict[str, Any]], str | None, list[Any]]
 ) -> None:
@@ -229,6 +230,7 @@ def mutated_streams(draw: st.DrawFn) -> list[Any]:
     st.booleans(),
     st.dictionaries(st.integers(0, 8), st.sampled_from(["error", "message", "ping"]), max_size=2),
 )
+@pytest.mark.slow
 async def test_any_stream_gives_a_reply_or_a_model_error(
     server: FakeServer, chunks: list[Any], done: bool, events: dict[int, str]
 ) -> None:
@@ -260,6 +262,7 @@ MARKERS = ('"name"', "<function=", ".call(", "<|python_tag|>")
 
 @fuzz(40)
 @given(st.lists(st.sampled_from(PROSE), max_size=30).map("".join), st.data())
+@pytest.mark.slow
 async def test_text_without_the_call_shape_never_becomes_a_call(
     server: FakeServer, text: str, data: st.DataObject
 ) -> None:
@@ -311,6 +314,7 @@ def tool_and_instance() -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
 
 @fuzz(100)
 @given(tool_and_instance())
+@pytest.mark.slow
 def test_builtin_tools_accept_every_instance_of_their_schema(case: tuple[str, Any]) -> None:
     name, arguments = case
     tool = BY_NAME[name]

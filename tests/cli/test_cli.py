@@ -518,6 +518,7 @@ def test_404_in_json_mode_gives_status_and_endpoint(key: str, fake_server: FakeS
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_unreachable_endpoint(key: str) -> None:
     result = invoke("run", "--base-url", "http://127.0.0.1:9/v1", "hi")
     assert_user_error(result, 1, "http://127.0.0.1:9/v1", "cannot connect")
@@ -711,6 +712,7 @@ def test_chat_json_mode() -> None:
     assert (usage["requests"], usage["tool_calls"]) == (2, 1)
 
 
+@pytest.mark.slow
 def test_chat_ctrl_c_cancels_the_turn_not_the_session(tmp_path: Path) -> None:
     tools = write(tmp_path, "interrupt.py", INTERRUPT_TOOL)
     with FakeServer(
@@ -755,6 +757,7 @@ def test_run_ctrl_c_exits_130(tmp_path: Path) -> None:
 # -- the installed command -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_console_script_and_python_dash_m() -> None:
     helped = subprocess.run(
         [str(AGENTKIT), "--help"], capture_output=True, text=True, timeout=60, check=False

@@ -94,6 +94,7 @@ def wait_closed(server: FakeServer) -> None:
     assert server.open_connections == 0
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_request_in_run_exits_130() -> None:
     with (
         FakeServer([Hang()]) as server,
@@ -110,6 +111,7 @@ def test_ctrl_c_during_a_request_in_run_exits_130() -> None:
     assert out.strip() == ""
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_request_in_chat_drops_the_turn_not_the_session() -> None:
     replies = [Completion("hi there"), Hang(), Completion("still here")]
     with FakeServer(replies) as server, started("chat", "--base-url", server.url) as process:
@@ -132,6 +134,7 @@ def test_ctrl_c_during_a_request_in_chat_drops_the_turn_not_the_session() -> Non
 
 
 @pytest.mark.parametrize("flags", [["--json"], ["-v"], ["--json", "-v"]], ids=["json", "v", "both"])
+@pytest.mark.slow
 def test_key_never_in_json_or_verbose_output(tmp_path: Path, flags: list[str]) -> None:
     tools = tmp_path / "leaky.py"
     tools.write_text(textwrap.dedent(LEAKY_TOOLS), encoding="utf-8")
@@ -225,6 +228,7 @@ def test_ctrl_c_during_a_slow_sync_tool_in_chat_goes_on_and_exit_does_not_hang(
 
 
 @pytest.mark.parametrize("flags", [[], ["-v"], ["--json"]], ids=["text", "v", "json"])
+@pytest.mark.slow
 def test_a_reader_that_stops_early_ends_the_run_quietly(flags: list[str]) -> None:
     # Far more than a pipe holds, and the pipe is closed before the first byte is read.
     with FakeServer([Completion("line\n" * 50_000)]) as server:

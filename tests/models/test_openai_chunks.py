@@ -366,6 +366,7 @@ shaped_junk = st.builds(lambda delta: {"choices": [{"delta": delta}]}, junk) | s
 
 @SETTINGS
 @given(st.lists(junk | shaped_junk, max_size=6))
+@pytest.mark.slow
 def test_junk_chunks_only_raise_value_error(chunks: list[Any]) -> None:
     acc = StreamAccumulator()
     for item in chunks:

@@ -51,6 +51,7 @@ def test_model_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert model_from_env() == "llama3.1:70b"
 
 
+@pytest.mark.slow
 def test_one_agent_from_several_threads(fake_server: FakeServer) -> None:
     # Each thread's run_sync has its own event loop, hence its own connection pool; closing
     # one thread's pool at the end of its run must not touch another's.

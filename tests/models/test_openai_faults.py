@@ -213,6 +213,7 @@ async def test_dropped_connections_until_retries_are_spent(fake_server: FakeServ
     assert len(fake_server.chat_requests) == 2
 
 
+@pytest.mark.slow
 async def test_server_that_never_answers_times_out_per_read(fake_server: FakeServer) -> None:
     fake_server.add(Hang(), Hang())
     error = await fails(fake_server, max_retries=1, timeout=0.2)

@@ -189,6 +189,7 @@ async def test_broken_streams_are_model_errors(
             pass
 
 
+@pytest.mark.slow
 async def test_dropped_connection_is_retried_then_reported(fake_server: FakeServer) -> None:
     fake_server.add(Drop(), Completion("back"))
     assert (await make_agent(fake_server).run("x")).output == "back"

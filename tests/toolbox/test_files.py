@@ -617,6 +617,7 @@ print(json.dumps({"result": outcome.get("result"), "ticks": ticks}))
 """
 
 
+@pytest.mark.slow
 def test_catastrophic_regex_is_stopped_and_never_freezes_the_process(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:

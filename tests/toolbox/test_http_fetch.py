@@ -344,6 +344,7 @@ def test_unknown_content_encoding_is_refused(
         fetch(tool, server.base + "/brotli")
 
 
+@pytest.mark.slow
 def test_slow_server_hits_the_time_limit(
     tool: Tool,
     server: LocalServer,
@@ -357,6 +358,7 @@ def test_slow_server_hits_the_time_limit(
     assert "[note: the time limit of 1 s was reached; the page is cut]" in result
 
 
+@pytest.mark.slow
 def test_silent_server_hits_the_time_limit(
     tool: Tool,
     server: LocalServer,

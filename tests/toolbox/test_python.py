@@ -400,6 +400,7 @@ async def test_fork_bomb_is_capped_by_the_process_limit(tool: Tool, bwrap: None)
     assert int(words[2]) < tool.function.__globals__["_LIMITS"].processes
 
 
+@pytest.mark.slow
 async def test_endless_fork_bomb_is_stopped_and_leaves_nothing(
     tool: Tool, bwrap: None, short_limits: Any
 ) -> None:
@@ -479,6 +480,7 @@ async def test_forked_children_share_one_memory_limit_in_rlimits_only_mode(
     await _check_memory_is_shared(tool, short_limits)
 
 
+@pytest.mark.slow
 async def test_pages_shared_after_a_fork_count_once(tool: Tool, bwrap: None) -> None:
     # Each child's resident size includes the parent's 150 MiB: 9 x 150 MiB, over the limit,
     # though the run uses about 150 MiB.
@@ -500,6 +502,7 @@ async def test_pages_shared_after_a_fork_count_once(tool: Tool, bwrap: None) -> 
     assert stdout_of(result) == "done"
 
 
+@pytest.mark.slow
 async def test_cpu_loop_is_killed_by_the_cpu_limit(
     tool: Tool, bwrap: None, short_limits: Any
 ) -> None:
@@ -508,6 +511,7 @@ async def test_cpu_loop_is_killed_by_the_cpu_limit(
     assert "killed by SIGXCPU: the CPU-time limit of 1 s was reached" in result
 
 
+@pytest.mark.slow
 async def test_sleeping_code_is_stopped_at_the_wall_clock_limit(
     tool: Tool, bwrap: None, short_limits: Any
 ) -> None:
@@ -609,6 +613,7 @@ async def test_no_child_survives_a_normal_exit(tool: Tool, bwrap: None) -> None:
     assert processes_with(marker) == []
 
 
+@pytest.mark.slow
 async def test_cancelling_the_call_kills_the_sandbox(tool: Tool, bwrap: None) -> None:
     marker = f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**3)}"
     code = f"import subprocess, time\nsubprocess.Popen(['sleep', '{marker}'])\ntime.sleep(60)\n"
@@ -684,6 +689,7 @@ async def test_rlimits_only_mode_runs_when_the_user_allows_it(
     assert SECRET not in result
 
 
+@pytest.mark.slow
 async def test_rlimits_only_mode_still_stops_runaway_code(
     tool: Tool, rlimits_mode: int, short_limits: Any
 ) -> None:
@@ -695,6 +701,7 @@ async def test_rlimits_only_mode_still_stops_runaway_code(
     assert processes_with(marker) == []
 
 
+@pytest.mark.slow
 async def test_rlimits_only_mode_as_root_caps_a_fork_bomb(
     tool: Tool, rlimits_mode: int, short_limits: Any
 ) -> None:
@@ -722,6 +729,7 @@ async def test_rlimits_only_mode_as_root_caps_a_fork_bomb(
     assert processes_with(marker) == []
 
 
+@pytest.mark.slow
 async def test_rlimits_only_mode_reports_a_program_that_left_daemons(
     tool: Tool, rlimits_mode: int, short_limits: Any
 ) -> None:
