@@ -17,6 +17,17 @@ interface and the OpenAI-compatible adapter), `agentkit.llama` (tool calls left 
 and `agentkit.testing` (scripted models and a fake server).
 """
 
+# The layout, top to bottom (each layer imports only those below it; see pyproject.toml):
+#   cli/        the `agentkit` command
+#   agent.py    Agent: configuration, run / run_sync / stream, replace()
+#   _loop/      the turn loop and its steps; the one writer of the conversation
+#   testing/    scripted and function models, the fake server, the pytest plugin
+#   models/     the Model interface; openai/ (the adapter and the wire format); offline/
+#   toolbox/    the ready-made tools (the repository's tools/ folder)
+#   tools/      Tool, @tool, schemas from functions and raw JSON schemas, tool files
+#   llama/      Llama 3.1 tool calls recovered from text, and the stream gate
+#   events.py, messages.py, usage.py, errors.py   the data types
+
 from agentkit._context import RunContext
 from agentkit.agent import Agent, RunResult, UsageLimits
 from agentkit.errors import (
