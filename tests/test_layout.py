@@ -105,3 +105,16 @@ def test_modules_stay_small() -> None:
         and (n := len(f.read_text(encoding="utf-8").splitlines())) > 420
     }
     assert long == {}
+
+
+def test_only_the_env_module_reads_the_environment() -> None:
+    readers = []
+    for path in [*(REPO / "agentkit").rglob("*.py"), *(REPO / "tools").glob("*.py")]:
+        relative = path.relative_to(REPO)
+        if "toolbox" in relative.parts or relative == Path("agentkit/_env.py"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        code = "\n".join(line.split("#")[0] for line in text.splitlines())
+        if "os.environ" in code.replace("`os.environ", "") or "os.getenv" in code:
+            readers.append(str(relative))
+    assert readers == []

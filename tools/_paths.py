@@ -31,6 +31,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from agentkit import _env
 from agentkit.errors import ModelRetry
 
 _MAX_PATH = 4096
@@ -77,7 +78,7 @@ def root_folder() -> Path:
         RuntimeError: The root is not an existing folder, or the system is not POSIX.
         PermissionError: The root is the home folder, or a folder above it such as `/`.
     """
-    configured = os.environ.get("AGENTKIT_FILES_ROOT")
+    configured = _env.setting("AGENTKIT_FILES_ROOT")
     base = Path(configured).expanduser() if configured else Path.cwd()
     if not (os.open in os.supports_dir_fd and os.scandir in os.supports_fd):
         raise RuntimeError("the files tools need a POSIX system (Linux, macOS)")

@@ -76,6 +76,8 @@ from pathlib import Path
 
 import anyio
 
+from agentkit import _env
+
 from . import (
     _sandbox_command as _command,
     _sandbox_process as _process,
@@ -121,7 +123,7 @@ def _python_problem() -> str | None:
 
 def bwrap_path() -> str | None:
     """The bwrap binary: `AGENTKIT_BWRAP` when set, else `bwrap` on PATH; None if missing."""
-    configured = os.environ.get(BWRAP_ENV, "").strip()
+    configured = (_env.setting(BWRAP_ENV) or "").strip()
     if configured:
         return configured if os.access(configured, os.X_OK) else None
     return shutil.which("bwrap")
@@ -213,7 +215,7 @@ async def find_bwrap() -> _Bwrap | str:
     """A working bubblewrap, or why there is none (checked once per binary, uid, interpreter)."""
     bwrap = bwrap_path()
     if bwrap is None:
-        where = os.environ.get(BWRAP_ENV, "").strip() or "`bwrap` on PATH"
+        where = (_env.setting(BWRAP_ENV) or "").strip() or "`bwrap` on PATH"
         return f"bubblewrap is not installed (looked for {where})"
     key = (bwrap, os.geteuid(), interpreter())
     if key not in _PROBED:
@@ -250,7 +252,7 @@ async def _probe(bwrap: str) -> _Bwrap | str:
 
 async def choose_mode() -> _Bwrap | None:
     """A working bubblewrap; None when rlimits-only mode is allowed; else SandboxUnavailable."""
-    setting = os.environ.get(MODE_ENV, "").strip().lower() or "bwrap"
+    setting = (_env.setting(MODE_ENV) or "").strip().lower() or "bwrap"
     if setting not in ("bwrap", "rlimits"):
         raise SandboxUnavailable(
             f"{MODE_ENV}={setting!r} is not a sandbox mode: use 'bwrap' (the default: "

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import os
 import socket
 import ssl
 import threading
@@ -48,6 +47,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin, urlsplit
 
+from agentkit import _env
 from agentkit.errors import ModelRetry
 from agentkit.tools import tool
 
@@ -88,7 +88,7 @@ def http_fetch(url: str) -> str:
         page title when there is one, then the text, with a note when it was cut.
     """
     deadline = time.monotonic() + _TOTAL_TIMEOUT
-    allow_private = os.environ.get(_ALLOW_PRIVATE_ENV, "").strip().lower() in ("1", "true", "yes")
+    allow_private = (_env.setting(_ALLOW_PRIVATE_ENV) or "").strip().lower() in ("1", "true", "yes")
     hops = [url.strip()]
     while True:
         try:

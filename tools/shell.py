@@ -25,10 +25,10 @@ tool refuses unless the user set `AGENTKIT_SANDBOX=rlimits`; the result names th
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from agentkit import _env
 from agentkit.errors import ModelRetry
 from agentkit.tools import tool
 
@@ -154,7 +154,7 @@ def _check_options(program: str, arguments: list[str]) -> None:
 
 
 def _root() -> Path:
-    configured = os.environ.get(_ROOT_ENV, "").strip()
+    configured = (_env.setting(_ROOT_ENV) or "").strip()
     root = Path(configured).expanduser() if configured else Path.cwd()
     if not root.is_dir():
         raise NotADirectoryError(
