@@ -1,4 +1,9 @@
-"""Lax coercion of decoded tool arguments toward a JSON schema, as pydantic's lax mode does."""
+"""Lax coercion of decoded tool arguments toward a JSON schema, as pydantic's lax mode does.
+
+Besides the type coercions, a `null` for an optional property that does not take null is
+dropped (Llama writes `"unit": null` for "use the default"), and a number given for a string
+enum becomes the enum's string (`1` for `"1"`).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-import jsonschema
-
+from agentkit.tools._dialect import compile_pattern, validator_class
 from agentkit.tools._refs import references
 
 __all__ = ["Coercer"]
@@ -78,10 +82,31 @@ def _parse(text: str, kinds: frozenset[str]) -> Any:
 
 
 def _pattern_matches(pattern: str, key: str) -> bool:
-    try:
-        return re.search(pattern, key) is not None
-    except re.error:
-        return False
+    matcher = compile_pattern(pattern)
+    return matcher is not None and matcher(key)
+
+
+def _enum_value(value: Any, schema: dict[str, Any]) -> Any:
+    """The enum (or const) member a scalar of the other kind stands for: 1 for "1", "2" for 2.
+
+    `value` itself when it is a member, or when none is spelled the same.
+    """
+    values = [schema["const"]] if "const" in schema else schema.get("enum")
+    if (
+        not isinstance(values, list)
+        or isinstance(value, bool)
+        or any(v == value and type(v) is type(value) for v in values)
+    ):
+        return value
+    if isinstance(value, int | float):
+        spellings = [str(value)]
+        if isinstance(value, float) and value.is_integer():
+            spellings.insert(0, str(int(value)))
+        return next((t for t in spellings if t in values), value)
+    if isinstance(value, str):
+        numbers = (v for v in values if isinstance(v, int | float) and not isinstance(v, bool))
+        return next((v for v in numbers if str(v) == value.strip()), value)
+    return value
 
 
 def _branches(schema: dict[str, Any], key: str) -> list[Any]:
@@ -107,7 +132,7 @@ class Coercer:
     def __init__(self, schema: dict[str, Any], *, strings: bool) -> None:
         self._root = schema
         self._strings = strings
-        self._validator = jsonschema.Draft202012Validator(schema)
+        self._validator = validator_class(schema)(schema)
         self._kinds_memo: dict[tuple[int, int], Kinds] = {}
 
     def __call__(self, value: Any) -> Any:
@@ -126,7 +151,7 @@ class Coercer:
         elif isinstance(value, list):
             value = self._items(value, schema, resource, depth)
         else:
-            return self._scalar(value, self._kinds(schema, resource, depth))
+            return _enum_value(self._scalar(value, self._kinds(schema, resource, depth)), schema)
         for _, _, target in references(schema, resource):
             if target is not None:
                 value = self._coerce(value, target[0], target[1], depth + 1)
@@ -144,8 +169,14 @@ class Coercer:
         extra = schema.get("additionalProperties")
         if not (properties or patterns or isinstance(extra, dict)):
             return value
+        required = schema.get("required")
+        needed = set(required) if isinstance(required, list) else set()
         out = {}
         for key, item in value.items():
+            if item is None and key in properties and key not in needed:
+                kinds = self._kinds(properties[key], resource, depth + 1)
+                if kinds is not None and "null" not in kinds:
+                    continue  # "use the default", as Llama means it
             subs = [properties[key]] if key in properties else []
             subs += [s for p, s in patterns.items() if _pattern_matches(p, key)]
             for sub in subs or [extra]:
@@ -155,6 +186,8 @@ class Coercer:
 
     def _items(self, value: list[Any], schema: dict[str, Any], resource: Any, depth: int) -> Any:
         prefix, rest = _branches(schema, "prefixItems"), schema.get("items")
+        if isinstance(rest, list):  # Draft 7 and before: `items` as a list, then additionalItems
+            prefix, rest = rest, schema.get("additionalItems")
         if not prefix and not isinstance(rest, dict):
             return value
         subs = prefix + [rest] * max(0, len(value) - len(prefix))

@@ -1,10 +1,11 @@
 """Tools from raw JSON schemas (as MCP servers give them): checking, validation, inlining.
 
-A raw schema is checked when the tool is made: the Draft 2020-12 meta-schema (regex patterns
-included), every `$ref` local and resolvable (nothing is ever fetched), and no reference cycle
-that validation could never leave (`_schemarefs`). Arguments are coerced where Llama is loose
-about types (`_coerce`), then validated with `jsonschema`, every error listed. No pydantic
-here: `_schema` builds on this.
+A raw schema is checked when the tool is made: the meta-schema of the draft its `$schema`
+names, 2020-12 when none (patterns read as ECMA-262: `_dialect`), every `$ref` local and
+resolvable (nothing is ever fetched), and no reference cycle that validation could never
+leave (`_refs`). Arguments are coerced where Llama is loose about types (`_coerce`), then
+validated with `jsonschema` by that draft's rules, every error listed. No pydantic here:
+`_schema` builds on this.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-import jsonschema
-
 from agentkit.errors import ModelRetry
+from agentkit.tools._bfcl import json_type_for
 from agentkit.tools._coerce import Coercer
+from agentkit.tools._dialect import meta_validator, validator_class
 from agentkit.tools._refs import has_references, place, reference_problems, resolve
 
 __all__ = [
@@ -27,9 +28,6 @@ __all__ = [
     "schema_problems",
     "without_refs",
 ]
-
-_META = jsonschema.Draft202012Validator
-_META_CHECK = _META(_META.META_SCHEMA, format_checker=_META.FORMAT_CHECKER)
 
 
 def format_location(loc: tuple[int | str, ...]) -> str:
@@ -42,18 +40,40 @@ def format_location(loc: tuple[int | str, ...]) -> str:
 
 def schema_problems(schema: dict[str, Any]) -> list[str]:
     """Every problem of a raw parameters schema, one line each."""
-    errors = sorted(_META_CHECK.iter_errors(schema), key=lambda e: list(e.path))
-    problems = [f"{place(e.path)}: {e.message}" for e in errors]
+    errors = sorted(meta_validator(schema).iter_errors(schema), key=lambda e: list(e.path))
+    problems = [f"{place(e.path)}: {_type_hint(e.instance, e.path) or e.message}" for e in errors]
     problems += reference_problems(schema)
     if not problems and schema.get("type", "object") != "object":
         problems.append(f'parameters must describe an object (type "object"): {schema["type"]!r}')
     return problems
 
 
+def _type_hint(value: Any, path: Any) -> str | None:
+    """What to write instead of a type name that is not JSON Schema's (`"dict"`, `"float"`)."""
+    names = value if isinstance(value, list) else [value]
+    if not (list(path)[-1:] == ["type"] and all(isinstance(n, str) for n in names)):
+        return None
+    hints = []
+    for name in names:
+        json = json_type_for(name)
+        if json is not None and json != name:
+            hints.append(
+                f"leave `type` out for any type (not {name!r})"
+                if json == ""
+                else f"write {json!r}, not {name!r}"
+            )
+    if not hints:
+        return None
+    return (
+        f"{'; '.join(hints)}: {value!r} is not a JSON Schema type (a BFCL definition? "
+        'Tool.from_schema(..., dialect="bfcl") converts it)'
+    )
+
+
 def jsonschema_validator(
     name: str, schema: dict[str, Any], accepted: frozenset[str] | None
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = validator_class(schema)(schema)
     coerce = Coercer(schema, strings=True)
     properties = schema.get("properties")
     allowed = ", ".join(properties) if isinstance(properties, dict) and properties else "none"

@@ -12,12 +12,14 @@ from urllib.parse import unquote
 
 __all__ = ["has_references", "place", "reference_problems", "references", "resolve"]
 
-# Where a 2020-12 schema holds subschemas; the in-place ones apply to the same value.
+# Where a schema holds subschemas (2020-12, and the Draft 7 spellings: `items` as a list,
+# `additionalItems`, `dependencies`); the in-place ones apply to the same value.
 _ONE = (
     *("not", "if", "then", "else", "additionalProperties", "propertyNames", "items"),
     *("contains", "unevaluatedItems", "unevaluatedProperties", "contentSchema"),
+    "additionalItems",
 )
-_MANY = ("allOf", "anyOf", "oneOf", "prefixItems")
+_MANY = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
 _MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _IN_PLACE = frozenset({"not", "if", "then", "else", "allOf", "anyOf", "oneOf", "dependentSchemas"})
 _REF_KEYS = ("$ref", "$dynamicRef")
@@ -39,6 +41,9 @@ def _subschemas(node: dict[str, Any]) -> Iterator[tuple[_Path, Any, bool]]:
             yield from (((key, i), v, key in _IN_PLACE) for i, v in enumerate(value))
         elif key in _MAPS and isinstance(value, dict):
             yield from (((key, k), v, key in _IN_PLACE) for k, v in value.items())
+        elif key == "dependencies" and isinstance(value, dict):
+            subs = ((k, v) for k, v in value.items() if isinstance(v, dict | bool))
+            yield from (((key, k), v, True) for k, v in subs)
 
 
 def _walk(

@@ -1,4 +1,8 @@
-"""An agent's tools by name: functions made tools, duplicates refused, definitions once."""
+"""An agent's tools by name: functions made tools, duplicates refused, definitions once.
+
+A tool whose name the OpenAI format refuses (`github.create_issue`) is offered to the model
+by its wire name (`github_create_issue`); a call by either name finds it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 from agentkit.errors import UserError
 from agentkit.tools._callables import where
+from agentkit.tools._schema import wire_name
 from agentkit.tools._tool import Tool
 
 __all__ = ["ToolRegistry", "as_tool"]
@@ -23,7 +28,7 @@ def as_tool(obj: Tool | Callable[..., Any]) -> Tool:
 class ToolRegistry:
     """One agent's tools by name, with their wire definitions computed once."""
 
-    __slots__ = ("_tools", "definitions")
+    __slots__ = ("_by_wire", "_tools", "definitions")
 
     def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
         problems: list[str] = []
@@ -47,11 +52,23 @@ class ToolRegistry:
         if problems:
             raise UserError("the agent's tools are not valid:", problems)
         self._tools = seen
-        self.definitions = [t._definition for t in seen.values()]
+        self._by_wire: dict[str, Tool] = {}
+        self.definitions = [self._offered(t) for t in seen.values()]
+
+    def _offered(self, tool: Tool) -> dict[str, Any]:
+        """The tool's definition, under a wire name no other tool of the agent has."""
+        name, salt = tool.wire_name, 0
+        while name in self._by_wire or (name in self._tools and name != tool.name):
+            salt += 1
+            name = wire_name(tool.name, salt=str(salt))
+        self._by_wire[name] = tool
+        if name == tool.wire_name:
+            return tool._definition
+        return {**tool._definition, "function": {**tool._definition["function"], "name": name}}
 
     def get(self, name: str) -> Tool | None:
-        """The tool called `name`, or None."""
-        return self._tools.get(name)
+        """The tool called `name` (its name, or the wire name the model was told), or None."""
+        return self._tools.get(name) or self._by_wire.get(name)
 
     @property
     def names(self) -> list[str]:

@@ -6,6 +6,7 @@ Every problem of a definition is collected and raised together in one `UserError
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import re
 import types
@@ -29,6 +30,7 @@ from agentkit.tools._callables import (
 )
 from agentkit.tools._coerce import Coercer
 from agentkit.tools._rawschema import RecursiveReference, clean_schema, format_location
+from agentkit.tools._strict import arguments_schema, unknown_keys
 
 __all__ = [
     "NAME_PATTERN",
@@ -40,9 +42,13 @@ __all__ = [
     "format_validation_error",
     "function_schema",
     "is_context_annotation",
+    "wire_name",
 ]
 
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+# MCP's rule (and BFCL's names): up to 128 letters, digits, '_', '-' and '.'. The OpenAI
+# format takes only 64 letters, digits, '_' and '-': such names travel as `wire_name`.
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
+WIRE_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +77,26 @@ def check_name(name: object) -> str | None:
     """A problem with a tool name, or None when it is valid."""
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         return (
-            f"tool name {name!r} is not valid: use 1 to 64 letters, digits, '_' or '-' "
+            f"tool name {name!r} is not valid: use 1 to 128 letters, digits, '_', '-' or '.' "
             "(pass name=... to choose another)"
         )
     return None
+
+
+def wire_name(name: str, salt: str = "") -> str:
+    """The name the model is told and calls: `name` itself when the OpenAI rule allows it.
+
+    Otherwise its dots (and anything else outside the rule) become '_', and a name still
+    longer than 64 characters keeps its first 55 and a hash of the whole: `a.b` is `a_b`.
+    `salt` makes another, distinct name (two tools whose names map to one wire name).
+    """
+    if WIRE_PATTERN.match(name) and not salt:
+        return name
+    safe = re.sub(r"[^a-zA-Z0-9_-]", "_", name)
+    if len(safe) <= 64 and not salt:
+        return safe
+    digest = hashlib.sha256(f"{name}\0{salt}".encode()).hexdigest()[:8]
+    return f"{safe[:55]}_{digest}"
 
 
 def is_context_annotation(annotation: object) -> bool:
@@ -114,6 +136,17 @@ def _parse_docstring(fn: Callable[..., Any]) -> docstring_parser.Docstring:
         doc = docstring_parser.Docstring()
         doc.short_description = text or None
         return doc
+
+
+def annotated_text(annotation: Any) -> str | None:
+    """The description of `Annotated[str, "The customer ID"]`: its first plain string.
+
+    The pattern openai-agents, LangChain and LlamaIndex document; pydantic ignores it.
+    """
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return None
+    texts = [m for m in typing.get_args(annotation)[1:] if isinstance(m, str) and m.strip()]
+    return texts[0].strip() if texts else None
 
 
 def _with_metadata(annotation: Any, *infos: Any) -> Any:
@@ -168,8 +201,9 @@ def function_schema(
 
     model: type[BaseModel] | None = None
     parameters: dict[str, Any] = {}
+    nested = False
     if hints is not None:  # the types are checked even when other problems were found
-        model, parameters = _build_model(tool_name, fields, problems)
+        model, parameters, nested = _build_model(tool_name, fields, problems)
     if problems:
         raise UserError(f"tool `{tool_name}` ({where(fn)}) is not a valid tool:", problems)
     assert model is not None
@@ -179,7 +213,7 @@ def function_schema(
         name=tool_name,
         description=text,
         parameters=parameters,
-        validate=_model_validator(tool_name, model, tuple(fields), parameters),
+        validate=_model_validator(tool_name, model, tuple(fields), parameters, nested),
         context_param=context_param,
         positional=positional,
     )
@@ -244,16 +278,20 @@ def _model_fields(fields: dict[str, tuple[Any, Any, str | None]]) -> dict[str, A
     out: dict[str, Any] = {}
     for i, (pname, (annotation, default, text)) in enumerate(fields.items()):
         infos = [Field(alias=pname)]
-        if text:
-            infos.append(Field(description=text))
+        # Nearest to the parameter wins: `Field(description=...)` (in the annotation's own
+        # metadata, applied last), then an `Annotated` string, then the docstring.
+        for described in (text, annotated_text(annotation)):
+            if described:
+                infos.append(Field(description=described))
         out[f"p{i}"] = (_with_metadata(annotation, *infos), default)
     return out
 
 
 def _build_model(
     tool_name: str, fields: dict[str, tuple[Any, Any, str | None]], problems: list[str]
-) -> tuple[type[BaseModel] | None, dict[str, Any]]:
-    """The pydantic model of the arguments and its inlined JSON schema; problems appended."""
+) -> tuple[type[BaseModel] | None, dict[str, Any], bool]:
+    """The pydantic model of the arguments, its inlined JSON schema, and whether nested
+    models must be checked for unknown keys (`_strict`); problems appended."""
     try:
         model: type[BaseModel] = create_model(
             f"{tool_name}_arguments",
@@ -262,19 +300,19 @@ def _build_model(
             ),
             **_model_fields(fields),
         )
-        raw_schema = model.model_json_schema()
+        raw_schema, nested = arguments_schema(model)
     except Exception as exc:
         problems.extend(_type_problems(fields, exc))
-        return None, {}
+        return None, {}, False
     try:
-        return model, clean_schema(raw_schema)
+        return model, clean_schema(raw_schema), nested
     except RecursiveReference as exc:
         problems.append(
             f"type `{exc.name}` is recursive: it cannot be described without `$ref`, which "
             "several Llama servers reject; use a non-recursive shape (e.g. a flat list with "
             "parent ids)"
         )
-        return None, {}
+        return None, {}, False
 
 
 def _type_problems(fields: dict[str, tuple[Any, Any, str | None]], exc: Exception) -> list[str]:
@@ -303,6 +341,7 @@ def _model_validator(
     model: type[BaseModel],
     parameter_names: tuple[str, ...],
     parameters: dict[str, Any],
+    nested: bool,
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     validator = model.__pydantic_validator__
     # `coerce_numbers_to_str` reaches dataclasses and TypedDicts but not a nested BaseModel,
@@ -318,13 +357,23 @@ def _model_validator(
             instance = validator.validate_python(arguments)
         except ValidationError:
             # Only a call that fails pays for the walk over its arguments.
+            arguments = numbers_as_text(arguments)
             try:
-                instance = validator.validate_python(numbers_as_text(arguments))
+                instance = validator.validate_python(arguments)
             except ValidationError as exc:
                 raise ModelRetry(format_validation_error(tool_name, exc, allowed)) from None
         # Fields holding `...` sentinel never happen: required fields were checked above.
         data = instance.__dict__
-        return {pname: data[field] for field, pname in names.items()}
+        out = {pname: data[field] for field, pname in names.items()}
+        if nested and (extra := unknown_keys(arguments, out)):
+            lines = [f"Invalid arguments for tool `{tool_name}`:"]
+            lines += [
+                f"- `{format_location(loc)}`: not a field of this object; remove it"
+                for loc in extra
+            ]
+            lines.append(f"Call `{tool_name}` again with corrected arguments.")
+            raise ModelRetry("\n".join(lines))
+        return out
 
     return validate
 

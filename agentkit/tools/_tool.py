@@ -25,6 +25,7 @@ from typing import Any, TypeVar, overload
 from agentkit._context import RunContext
 from agentkit._hygiene import error_text
 from agentkit.errors import ModelRetry, UserError
+from agentkit.tools._bfcl import DIALECTS, convert
 from agentkit.tools._callables import accepted_names, type_hints, unwrap_callable, where
 from agentkit.tools._imports import attribute_of, portable
 from agentkit.tools._rawschema import jsonschema_validator, schema_problems, without_refs
@@ -33,6 +34,7 @@ from agentkit.tools._schema import (
     check_name,
     function_schema,
     is_context_annotation,
+    wire_name,
 )
 
 __all__ = ["DEFAULT_TIMEOUT", "Tool", "tool"]
@@ -49,7 +51,10 @@ class Tool:
     object calls the function itself, so decorated functions stay usable as functions.
 
     Attributes:
-        name: The name the model calls the tool by.
+        name: The tool's name (up to 128 letters, digits, '_', '-' and '.', as MCP allows).
+        wire_name: The name the model is told and calls it by: `name`, or, for a name the
+            OpenAI format refuses (a dot, over 64 characters), a safe spelling of it
+            (`github.create_issue` is `github_create_issue`). Calls by either name reach it.
         description: What the tool does, for the model.
         parameters: The JSON schema of the arguments (no `$ref`).
         function: The Python callable.
@@ -70,6 +75,7 @@ class Tool:
         "parameters",
         "requires_approval",
         "timeout",
+        "wire_name",
     )
 
     def __init__(
@@ -91,6 +97,7 @@ class Tool:
             raise UserError(f"tool `{schema.name}` ({place}) is not a valid tool:", problems)
         self._schema = schema
         self.name = schema.name
+        self.wire_name = wire_name(schema.name)
         self.description = schema.description
         self.parameters = schema.parameters
         self.function = function
@@ -103,7 +110,7 @@ class Tool:
         self._definition: dict[str, Any] = {
             "type": "function",
             "function": {
-                "name": schema.name,
+                "name": self.wire_name,
                 "description": schema.description,
                 "parameters": schema.parameters,
             },
@@ -160,22 +167,34 @@ class Tool:
         timeout: float | None = DEFAULT_TIMEOUT,
         requires_approval: bool = False,
         max_failures: int | None = None,
+        dialect: str = "json-schema",
     ) -> Tool:
         """A tool from a raw JSON schema (as MCP servers give them) and a function.
 
-        The schema is checked against the Draft 2020-12 meta-schema now; arguments are
-        validated against it (every error reported) before `function(**arguments)` is called.
+        The schema is checked now against the meta-schema of the draft its `$schema` names
+        (Draft 2020-12 when it names none); arguments are validated against it, by that
+        draft's rules with ECMA-262 patterns (every error reported), before
+        `function(**arguments)` is called.
+
+        Args:
+            dialect: "json-schema", or "bfcl" for the Berkeley Function Calling
+                Leaderboard's definitions (`"dict"`, `"float"`, `"tuple"`, `"any"`),
+                converted to JSON Schema first.
 
         Raises:
             UserError: The name, the schema or the function is not valid; all problems listed.
         """
         problems = []
+        if dialect not in DIALECTS:
+            problems.append(f"dialect must be one of {', '.join(map(repr, DIALECTS))}: {dialect!r}")
         if (problem := check_name(name)) is not None:
             problems.append(problem)
         if not callable(function):
             problems.append(f"function must be callable, got {function!r}")
         # A deep copy: the caller's dict may change later; the tool's schema must not.
         schema = copy.deepcopy(dict(parameters)) if isinstance(parameters, Mapping) else None
+        if schema is not None and dialect in DIALECTS:
+            schema = convert(schema, dialect)
         if schema is None:
             problems.append(f"parameters must be a JSON schema object, got {parameters!r:.80}")
         else:

@@ -120,10 +120,12 @@ INT = {"type": "integer"}
 STR = {"type": "string"}
 NUM = {"type": "number"}
 BOOL = {"type": "boolean"}
+# Nested models refuse unknown keys as the top level does, and their schemas say so.
 ITEM = {
     "type": "object",
     "properties": {"name": STR, "qty": {"type": "integer", "default": 1}},
     "required": ["name"],
+    "additionalProperties": False,
 }
 ADDRESS = {
     "type": "object",
@@ -133,6 +135,7 @@ ADDRESS = {
         "city": STR,
     },
     "required": ["street", "city"],
+    "additionalProperties": False,
 }
 
 # --------------------------------------------------------------------------------------------
@@ -639,6 +642,7 @@ CASES = [
                     "type": "object",
                     "properties": {"name": STR, "address": ADDRESS},
                     "required": ["name", "address"],
+                    "additionalProperties": False,
                 }
             },
             ("customer",),
@@ -1082,16 +1086,18 @@ def test_local_class_under_string_annotations_is_reported_not_guessed() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["", "has space", "dotted.name", "a" * 65, "naïve", "semi;colon", "slash/name"]
+    "name", ["", "has space", "a" * 129, "naïve", "semi;colon", "slash/name"]
 )
 def test_invalid_names(name: str) -> None:
     assert _problems(scalars, name=name) == [
-        f"tool name {name!r} is not valid: use 1 to 64 letters, digits, '_' or '-' "
+        f"tool name {name!r} is not valid: use 1 to 128 letters, digits, '_', '-' or '.' "
         "(pass name=... to choose another)"
     ]
 
 
-@pytest.mark.parametrize("name", ["a", "a" * 64, "get-weather_2", "A-Z_0-9"])
+@pytest.mark.parametrize(
+    "name", ["a", "a" * 64, "get-weather_2", "A-Z_0-9", "dotted.name", "b" * 128]
+)
 def test_valid_names(name: str) -> None:
     assert Tool.from_function(scalars, name=name).name == name
 
@@ -1381,9 +1387,9 @@ def test_numbers_stay_numbers_where_pydantic_would_not_make_them_text() -> None:
     arguments = tool.validate({"code": "1", "either": 8, "on": {"zip": "z", "since": 0}})
     assert arguments["either"] == 8
     assert arguments["on"].since == dt.date(1970, 1, 1)  # a timestamp, as pydantic reads it
-    message = _retry_message(tool, {"code": 1, "either": 8, "on": {"zip": True}})
+    message = _retry_message(tool, {"code": 3, "either": 8, "on": {"zip": True}})
     assert message.splitlines()[1:-1] == [
-        "- `code`: Input should be '1' or '2'; got 1",
+        "- `code`: Input should be '1' or '2'; got 3",
         "- `on.zip`: Input should be a valid string; got True",
     ]
 

@@ -775,8 +775,8 @@ def test_from_schema_text_that_is_not_a_finite_plain_value_is_refused(kind: str,
             "parameters['anyOf'][1]['$ref']: '#' leads back to the same schema",
         ),
         (
-            {"properties": {"a": {"type": "string", "pattern": "\\p{L}+"}}},
-            "parameters['properties']['a']['pattern']: '\\\\p{L}+' is not a 'regex'",
+            {"properties": {"a": {"type": "string", "pattern": "(unclosed"}}},
+            "parameters['properties']['a']['pattern']: '(unclosed' is not a 'regex'",
         ),
     ],
     ids=[
