@@ -7,6 +7,7 @@ loop (`run_sync`). `replace(**changes)` makes a new agent with some settings cha
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -244,6 +245,10 @@ class Agent(Generic[OutputT]):
 
     def __repr__(self) -> str:
         return f"Agent(model={self.model.name!r}, tools={self.tools.names})"
+
+    def tool_definitions(self) -> list[dict[str, Any]]:
+        """The tools as every request offers them to the model (the output tool included)."""
+        return [copy.deepcopy(dict(d)) for d in self._loop.replies.definitions]
 
     async def aclose(self) -> None:
         """Close the model's HTTP connections (they belong to the running event loop)."""

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from agentkit import Agent, AssistantMessage, ToolCall, ToolMessage
-from agentkit.cli import main
+from agentkit.cli import EXIT_OFFLINE, main
 from agentkit.models import ENDPOINT_VARIABLES
 from agentkit.models.offline._model import OfflineModel
 from agentkit.testing import ScriptedModel, ScriptedReply, call
@@ -96,7 +96,7 @@ def run_offline(name: str, *extra: str, answer: str = "y\n") -> tuple[str, str]:
     result = CliRunner().invoke(
         main, ["run", *extra, str(EXAMPLES / f"{name}.py"), prompt], input=answer
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == EXIT_OFFLINE, result.output
     assert "using the offline model" in result.stderr
     return result.stdout, result.stderr
 
@@ -159,7 +159,7 @@ def test_an_example_runs_as_a_script_without_any_set_up() -> None:
         env=env,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == EXIT_OFFLINE, done.stderr
     assert "Tokyo, Japan: 24°C, sunny" in done.stdout
 
 
@@ -212,7 +212,7 @@ def test_the_readme_quick_start_makes_sensible_calls_offline(
     monkeypatch.chdir(EXAMPLES.parent)
     for line in runs:
         result = CliRunner().invoke(main, shlex.split(line)[1:])
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == EXIT_OFFLINE, result.output
         assert calls_shown(result.stderr) == README_CALLS[line], line
         assert "(failed)" not in result.stderr
 

@@ -5,6 +5,6 @@ Only this package imports click and rich. `_main` declares the commands; the wor
 `_render` (output) and `_text` (what is safe to print).
 """
 
-from agentkit.cli._main import EXIT_INTERRUPTED, EXIT_RUN_ERROR, EXIT_USAGE, main
+from agentkit.cli._main import EXIT_INTERRUPTED, EXIT_OFFLINE, EXIT_RUN_ERROR, EXIT_USAGE, main
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_RUN_ERROR", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OFFLINE", "EXIT_RUN_ERROR", "EXIT_USAGE", "main"]

@@ -12,27 +12,39 @@ An agent file that takes its model from `os.environ.get("AGENTKIT_MODEL", DEFAUL
 the examples do, therefore needs an API key only when it runs against a real endpoint. A file
 that names its model outright runs offline too: with `--offline` every model id it gives
 becomes the offline model, and without an endpoint every id not given its own base URL or key.
+
+The automatic fallback to the offline model happens only when nothing names an endpoint or a
+model: no key, no base URL, no `--model`, no AGENTKIT_MODEL. A model named without an
+endpoint is a mistake (a lost key, a forgotten base URL) and is refused, not answered offline.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import docstring_parser
 
 from agentkit import _env
 from agentkit._env import DEFAULT_MODEL, ENDPOINT_VARIABLES
 from agentkit._loop.execute import Approval
 from agentkit.agent import Agent
 from agentkit.cli._target import load_target
+from agentkit.errors import UserError
 from agentkit.models import OpenAIModel
 from agentkit.models._resolve import offline_override
 from agentkit.models.offline._model import OfflineModel
-from agentkit.tools import Tool, load_tools
-from agentkit.tools._callables import where
+from agentkit.tools import Tool
+from agentkit.tools._callables import behind_partials, signature_names, where
+from agentkit.tools._loader import load_tool_module, tool_source
 
 __all__ = [
     "ENDPOINT_VARIABLES",
+    "Loaded",
     "Options",
     "endpoint_configured",
     "load_agent",
@@ -42,6 +54,11 @@ __all__ = [
 
 
 OFFLINE_NOTICE = "using the offline model: it calls the tools but is not a language model"
+AUTO_OFFLINE_BANNER = (
+    "agentkit: OFFLINE: no endpoint configured (no AGENTKIT_API_KEY or OPENAI_API_KEY, no base "
+    f"URL); {OFFLINE_NOTICE}. Set a key or --base-url for a real model; --offline chooses "
+    "this on purpose (exit status 0, not 3)."
+)
 
 
 @dataclass(frozen=True)
@@ -58,14 +75,17 @@ class Options:
     approve: bool = False
     json: bool = False
     verbose: bool = False
+    plain: bool = False
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """The agent to run, and what to tell the user about it (stderr lines)."""
+    """The agent to run, what to tell the user about it (stderr lines), and whether it fell
+    back to the offline model because nothing named an endpoint or a model."""
 
     agent: Agent[Any]
     notices: list[str]
+    auto_offline: bool = False
 
 
 def endpoint_configured(options: Options) -> bool:
@@ -73,13 +93,29 @@ def endpoint_configured(options: Options) -> bool:
     return bool(options.base_url) or _env.endpoint_configured()
 
 
+def _named_model(options: Options) -> str | None:
+    """Where the command line or the environment names a model: `--model X`, `AGENTKIT_MODEL=X`."""
+    if options.model:
+        return f"--model {options.model}"
+    chosen = _env.setting("AGENTKIT_MODEL")
+    return f"AGENTKIT_MODEL={chosen}" if chosen else None
+
+
 def _offline_reason(options: Options) -> str | None:
-    """ "forced" (--offline), "auto" (no endpoint configured), or None."""
-    if options.offline or options.model == "offline":
+    """ "forced" (--offline, or the model "offline"), "auto" (no endpoint configured), or None."""
+    if options.offline or (options.model or _env.setting("AGENTKIT_MODEL")) == "offline":
         return "forced"
     if not endpoint_configured(options):
         return "auto"
     return None
+
+
+def _no_endpoint(named: str) -> UserError:
+    return UserError(
+        f"{named} names a model, but no endpoint is configured: set AGENTKIT_BASE_URL (or "
+        "--base-url) to your server, e.g. http://localhost:11434/v1 for Ollama, or "
+        "AGENTKIT_API_KEY for haimaker; or pass --offline for the offline model"
+    )
 
 
 def load_agent(options: Options, approval: Approval) -> Loaded:
@@ -91,23 +127,27 @@ def load_agent(options: Options, approval: Approval) -> Loaded:
     offline = _offline_reason(options)
     notices: list[str] = []
     base: Agent[Any] | None = None
-    if options.target is not None:
-        with _env.overridden(_target_environment(options, offline)), offline_override(offline):
-            base = load_target(options.target)
-    taken = set(base.tools.names) if base is not None else set()
-    extra = _extra_tools(options.tools, taken, notices)
+    # What an agent or tool file prints while it loads goes to stderr: stdout carries only
+    # the answer (or the JSON).
+    with contextlib.redirect_stdout(sys.stderr):
+        if options.target is not None:
+            environment = _target_environment(options, offline)
+            with _env.overridden(environment), offline_override(offline):
+                base = load_target(options.target)
+        taken = set(base.tools.names) if base is not None else set()
+        extra = _extra_tools(options.tools, taken, notices)
     if base is None:
         agent = _new_agent(options, extra, approval, offline)
     else:
         agent = base.replace(**_changes(options, base, extra, approval, offline))
+    auto = False
     if isinstance(agent.model, OfflineModel):
-        why = ""
-        if offline == "auto":
-            why = "no endpoint configured (no AGENTKIT_API_KEY or OPENAI_API_KEY, no --base-url); "
-        notices.insert(0, f"agentkit: {why}{OFFLINE_NOTICE}")
-        if offline == "auto" and options.model:
-            notices.insert(1, f"agentkit: --model {options.model} is not used without an endpoint")
-    return Loaded(agent, notices)
+        named = _named_model(options)
+        if offline == "auto" and named is not None:
+            raise _no_endpoint(named)
+        auto = offline == "auto"
+        notices.insert(0, AUTO_OFFLINE_BANNER if auto else f"agentkit: {OFFLINE_NOTICE}")
+    return Loaded(agent, notices, auto)
 
 
 def _target_environment(options: Options, offline: str | None) -> dict[str, str]:
@@ -182,10 +222,19 @@ def _model_changes(options: Options, base: Agent[Any], offline: str | None) -> d
 
 
 def _extra_tools(specs: Sequence[str], taken: set[str], notices: list[str]) -> list[Tool]:
-    """The tools of each `--tools` file or built-in, skipping names already taken."""
+    """The tools of each `--tools` file or built-in (each loaded once), skipping names taken."""
     tools: list[Tool] = []
+    seen: dict[str, str] = {}
     for spec in specs:
-        for tool in load_tool_file(spec):
+        source = tool_source(spec)
+        if source in seen:
+            if spec != seen[source]:
+                notices.append(f"agentkit: --tools {spec} is {seen[source]} again: loaded once")
+            continue
+        seen[source] = spec
+        loaded = load_tool_module(spec)
+        notices.extend(f"agentkit: --tools {spec}: skipped {note}" for note in loaded.skipped)
+        for tool in loaded.tools:
             if tool.name in taken:
                 notices.append(
                     f"agentkit: --tools {spec}: the agent already has a tool named "
@@ -197,13 +246,34 @@ def _extra_tools(specs: Sequence[str], taken: set[str], notices: list[str]) -> l
     return tools
 
 
-def load_tool_file(spec: str) -> list[Tool]:
-    """`load_tools(spec)`: the tools of a file, or of a built-in module by short name.
+# Where each docstring style documents a parameter.
+_SECTIONS = {
+    docstring_parser.DocstringStyle.GOOGLE: "under `Args:` in the docstring",
+    docstring_parser.DocstringStyle.NUMPYDOC: (
+        "under `Parameters` in the docstring (NumPy style: `name : type`, then the "
+        "description indented below it)"
+    ),
+    docstring_parser.DocstringStyle.REST: "with `:param {name}: ...` in the docstring",
+    docstring_parser.DocstringStyle.EPYDOC: "with `@param {name}: ...` in the docstring",
+}
 
-    Raises:
-        UserError: The file or built-in cannot be loaded, or has functions that are not tools.
-    """
-    return load_tools(spec)
+
+def _where_to_document(tool: Tool, name: str) -> str:
+    """How to document parameter `name`, in the docstring style the tool already uses."""
+    function = behind_partials(tool.function)
+    if name not in signature_names(function):  # a raw JSON-schema tool
+        return "give it a `description` in the tool's JSON schema"
+    text = inspect.getdoc(function) or ""
+    try:
+        doc = docstring_parser.parse(text)
+    except docstring_parser.ParseError:
+        doc = None
+    style = doc.style if doc is not None and doc.meta else docstring_parser.DocstringStyle.GOOGLE
+    section = _SECTIONS.get(
+        style or docstring_parser.DocstringStyle.GOOGLE,
+        _SECTIONS[docstring_parser.DocstringStyle.GOOGLE],
+    )
+    return "document it " + section.format(name=name)
 
 
 def tool_warnings(tool: Tool) -> list[str]:
@@ -220,6 +290,6 @@ def tool_warnings(tool: Tool) -> list[str]:
         if not (isinstance(schema, dict) and str(schema.get("description", "")).strip()):
             warnings.append(
                 f"tool `{tool.name}` ({place}): parameter `{name}` has no description: "
-                "document it under `Args:` in the docstring"
+                + _where_to_document(tool, name)
             )
     return warnings

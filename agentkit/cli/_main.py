@@ -8,6 +8,8 @@ so that `agentkit --help` stays fast.
 Exit status: 0 success; 1 the run failed (the endpoint is unreachable or answered an error,
 max turns or a usage limit was reached, a tool kept failing); 2 a usage error (a bad option,
 a missing or broken agent or tool file, an unknown built-in tool, an invalid configuration);
+3 `run` answered on the offline model because no endpoint is configured (a script that lost
+its key does not "succeed"; `--offline` chooses that model on purpose and exits 0);
 130 interrupted with Ctrl-C.
 """
 
@@ -30,22 +32,24 @@ if TYPE_CHECKING:
     from agentkit.cli._load import Options
     from agentkit.cli._render import Renderer
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_RUN_ERROR", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OFFLINE", "EXIT_RUN_ERROR", "EXIT_USAGE", "main"]
 
 EXIT_RUN_ERROR = 1
 EXIT_USAGE = 2
+EXIT_OFFLINE = 3
 EXIT_INTERRUPTED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _EPILOG = """\b
 Endpoint: AGENTKIT_API_KEY (or OPENAI_API_KEY), AGENTKIT_BASE_URL (or OPENAI_BASE_URL,
-or --base-url), AGENTKIT_MODEL (or --model). With neither a key nor a base URL, agentkit
-runs on the offline model, which calls tools but is not a language model.
+or --base-url), AGENTKIT_MODEL (or --model). When nothing names an endpoint or a model,
+agentkit runs on the offline model, which calls tools but is not a language model.
 
 \b
 Exit status: 0 success; 1 the run failed (endpoint error, max turns, usage limit, a tool
-kept failing); 2 usage error (bad option, agent or tool file); 130 interrupted."""
+kept failing); 2 usage error (bad option, agent or tool file, a model without an endpoint);
+3 answered offline because no endpoint is configured; 130 interrupted."""
 
 
 class _Commands(click.Group):
@@ -78,6 +82,23 @@ def main() -> None:
     """Run tool-calling Llama 3.1 agents from the command line."""
 
 
+def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter(f"is empty: give a value, or leave {param.opts[0]} out")
+    return value
+
+
+def _tool_specs(specs: tuple[str, ...]) -> tuple[str, ...]:
+    """`--tools clock,calculator` is two specs (unless a file is named so)."""
+    out: list[str] = []
+    for spec in specs:
+        if "," in spec and not os.path.exists(spec):
+            out.extend(part.strip() for part in spec.split(",") if part.strip())
+        else:
+            out.append(spec)
+    return tuple(out)
+
+
 def _agent_options(command: F) -> F:
     """The options shared by `run` and `chat`."""
     decorators = [
@@ -87,11 +108,18 @@ def _agent_options(command: F) -> F:
             multiple=True,
             metavar="FILE_OR_NAME",
             help="Add the tools of a .py file (its @tool functions, else its public "
-            "functions) or a built-in module (calculator, clock, files, ...). Repeatable.",
+            "functions) or a built-in module (calculator, clock, files, ...). Repeatable, "
+            "or comma-separated: --tools clock,calculator.",
         ),
-        click.option("--model", help="Model id (default: $AGENTKIT_MODEL, else Llama 3.1 70B)."),
         click.option(
-            "--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1."
+            "--model",
+            callback=_not_empty,
+            help="Model id (default: $AGENTKIT_MODEL, else Llama 3.1 70B).",
+        ),
+        click.option(
+            "--base-url",
+            callback=_not_empty,
+            help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1.",
         ),
         click.option("--system", help="System prompt (replaces the agent's instructions)."),
         click.option(
@@ -101,6 +129,9 @@ def _agent_options(command: F) -> F:
         click.option("--approve", is_flag=True, help="Ask y/n before every tool call."),
         click.option(
             "--json", "json_output", is_flag=True, help="One JSON event per line on stdout."
+        ),
+        click.option(
+            "--plain", is_flag=True, help="Answers as plain text (no Markdown rendering)."
         ),
         click.option(
             "-v", "--verbose", is_flag=True, help="Full tool arguments and results; tracebacks."
@@ -116,7 +147,7 @@ def _options(target: str | None, flags: dict[str, Any]) -> Options:
 
     return Options(
         target=target,
-        tools=tuple(flags["tools"]),
+        tools=_tool_specs(flags["tools"]),
         model=flags["model"],
         base_url=flags["base_url"],
         system=flags["system"],
@@ -125,6 +156,7 @@ def _options(target: str | None, flags: dict[str, Any]) -> Options:
         approve=flags["approve"],
         json=flags["json_output"],
         verbose=flags["verbose"],
+        plain=flags["plain"],
     )
 
 
@@ -261,7 +293,7 @@ def run(args: tuple[str, ...], **flags: Any) -> None:
     """
     target, prompt = _split_run_args(args)
     if prompt == "-":
-        prompt = sys.stdin.read()
+        prompt = sys.stdin.read().rstrip("\r\n")  # `echo hello |` ends with a newline
         if not prompt.strip():
             raise click.UsageError("the prompt read from stdin is empty")
     elif not prompt.strip():
@@ -299,21 +331,22 @@ def chat(target: str | None, **flags: Any) -> None:
 
 
 @main.command("tools")
-@click.argument("specs", nargs=-1, metavar="[FILE_OR_NAME]...")
+@click.argument("specs", nargs=-1, metavar="[FILE_OR_NAME_OR_TARGET]...")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of failures.")
 def tools_command(specs: tuple[str, ...], verbose: bool) -> None:
-    """Print the JSON schema of every tool a file (or built-in module) provides.
+    """Print the tool definitions a tool file, built-in module or agent sends the model.
 
-    Warns on stderr about tools and parameters without a description: the way to
-    check what the model will be told. Without arguments, lists only the names of the
-    built-in tool modules; `agentkit tools NAME` prints their schemas.
+    An agent file (or FILE.py:NAME, package.module:NAME) shows its agent's tools, exactly
+    as each request offers them; no key is needed. Warns on stderr about tools and
+    parameters without a description, and about functions left out. Without arguments,
+    lists only the names of the built-in tool modules.
     """
     from agentkit.cli._load import Options
 
     options = Options(verbose=verbose)
 
     def body(renderer: Renderer) -> int:
-        from agentkit.cli._load import load_tool_file, tool_warnings
+        from agentkit.cli._inspect import inspect_specs
         from agentkit.tools import builtin_tool_names
 
         if not specs:
@@ -322,13 +355,10 @@ def tools_command(specs: tuple[str, ...], verbose: bool) -> None:
                 f"built-in tool modules: {names}; run `agentkit tools NAME` for their schemas"
             )
             return 0
-        definitions = []
-        for spec in specs:
-            for tool in load_tool_file(spec):
-                definitions.append(tool.definition())
-                for warning in tool_warnings(tool):
-                    click.echo(f"warning: {warning}", err=True)
-        click.echo(json.dumps(definitions, indent=2, ensure_ascii=False))
+        inspected = inspect_specs(specs)
+        for note in inspected.notes:
+            click.echo(note, err=True)
+        click.echo(json.dumps(inspected.definitions, indent=2, ensure_ascii=False))
         return 0
 
     _execute(options, body)

@@ -3,11 +3,17 @@
 Everything the model or a tool wrote is printed through `_text.clean` (no terminal
 escapes, control characters or bidi overrides). Tool calls, notices, usage and errors go to
 stderr; stdout carries only the answer (or, with `--json`, one JSON object per line), so it
-can be piped.
+can be piped. On a terminal the answer is rendered as Markdown (`_markdown`) unless
+`--plain`; piped, it is the text as the model wrote it.
 
 Approvals read one line from stdin: "y" or "yes" approves, anything else declines, and a
 closed stdin (a script that gave no answer) declines. With `--json` the question is itself a
-JSON line (`approval_requested`) and the answer is echoed as `approval_answered`.
+JSON line (`approval_requested`) and the answer is echoed as `approval_answered`. In the
+chat, `/exit` (or `/quit`) as the answer leaves the chat (`LeaveRequested`).
+
+In `--json`, a reply's `usage.tool_calls` counts the calls it made, token counts the server
+did not report are `null` (not 0), and `run_finished` says `"offline": true` when the
+offline model answered.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from rich.status import Status
 from rich.text import Text
 
 from agentkit.cli._load import Options
+from agentkit.cli._markdown import MarkdownStream, render_markdown
 from agentkit.cli._text import (
     LINE_CHARS,
     RESULT_LINES,
@@ -56,6 +63,7 @@ from agentkit.tools import Tool
 __all__ = [
     "ApprovalInterrupted",
     "JsonRenderer",
+    "LeaveRequested",
     "Renderer",
     "TextRenderer",
     "error_line",
@@ -70,6 +78,10 @@ class ApprovalInterrupted(BaseException):
     A BaseException, like the KeyboardInterrupt it stands for: the run treats an `Exception`
     from an approval callback as a failed check and goes on, which Ctrl-C must not be.
     """
+
+
+class LeaveRequested(BaseException):
+    """`/exit` typed at an approval prompt in the chat: the turn stops and the chat ends."""
 
 
 @contextmanager
@@ -118,6 +130,13 @@ class Renderer(ABC):
         self.verbose = verbose
         self.hidden_tool: str | None = None
         self.session_usage = Usage()
+        self.offline = False  # the offline model answers
+        self.auto_offline = False  # ... because nothing named an endpoint or a model
+        self.leave_words: frozenset[str] = frozenset()  # answers that leave (the chat's /exit)
+
+    def _check_leave(self, answer: str | None) -> None:
+        if answer is not None and answer.strip().lower() in self.leave_words:
+            raise LeaveRequested(answer.strip())
 
     def event(self, event: Event) -> None:
         """Show one event of the run (and count what it used)."""
@@ -173,7 +192,14 @@ class TextRenderer(Renderer):
     """For people: the answer on stdout as it streams; tool calls dimmed on stderr."""
 
     def __init__(
-        self, *, stdin: TextIO, out: Console, err: Console, verbose: bool, spinner: bool
+        self,
+        *,
+        stdin: TextIO,
+        out: Console,
+        err: Console,
+        verbose: bool,
+        spinner: bool,
+        markdown: bool = False,
     ) -> None:
         super().__init__(stdin=stdin, err=err, verbose=verbose)
         self.out = out
@@ -181,6 +207,7 @@ class TextRenderer(Renderer):
         self._line_open = False
         self._reply_text = False
         self._stream = StreamCleaner()
+        self._markdown = MarkdownStream(out) if markdown else None
 
     def _spin(self, text: str) -> None:
         if self._status is not None:
@@ -190,6 +217,8 @@ class TextRenderer(Renderer):
     def pause(self) -> None:
         if self._status is not None:
             self._status.stop()
+        if self._markdown is not None:
+            self._markdown.finish()
         if self._line_open:
             self.out.print()
             self._line_open = False
@@ -214,7 +243,10 @@ class TextRenderer(Renderer):
         if self._status is not None:
             self._status.stop()
         text = self._stream.feed(text)
-        if text:
+        if text and self._markdown is not None:
+            self._markdown.feed(text)
+            self._reply_text = True
+        elif text:
             self.out.print(Text(text), end="")
             self._line_open = not text.endswith("\n")
             self._reply_text = True
@@ -252,7 +284,9 @@ class TextRenderer(Renderer):
     def _finished(self, output: Any) -> None:
         self.pause()
         if isinstance(output, str):
-            if output and not self._reply_text:
+            if output and not self._reply_text and self._markdown is not None:
+                self.out.print(render_markdown(clean(output)), soft_wrap=False)
+            elif output and not self._reply_text:
                 self.out.print(Text(clean(output)))
             return
         if hasattr(output, "model_dump_json"):
@@ -274,6 +308,7 @@ class TextRenderer(Renderer):
         except ApprovalInterrupted:
             self.err.print()  # end the question's line before "cancelled"
             raise
+        self._check_leave(answer)
         if answer is None:
             self.err.print(Text("(no answer on stdin: declined)", style="dim"))
         elif not _isatty(self.stdin):
@@ -307,19 +342,28 @@ class JsonRenderer(Renderer):
         self.stdout.flush()
 
     def _show(self, event: Event) -> None:
-        self._line(event_to_dict(event))
+        line = event_to_dict(event)
+        if isinstance(event, ModelReplyFinished):
+            made = [c for c in event.message.tool_calls if c.name != self.hidden_tool]
+            line["usage"] = {**usage_json(event.usage), "tool_calls": len(made)}
+        elif isinstance(event, RunFinished):
+            line["usage"] = usage_json(event.result.usage)
+            line["offline"] = self.offline
+        self._line(line)
 
     def approve(self, call: ToolCall) -> bool:
         request = event_to_dict(ToolCallStarted(call))
         self._line({**request, "type": "approval_requested"})
         if not _isatty(self.stdin):
             self.err.print(Text(_FROM_STDIN, style="dim"))
-        approved = _approves(_read_line(self.stdin))
+        answer = _read_line(self.stdin)
+        self._check_leave(answer)
+        approved = _approves(answer)
         self._line({"type": "approval_answered", "id": call.id, "approved": approved})
         return approved
 
     def usage(self, usage: Usage, scope: str = "") -> None:
-        self._line({"type": "usage", **usage.to_dict(), **({"scope": scope} if scope else {})})
+        self._line({"type": "usage", **usage_json(usage), **({"scope": scope} if scope else {})})
 
     def tools(self, tools: Iterable[Tool]) -> None:
         self._line({"type": "tools", "tools": [t.definition() for t in tools]})
@@ -333,6 +377,14 @@ class JsonRenderer(Renderer):
 
     def cancelled(self) -> None:
         self._line({"type": "cancelled"})
+
+
+def usage_json(usage: Usage) -> dict[str, Any]:
+    """`usage.to_dict()`, with the token counts `null` when the server reported none."""
+    data = usage.to_dict()
+    if not usage.total_tokens:
+        data.update(prompt_tokens=None, completion_tokens=None, total_tokens=None)
+    return data
 
 
 def error_line(exc: BaseException, code: int, message: str | None = None) -> dict[str, Any]:
@@ -362,7 +414,8 @@ class _Console(Console):
 
 
 def make_renderer(options: Options) -> Renderer:
-    """JSON lines with `--json`; else rich on a terminal, plain text when stdout is piped."""
+    """JSON lines with `--json`; else rich on a terminal (Markdown rendered unless `--plain`),
+    plain text when stdout is piped."""
     stdout_tty = sys.stdout.isatty()
     colour = stdout_tty and sys.stderr.isatty() and not options.json
     err = _Console(
@@ -373,4 +426,11 @@ def make_renderer(options: Options) -> Renderer:
     out = _Console(
         file=sys.stdout, force_terminal=stdout_tty, highlight=False, emoji=False, soft_wrap=True
     )
-    return TextRenderer(stdin=sys.stdin, out=out, err=err, verbose=options.verbose, spinner=colour)
+    return TextRenderer(
+        stdin=sys.stdin,
+        out=out,
+        err=err,
+        verbose=options.verbose,
+        spinner=colour,
+        markdown=stdout_tty and not options.plain,
+    )

@@ -1,8 +1,10 @@
 """`agentkit run` (one prompt) and `agentkit chat` (a conversation), over the renderers.
 
 Each turn runs in its own event loop (`anyio.run`) and closes the model's connections at its
-end; between turns the chat reads stdin synchronously, with `readline` line editing on a
-terminal. Ctrl-C during a turn cancels that turn: the conversation goes on from before it.
+end; between turns the chat reads stdin synchronously: on a terminal through prompt_toolkit
+(`_prompt`: a paste is one message, `/multiline`, history across sessions, completion of the
+commands). Ctrl-C during a turn cancels that turn: the conversation goes on from before it.
+`/exit` typed at an approval prompt leaves the chat.
 A sync tool still running in its worker thread is abandoned (threads cannot be stopped): the
 next turn does not wait for it, and `cli` leaves without joining it.
 """
@@ -22,10 +24,11 @@ from anyio.abc import TaskStatus
 from agentkit._loop.output import OUTPUT_TOOL_NAME
 from agentkit.agent import Agent, RunResult
 from agentkit.cli._load import Options, load_agent
-from agentkit.cli._render import ApprovalInterrupted, Renderer
+from agentkit.cli._render import ApprovalInterrupted, LeaveRequested, Renderer
 from agentkit.errors import AgentkitError, UserError
 from agentkit.events import RunFinished
 from agentkit.messages import Message
+from agentkit.models.offline import OfflineModel
 
 __all__ = ["ChatSession", "prepare", "run_once"]
 
@@ -37,14 +40,18 @@ COMMANDS = (
     ("/tools", "the agent's tools"),
     ("/usage", "requests, tokens, tool calls and cost of the whole session (across /reset)"),
     ("/reset", "start a new conversation (the session's usage keeps counting)"),
+    ("/multiline", "Enter adds a line, Alt-Enter (or Esc, Enter) sends; again to switch back"),
     ("/exit", "leave (also /quit, or Ctrl-D); Ctrl-C cancels only the current answer"),
 )
+EXIT_WORDS = frozenset({"/exit", "/quit"})
 SESSION = "whole session"
 
 
 def prepare(options: Options, renderer: Renderer) -> Agent[Any]:
     """Load the agent for the options, with the renderer's approval prompt, and say how."""
     loaded = load_agent(options, renderer.approve)
+    renderer.offline = isinstance(loaded.agent.model, OfflineModel)
+    renderer.auto_offline = loaded.auto_offline
     for line in loaded.notices:
         renderer.notice(line)
     if loaded.agent.output_type not in (None, str):
@@ -132,7 +139,9 @@ def run_once(options: Options, prompt: str, renderer: Renderer) -> int:
     result = _run_turn(agent, prompt, None, renderer)
     if not options.json:
         renderer.usage(result.usage)
-    return 0
+    from agentkit.cli._main import EXIT_OFFLINE
+
+    return EXIT_OFFLINE if renderer.auto_offline else 0
 
 
 class ChatSession:
@@ -144,10 +153,15 @@ class ChatSession:
         self.agent = prepare(options, renderer)
         self.messages: list[Message] | None = None
         self.interactive = sys.stdin.isatty() and not options.json
-        if self.interactive:
-            # Line editing and history for input(); not on Windows, where input() still works.
+        renderer.leave_words = EXIT_WORDS
+        self.reader: Any = None
+        if self.interactive and sys.stdout.isatty():
+            from agentkit.cli._prompt import LineReader
+
+            self.reader = LineReader(COMMANDS)
+        elif self.interactive:
             with contextlib.suppress(ImportError):
-                import readline  # noqa: F401
+                import readline  # noqa: F401 - line editing for input()
 
     def run(self) -> int:
         """Read and answer prompts until /exit or the end of stdin; the exit status."""
@@ -164,13 +178,18 @@ class ChatSession:
                 if self._command(text):
                     return 0
                 continue
-            self._ask(text)
+            if self._ask(text):
+                return 0
 
     def _read(self) -> str | None:
         """The next line; None at the end of input. Ctrl-C at the prompt clears the line."""
         if not self.interactive:
             line = sys.stdin.readline()
             return line if line else None
+        if self.reader is not None:
+            self.renderer.pause()
+            read: str | None = self.reader.read()
+            return read
         while True:
             try:
                 return input("> " if sys.stdout.isatty() else "")
@@ -196,20 +215,34 @@ class ChatSession:
         elif command == "/reset":
             self.messages = None
             self.renderer.info("the conversation was reset (/usage still counts the whole session)")
+        elif command == "/multiline":
+            on = self.reader.toggle_multiline() if self.reader is not None else False
+            self.renderer.info(
+                "multi-line input: Enter adds a line, Alt-Enter (or Esc, Enter) sends"
+                if on
+                else "single-line input: Enter sends, Alt-Enter adds a line"
+                if self.reader is not None
+                else "/multiline needs a terminal; from a pipe, each line is one message"
+            )
         else:
             self.renderer.info(f"unknown command {command!r}: {CHAT_HELP}")
         return False
 
-    def _ask(self, prompt: str) -> None:
+    def _ask(self, prompt: str) -> bool:
+        """Answer one prompt; True when the user asked to leave (/exit at an approval)."""
         try:
             result = _run_turn(self.agent, prompt, self.messages, self.renderer)
+        except LeaveRequested:
+            self.renderer.info("(left during the turn: it is not part of the conversation)")
+            return True
         except (KeyboardInterrupt, ApprovalInterrupted):
             self.renderer.cancelled()
             self.renderer.info("(the cancelled turn is not part of the conversation)")
-            return
+            return False
         except UserError:
             raise
         except AgentkitError as exc:
             self.renderer.error(exc, 1)
-            return
+            return False
         self.messages = result.messages
+        return False

@@ -11,18 +11,16 @@ import importlib
 import inspect
 import os
 import re
-import sys
 import types
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from agentkit.agent import Agent
 from agentkit.errors import UserError
 from agentkit.tools import Tool, builtin_tool_names, import_path
+from agentkit.tools._imports import on_sys_path
 
-__all__ = ["load_target", "looks_like_target", "split_target"]
+__all__ = ["import_error", "load_target", "looks_like_target", "split_target"]
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -113,19 +111,6 @@ def _has_tools(module: types.ModuleType) -> bool:
     )
 
 
-@contextmanager
-def _on_sys_path(folder: str) -> Iterator[None]:
-    """`folder` first on sys.path while a module imports (so it can import its neighbours)."""
-    added = folder not in sys.path
-    if added:
-        sys.path.insert(0, folder)
-    try:
-        yield
-    finally:
-        if added and folder in sys.path:
-            sys.path.remove(folder)
-
-
 def _import_file(path: Path) -> types.ModuleType:
     if not _exists(path) or not path.is_file():
         raise UserError(
@@ -133,16 +118,15 @@ def _import_file(path: Path) -> types.ModuleType:
             "`agent = Agent(...)`, FILE.py:NAME, or package.module:NAME)"
         )
     try:
-        with _on_sys_path(str(path.resolve().parent)):
-            module = import_path(path, "agentkit_agent")
+        module = import_path(path, "agentkit_agent")
     except Exception as exc:
-        raise _import_error(str(path), exc) from exc
+        raise import_error(str(path), exc) from exc
     return module
 
 
 def _import_module(name: str) -> types.ModuleType:
     try:
-        with _on_sys_path(os.getcwd()):
+        with on_sys_path(os.getcwd()):
             return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
@@ -155,12 +139,12 @@ def _import_module(name: str) -> types.ModuleType:
                 f"no agent file or module named {name!r}: give a .py file that defines "
                 f"`agent = Agent(...)`, FILE.py:NAME, or package.module:NAME{hint}"
             ) from None
-        raise _import_error(name, exc) from exc
+        raise import_error(name, exc) from exc
     except Exception as exc:
-        raise _import_error(name, exc) from exc
+        raise import_error(name, exc) from exc
 
 
-def _import_error(what: str, exc: Exception) -> UserError:
+def import_error(what: str, exc: Exception) -> UserError:
     """The UserError for an import that failed: file:line for a syntax error."""
     if isinstance(exc, SyntaxError):
         return UserError(f"syntax error in {exc.filename or what}:{exc.lineno}: {exc.msg}")

@@ -12,20 +12,37 @@ import importlib.util
 import re
 import sys
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["attribute_of", "file_function", "import_path", "portable"]
+__all__ = ["attribute_of", "file_function", "import_path", "on_sys_path", "portable"]
 
 # The modules `import_path` made, with the file and the prefix of each.
 _FROM_FILE: dict[str, tuple[Path, str]] = {}
 
 
+@contextmanager
+def on_sys_path(folder: str) -> Iterator[None]:
+    """`folder` first on sys.path while a module imports (so it can import its neighbours)."""
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if added and folder in sys.path:
+            sys.path.remove(folder)
+
+
 def import_path(path: Path, prefix: str, *, reuse: bool = False) -> types.ModuleType:
     """Import a Python file as a fresh module named `{prefix}_{stem}_{hash of the path}`.
 
-    The module stays in `sys.modules` (pydantic resolves a tool's annotations through it);
-    if running it fails, it is removed and the exception propagates.
+    While it runs, its folder is first on `sys.path`, as `python file.py` would have it, so
+    `from helpers import x` finds the `helpers.py` beside it. The module stays in
+    `sys.modules` (pydantic resolves a tool's annotations through it); if running it
+    fails, it is removed and the exception propagates.
 
     Args:
         path: The .py file.
@@ -44,7 +61,8 @@ def import_path(path: Path, prefix: str, *, reuse: bool = False) -> types.Module
     sys.modules[name] = module
     _FROM_FILE[name] = (resolved, prefix)
     try:
-        spec.loader.exec_module(module)
+        with on_sys_path(str(resolved.parent)):
+            spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(name, None)
         _FROM_FILE.pop(name, None)

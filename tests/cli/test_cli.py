@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from rich.console import Console
 
 from agentkit import ToolCall
-from agentkit.cli import main
+from agentkit.cli import EXIT_OFFLINE, main
 from agentkit.cli._load import ENDPOINT_VARIABLES
 from agentkit.cli._render import TextRenderer
 from agentkit.events import (
@@ -139,7 +139,7 @@ def test_help_lists_the_commands_and_exit_statuses() -> None:
 
 def test_without_an_endpoint_it_runs_offline_and_says_so_once() -> None:
     result = invoke("run", "--tools", "calculator", "what is 17*23?")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == EXIT_OFFLINE, result.output
     assert "391" in result.stdout
     notices = [line for line in result.stderr.splitlines() if NOTICE in line]
     assert len(notices) == 1
@@ -160,7 +160,7 @@ def test_offline_flag_forces_the_offline_model_even_with_a_key(
 
 def test_prompt_dash_reads_stdin() -> None:
     result = invoke("run", "--tools", "calculator", "-", input="what is 6*7?\n")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == EXIT_OFFLINE, result.output
     assert "42" in result.stdout
 
 
@@ -175,7 +175,7 @@ def test_max_turns_exceeded_is_a_run_error() -> None:
 
 def test_json_prints_one_event_per_line() -> None:
     result = invoke("run", "--json", "--tools", "calculator", "what is 17*23?")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == EXIT_OFFLINE, result.output
     events = json_lines(result.stdout)
     assert [e["type"] for e in events] == [
         "model_request_started",
@@ -257,7 +257,7 @@ def test_json_with_approve_reads_answers_from_stdin() -> None:
 def test_a_tool_that_requires_approval_runs_when_the_user_says_yes(tmp_path: Path) -> None:
     tools = write(tmp_path, "danger.py", DANGER_TOOL)
     result = invoke("run", "--tools", str(tools), 'delete "notes.txt"', input="y\n")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == EXIT_OFFLINE, result.output
     assert "approve a call of `delete_file`?" in result.stderr
     assert "name: notes.txt" in result.stderr
     assert (tmp_path / "deleted.txt").read_text() == "notes.txt"
@@ -268,7 +268,7 @@ def test_a_tool_that_requires_approval_runs_when_the_user_says_yes(tmp_path: Pat
 def test_anything_but_yes_declines(tmp_path: Path, answer: str) -> None:
     tools = write(tmp_path, "danger.py", DANGER_TOOL)
     result = invoke("run", "--tools", str(tools), 'delete "notes.txt"', input=answer)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == EXIT_OFFLINE, result.output
     assert not (tmp_path / "deleted.txt").exists()
     assert "declined" in result.stdout
     if not answer:
@@ -299,7 +299,7 @@ def test_an_agent_files_own_approval_callback_is_kept(tmp_path: Path) -> None:
         """,
     )
     result = invoke("run", str(agent_file), 'delete "x.txt"')
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == EXIT_OFFLINE, result.output
     assert "approve" not in result.stderr
     assert (tmp_path / "deleted.txt").read_text() == "x.txt"
 
@@ -341,7 +341,7 @@ def test_agent_file_with_an_agent_under_another_name(tmp_path: Path) -> None:
     other = write(tmp_path, "other.py", "from agentkit import Agent\nbot = Agent('offline')\n")
     result = invoke("run", str(other), "hi")
     assert_user_error(result, 2, f"run {other}:bot")
-    assert invoke("run", f"{other}:bot", "hi").exit_code == 0
+    assert invoke("run", f"{other}:bot", "hi").exit_code == EXIT_OFFLINE
 
 
 def test_agent_name_that_is_not_an_agent(tmp_path: Path) -> None:
@@ -376,7 +376,7 @@ def test_a_built_in_given_as_target_suggests_the_tools_flag() -> None:
 @pytest.mark.parametrize("prompt", ["what is in notes.py", "explain the foo.bar:baz notation"])
 def test_a_prompt_that_mentions_a_file_is_a_prompt(prompt: str) -> None:
     result = invoke("run", prompt)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == EXIT_OFFLINE, result.output
     assert f"You said: {prompt}" in result.stdout
 
 
@@ -386,12 +386,12 @@ def test_a_lone_target_shaped_prompt_says_how_to_send_it() -> None:
     assert "echo calc:sqrt | agentkit run -" in result.stderr
 
 
-def test_a_lambda_in_a_tool_file_is_named_by_its_variable(tmp_path: Path) -> None:
+def test_a_lambda_alone_in_a_tool_file_leaves_it_without_tools_and_says_why(
+    tmp_path: Path,
+) -> None:
     tools = write(tmp_path, "lam.py", "triple = lambda x: 3 * x\n")
     result = invoke("tools", str(tools))
-    assert result.exit_code == 2
-    assert "tool `triple` (" in result.stderr and "no type annotation" in result.stderr
-    assert "<lambda>" not in result.stderr
+    assert_user_error(result, 2, "defines no tools", "`triple` is not a tool: a lambda")
 
 
 def test_run_errors_end_with_what_to_do_on_the_command_line() -> None:
@@ -409,7 +409,7 @@ def test_unknown_module_target() -> None:
 def test_an_agent_file_naming_its_model_runs_offline_without_an_endpoint(tmp_path: Path) -> None:
     keyed = write(tmp_path, "keyed.py", "from agentkit import Agent\nagent = Agent('some/model')\n")
     result = invoke("run", str(keyed), "hi")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == EXIT_OFFLINE, result.output
     assert "You said: hi" in result.stdout
     assert "no endpoint configured" in result.stderr and NOTICE in result.stderr
 
@@ -574,7 +574,7 @@ def test_a_terminal_gets_colours_but_never_the_tools_escapes() -> None:
 def test_verbose_shows_full_arguments_and_results() -> None:
     expression = "+".join(["1000"] * 40)
     quiet = invoke("run", "--tools", "calculator", f"compute {expression}")
-    assert quiet.exit_code == 0, quiet.output
+    assert quiet.exit_code == EXIT_OFFLINE, quiet.output
     assert expression not in quiet.stderr
     assert "…" in quiet.stderr
     loud = invoke("run", "-v", "--tools", "calculator", f"compute {expression}")
@@ -772,7 +772,7 @@ def test_console_script_and_python_dash_m() -> None:
         env=subprocess_env(),
         check=False,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == EXIT_OFFLINE, done.stderr
     assert "391" in done.stdout
     assert NOTICE in done.stderr
     failed = subprocess.run(
@@ -787,11 +787,19 @@ def test_console_script_and_python_dash_m() -> None:
     assert failed.stderr.strip().splitlines()[-1].startswith("error: unknown tool module")
 
 
-def test_model_flag_without_an_endpoint_says_it_is_not_used() -> None:
+def test_a_model_named_without_an_endpoint_is_refused_not_answered_offline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     result = invoke("run", "--model", "vendor/model", "hello")
-    assert result.exit_code == 0, result.output
-    assert "--model vendor/model is not used without an endpoint" in result.stderr
-    assert "You said: hello" in result.stdout
+    assert_user_error(result, 2, "--model vendor/model names a model, but no endpoint", "--offline")
+    assert result.stdout == ""
+    monkeypatch.setenv("AGENTKIT_MODEL", "llama3.1")
+    result = invoke("run", "hello")
+    assert_user_error(result, 2, "AGENTKIT_MODEL=llama3.1 names a model", "AGENTKIT_BASE_URL")
+    # --offline, or the model "offline", is a choice: answered, exit status 0.
+    assert invoke("run", "--offline", "hello").exit_code == 0
+    monkeypatch.setenv("AGENTKIT_MODEL", "offline")
+    assert invoke("run", "hello").exit_code == 0
 
 
 def test_target_forms_file_colon_name_and_module_colon_name(
@@ -803,10 +811,10 @@ def test_target_forms_file_colon_name_and_module_colon_name(
     write(package, "agents.py", "from agentkit import Agent\nhelper = Agent('offline')\n")
     monkeypatch.chdir(tmp_path)
     by_module = invoke("run", "mybots.agents:helper", "hi")
-    assert by_module.exit_code == 0, by_module.output
+    assert by_module.exit_code == EXIT_OFFLINE, by_module.output
     assert "You said: hi" in by_module.stdout
     by_file = invoke("run", "mybots/agents.py:helper", "hi")
-    assert by_file.exit_code == 0, by_file.output
+    assert by_file.exit_code == EXIT_OFFLINE, by_file.output
     assert str(tmp_path) not in sys.path
 
 
@@ -956,7 +964,7 @@ def test_a_tool_file_given_as_target_suggests_tools_flag(
     result = invoke("run", "ok_tools.py", "hi")
     assert_user_error(result, 2, "ok_tools.py defines tools but no `agent`")
     assert "`agentkit run --tools ok_tools.py PROMPT`" in result.stderr
-    assert invoke("run", "--tools", "ok_tools.py", "double 4").exit_code == 0
+    assert invoke("run", "--tools", "ok_tools.py", "double 4").exit_code == EXIT_OFFLINE
 
 
 def test_a_named_object_that_is_missing_is_reported_as_not_found(

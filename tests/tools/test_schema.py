@@ -1085,9 +1085,7 @@ def test_local_class_under_string_annotations_is_reported_not_guessed() -> None:
     assert "name 'Local' is not defined" in problem
 
 
-@pytest.mark.parametrize(
-    "name", ["", "has space", "a" * 129, "naïve", "semi;colon", "slash/name"]
-)
+@pytest.mark.parametrize("name", ["", "has space", "a" * 129, "naïve", "semi;colon", "slash/name"])
 def test_invalid_names(name: str) -> None:
     assert _problems(scalars, name=name) == [
         f"tool name {name!r} is not valid: use 1 to 128 letters, digits, '_', '-' or '.' "
