@@ -5,6 +5,7 @@
 | AGENTKIT_BASE_URL, else OPENAI_BASE_URL | the endpoint when `base_url` is not given |
 | AGENTKIT_API_KEY, else OPENAI_API_KEY | the key when `api_key` is not given |
 | AGENTKIT_MODEL | the model id of demos and agent files that ask `model_from_env()` |
+| XDG_STATE_HOME | where `agentkit chat` keeps its input history (`~/.local/state` when unset) |
 
 Nothing else in `agentkit` reads `os.environ`; the ready-made tools read their own settings
 (`AGENTKIT_FILES_ROOT`, `AGENTKIT_SANDBOX`, ...) through `setting()`.
