@@ -4,6 +4,13 @@ An HTTP connection pool belongs to one event loop, and an agent may be used from
 (`run_sync` starts one each time, threads have their own): one client per loop, keyed by
 id and held with a weak reference to the loop. Under asyncio the SDK's aiohttp transport is
 used when installed: it costs far less CPU per request, and far less under concurrency.
+
+A client needs closing before its event loop ends, and the simplest async program,
+`asyncio.run(main())` with `await agent.run(...)` and no `async with agent`, never closes it:
+aiohttp would print "Unclosed client session" at exit. So each asyncio client is tied to its
+loop's end: it is held by an async generator that the loop itself registers and finalizes
+(`asyncio.run` and anyio close every live async generator before closing the loop), and whose
+`finally` closes the client. `aclose()` closes it sooner, the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import functools
 import importlib.util
 import warnings
 import weakref
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -36,6 +44,27 @@ def _quiet_large_body_warning() -> None:
     )
 
 
+async def _closed_at_loop_end(client: openai.AsyncOpenAI) -> AsyncGenerator[None, None]:
+    """Holds `client` until the event loop finalizes this generator (or `aclose()` does)."""
+    try:
+        yield
+    finally:
+        await client.close()
+
+
+def _tie_to_loop(client: openai.AsyncOpenAI) -> AsyncGenerator[None, None] | None:
+    """Start a holder of `client` in the running asyncio loop; None under another library."""
+    if sniffio.current_async_library() != "asyncio":
+        return None
+    holder = _closed_at_loop_end(client)
+    step = holder.__anext__()  # the loop's first-iteration hook registers the generator
+    try:
+        step.send(None)  # runs to the `yield` at once: nothing in it awaits before that
+    except StopIteration:
+        pass
+    return holder
+
+
 class Clients:
     """The clients an adapter talks through, made on first use in each event loop."""
 
@@ -55,7 +84,7 @@ class Clients:
         self.timeout = timeout
         self.transport = transport
         self.given = given
-        self._by_loop: dict[int, tuple[weakref.ref[Any], openai.AsyncOpenAI]] = {}
+        self._by_loop: dict[int, tuple[weakref.ref[Any], openai.AsyncOpenAI, Any]] = {}
 
     def get(self) -> openai.AsyncOpenAI:
         """The client of the running event loop."""
@@ -63,7 +92,7 @@ class Clients:
             return self.given
         loop = anyio.lowlevel.current_token().native_token
         entry = self._by_loop.get(id(loop))
-        if entry is not None and entry[0]() is loop:
+        if entry is not None and entry[0]() is loop and not entry[1].is_closed():
             return entry[1]
         import openai
 
@@ -75,9 +104,9 @@ class Clients:
             http_client=self._http_client(),
         )
         # Clients of loops that are gone cannot be closed any more; just let them go.
-        for key in [k for k, (ref, _) in self._by_loop.items() if ref() is None]:
+        for key in [k for k, (ref, *_) in self._by_loop.items() if ref() is None]:
             del self._by_loop[key]
-        self._by_loop[id(loop)] = (weakref.ref(loop), client)
+        self._by_loop[id(loop)] = (weakref.ref(loop), client, _tie_to_loop(client))
         return client
 
     def _http_client(self) -> Any:
@@ -100,5 +129,10 @@ class Clients:
         if self.given is not None:
             return
         entry = self._by_loop.pop(id(anyio.lowlevel.current_token().native_token), None)
-        if entry is not None:
-            await entry[1].close()
+        if entry is None:
+            return
+        _, client, holder = entry
+        if holder is not None:
+            await holder.aclose()  # its `finally` closes the client
+        else:
+            await client.close()
