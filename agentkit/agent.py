@@ -27,7 +27,7 @@ from agentkit.models import OUTPUT_TOOL_NAME, Model, ModelSettings
 from agentkit.models._base import check_settings
 from agentkit.models._resolve import resolve_model
 from agentkit.tools import Tool, ToolRegistry
-from agentkit.usage import UsageLimits
+from agentkit.usage import UsageLimits, check_price
 
 __all__ = ["Agent", "AgentConfig", "RunResult", "UsageLimits"]
 
@@ -60,6 +60,7 @@ class AgentConfig:
     max_retries: int = 2
     timeout: float = 60.0
     deadline: float = 600.0
+    price: tuple[float, float] | None = None
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(AgentConfig))
@@ -92,6 +93,8 @@ class Agent(Generic[OutputT]):
         timeout: Seconds the SDK waits to connect and between bytes of a reply.
         deadline: Seconds one model request may take in all, retries and streaming included
             (a slow drip never trips `timeout`; this stops it).
+        price: (input, output) US dollars per million tokens for this agent's model, over
+            `agentkit.messages.PRICES`; the cost in `Usage` is estimated from it.
     """
 
     def __init__(
@@ -114,10 +117,13 @@ class Agent(Generic[OutputT]):
         max_retries: int = 2,
         timeout: float = 60.0,
         deadline: float = 600.0,
+        price: tuple[float, float] | None = None,
     ) -> None:
         problems = config_problems(
             max_turns, max_tool_failures, max_parallel_tools, max_result_chars
         )
+        if price is not None and (price_problem := check_price(price)) is not None:
+            problems.append(price_problem)
         built = Collector(problems)
         tools_ = built(registry, tools)
         model_ = built(
@@ -157,6 +163,7 @@ class Agent(Generic[OutputT]):
             max_retries=max_retries,
             timeout=timeout,
             deadline=deadline,
+            price=None if price is None else (float(price[0]), float(price[1])),
         )
         self.model: Model = model_
         self.tools: ToolRegistry = tools_
@@ -171,6 +178,7 @@ class Agent(Generic[OutputT]):
             approve_all_tools=approve_all_tools,
             max_parallel_tools=max_parallel_tools,
             max_result_chars=max_result_chars,
+            price=self.config.price,
         )
 
     # The configuration, read through the agent as before.

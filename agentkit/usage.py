@@ -7,22 +7,73 @@ from typing import Any
 
 from agentkit.errors import UserError
 
-__all__ = ["PRICES", "Usage", "UsageLimits", "estimate_cost"]
+__all__ = [
+    "PRICES",
+    "PRICES_READ_ON",
+    "Usage",
+    "UsageLimits",
+    "check_price",
+    "estimate_cost",
+    "priced",
+]
 
 
-# US dollars per million tokens, (input, output). Extend it for your provider:
-# `agentkit.messages.PRICES["my-model"] = (0.1, 0.2)`.
+# US dollars per million tokens, (input, output), by model id as each provider spells it,
+# read on PRICES_READ_ON from the providers' model pages and price lists. Prices change:
+# extend or correct it for your provider (`agentkit.messages.PRICES["my-model"] = (0.1, 0.2)`),
+# or give one agent its own price (`Agent(..., price=(0.1, 0.2))`).
+# Not listed, because no price could be read for them: haimaker's Llama 3.1 8B and 405B,
+# Groq's Llama 3.1 70B (`llama-3.1-70b-versatile`, retired), Together's 8B and 405B Turbo.
+# Self-hosted servers (vLLM, Ollama, llama.cpp) cost no tokens: their cost stays unknown.
+PRICES_READ_ON = "2026-12-07"
 PRICES: dict[str, tuple[float, float]] = {
+    # haimaker: its model page for Llama 3.1 70B Instruct.
     "meta-llama/llama-3.1-70b-instruct": (0.40, 0.40),
+    # Groq: Llama 3.1 8B Instant, as Groq's price list gives it (in a public copy of that
+    # list; groq.com's own page could not be read).
+    "llama-3.1-8b-instant": (0.05, 0.08),
+    # Together: Llama 3.1 70B Instruct Turbo, from a listing of Together's serverless prices.
+    "meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo": (0.88, 0.88),
 }
 
 
-def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """Estimated cost in US dollars of the tokens, or None when the model has no known price."""
-    price = PRICES.get(model) or PRICES.get(model.lower())
+def check_price(price: object) -> str | None:
+    """A problem with a price, `(input, output)` in US dollars per million tokens; or None."""
+    numbers = (
+        isinstance(price, tuple | list)
+        and len(price) == 2
+        and all(isinstance(p, int | float) and not isinstance(p, bool) and p >= 0 for p in price)
+    )
+    if not numbers:
+        return (
+            "price must be (input, output) in US dollars per million tokens, two numbers "
+            f">= 0, e.g. (0.40, 0.40); got {price!r:.80}"
+        )
+    return None
+
+
+def estimate_cost(
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    price: tuple[float, float] | None = None,
+) -> float | None:
+    """Estimated cost in US dollars of the tokens, at `price` or else the model's in PRICES;
+    None when it has no known price."""
+    price = price or PRICES.get(model) or PRICES.get(model.lower())
     if price is None:
         return None
     return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+
+
+def priced(usage: Usage, price: tuple[float, float]) -> Usage:
+    """`usage` with its cost at `price` (still unknown when no tokens were reported)."""
+    if not usage.total_tokens:
+        return usage
+    cost = (usage.prompt_tokens * price[0] + usage.completion_tokens * price[1]) / 1_000_000
+    return Usage(
+        usage.requests, usage.prompt_tokens, usage.completion_tokens, usage.tool_calls, cost
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +85,8 @@ class Usage:
         prompt_tokens: Input tokens, as the server reported them.
         completion_tokens: Output tokens, as the server reported them.
         tool_calls: Tool calls executed.
-        cost: Estimated cost in US dollars from `PRICES`; None when the model has no price.
+        cost: Estimated cost in US dollars, from the agent's `price` or `PRICES`; None when
+            the model has no price (or the server reported no tokens).
     """
 
     requests: int = 0

@@ -44,6 +44,7 @@ class Loop:
         approve_all_tools: bool,
         max_parallel_tools: int,
         max_result_chars: int,
+        price: tuple[float, float] | None = None,
     ) -> None:
         self.model = model
         self.tools = tools
@@ -54,7 +55,7 @@ class Loop:
         definitions = list(tools.definitions)
         if output is not None:
             definitions.append(output.definition)
-        self.replies = ReplyStep(model, definitions)
+        self.replies = ReplyStep(model, definitions, price)
         self.calls = CallStep(tools, output)
         self.executor = Executor(
             tools,

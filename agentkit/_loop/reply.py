@@ -20,7 +20,7 @@ from agentkit.events import Event, ModelReplyFinished, ModelRequestStarted, Text
 from agentkit.llama import TextGate, extract_tool_calls, strip_special_tokens
 from agentkit.messages import AssistantMessage, ToolCall, new_call_id, parse_arguments
 from agentkit.models import Model, ModelResponse, ModelSettings, ToolUseFailed
-from agentkit.usage import Usage
+from agentkit.usage import Usage, priced
 
 __all__ = ["ReplyStep"]
 
@@ -31,11 +31,18 @@ class ReplyStep:
     Args:
         model: The model.
         definitions: The tool definitions sent with each request (the output tool included).
+        price: The agent's own price, (input, output) dollars per million tokens, if any.
     """
 
-    def __init__(self, model: Model, definitions: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        model: Model,
+        definitions: Sequence[Mapping[str, Any]],
+        price: tuple[float, float] | None = None,
+    ) -> None:
         self.model = model
         self.definitions = definitions
+        self.price = price
 
     async def reply(
         self, run: RunState, settings: ModelSettings, stream: bool, turn: int
@@ -50,7 +57,7 @@ class ReplyStep:
                         yield delta
                 else:
                     response = await self.model.request(run.messages, self.definitions, settings)
-                    run.add_reply(self._recovered(self._redacted(response)))
+                    run.add_reply(self._priced(self._recovered(self._redacted(response))))
             except ToolUseFailed as exc:
                 if not self._from_failed_generation(run, exc):
                     continue  # the model is asked once more
@@ -106,7 +113,14 @@ class ReplyStep:
         # Held call text is dropped only when it was taken as calls.
         if rest := gate.finish(keep_calls=not recovered.message.tool_calls):
             yield TextDelta(rest)
-        run.add_reply(recovered)
+        run.add_reply(self._priced(recovered))
+
+    def _priced(self, response: ModelResponse) -> ModelResponse:
+        """The reply with its cost at the agent's own price, when it has one."""
+        if self.price is None:
+            return response
+        usage = priced(response.usage, self.price)
+        return ModelResponse(response.message, usage, response.finish_reason)
 
     def _redacted(self, response: ModelResponse) -> ModelResponse:
         """The reply without the endpoint's secrets: a server or model may echo the API key."""

@@ -15,6 +15,7 @@ loop's end: it is held by an async generator that the loop itself registers and 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import warnings
@@ -58,10 +59,8 @@ def _tie_to_loop(client: openai.AsyncOpenAI) -> AsyncGenerator[None, None] | Non
         return None
     holder = _closed_at_loop_end(client)
     step = holder.__anext__()  # the loop's first-iteration hook registers the generator
-    try:
+    with contextlib.suppress(StopIteration):
         step.send(None)  # runs to the `yield` at once: nothing in it awaits before that
-    except StopIteration:
-        pass
     return holder
 
 
