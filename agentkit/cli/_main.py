@@ -67,7 +67,7 @@ class _Commands(click.Group):
         except click.UsageError as exc:
             flags = self._argv[: self._argv.index("--")] if "--" in self._argv else self._argv
             if "--json" in flags:
-                from agentkit.cli._render import error_line, json_line
+                from agentkit.cli._jsonlines import error_line, json_line
 
                 line = error_line(exc, exc.exit_code, exc.format_message())
                 click.echo(json_line(line))
@@ -77,7 +77,7 @@ class _Commands(click.Group):
 @click.group(
     cls=_Commands, epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
 )
-@click.version_option(package_name="agentkit", prog_name="agentkit")
+@click.version_option(package_name="agentkit-llama", prog_name="agentkit")
 def main() -> None:
     """Run tool-calling Llama 3.1 agents from the command line."""
 

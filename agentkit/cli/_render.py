@@ -6,14 +6,12 @@ stderr; stdout carries only the answer (or, with `--json`, one JSON object per l
 can be piped. On a terminal the answer is rendered as Markdown (`_markdown`) unless
 `--plain`; piped, it is the text as the model wrote it.
 
+The `--json` renderer is in `_jsonlines`.
+
 Approvals read one line from stdin: "y" or "yes" approves, anything else declines, and a
 closed stdin (a script that gave no answer) declines. With `--json` the question is itself a
 JSON line (`approval_requested`) and the answer is echoed as `approval_answered`. In the
 chat, `/exit` (or `/quit`) as the answer leaves the chat (`LeaveRequested`).
-
-In `--json`, a reply's `usage.tool_calls` counts the calls it made, token counts the server
-did not report are `null` (not 0), and `run_finished` says `"offline": true` when the
-offline model answered.
 """
 
 from __future__ import annotations
@@ -46,7 +44,6 @@ from agentkit.cli._text import (
     format_usage,
     plural,
 )
-from agentkit.errors import ModelError
 from agentkit.events import (
     Event,
     ModelReplyFinished,
@@ -55,19 +52,15 @@ from agentkit.events import (
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
-    event_to_dict,
 )
 from agentkit.messages import ToolCall, Usage
 from agentkit.tools import Tool
 
 __all__ = [
     "ApprovalInterrupted",
-    "JsonRenderer",
     "LeaveRequested",
     "Renderer",
     "TextRenderer",
-    "error_line",
-    "json_line",
     "make_renderer",
 ]
 
@@ -100,21 +93,21 @@ def _interruptible() -> Iterator[None]:
             signal.signal(signal.SIGINT, previous)
 
 
-def _read_line(stdin: TextIO) -> str | None:
+def read_line(stdin: TextIO) -> str | None:
     """One answer line without its newline; None when stdin is closed."""
     with _interruptible():
         line = stdin.readline()
     return line.rstrip("\r\n") if line else None
 
 
-_FROM_STDIN = "(stdin is not a terminal: the answer is read from its next line; y approves)"
+FROM_STDIN = "(stdin is not a terminal: the answer is read from its next line; y approves)"
 
 
-def _approves(answer: str | None) -> bool:
+def approves(answer: str | None) -> bool:
     return answer is not None and answer.strip().lower() in ("y", "yes")
 
 
-def _isatty(stream: TextIO) -> bool:
+def isatty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):  # replaced or closed streams
@@ -300,20 +293,20 @@ class TextRenderer(Renderer):
         self.err.print(Text(f"approve a call of `{clean(call.name)}`?", style="bold yellow"))
         for line in arguments_lines(call):
             self.err.print(Text(f"    {line}"))
-        if not _isatty(self.stdin):
-            self.err.print(Text(_FROM_STDIN, style="dim"))
+        if not isatty(self.stdin):
+            self.err.print(Text(FROM_STDIN, style="dim"))
         self.err.print(Text("[y/N] ", style="bold yellow"), end="")
         try:
-            answer = _read_line(self.stdin)
+            answer = read_line(self.stdin)
         except ApprovalInterrupted:
             self.err.print()  # end the question's line before "cancelled"
             raise
         self._check_leave(answer)
         if answer is None:
             self.err.print(Text("(no answer on stdin: declined)", style="dim"))
-        elif not _isatty(self.stdin):
+        elif not isatty(self.stdin):
             self.err.print(Text(clean(answer)))  # a terminal echoes it; a pipe does not
-        return _approves(answer)
+        return approves(answer)
 
     def tools(self, tools: Iterable[Tool]) -> None:
         self.pause()
@@ -328,81 +321,6 @@ class TextRenderer(Renderer):
     def info(self, text: str) -> None:
         self.pause()
         self.err.print(Text(clean(text), style="dim"))
-
-
-class JsonRenderer(Renderer):
-    """For scripts: one JSON object per line on stdout (the events, approvals, errors)."""
-
-    def __init__(self, *, stdin: TextIO, stdout: TextIO, err: Console, verbose: bool) -> None:
-        super().__init__(stdin=stdin, err=err, verbose=verbose)
-        self.stdout = stdout
-
-    def _line(self, data: dict[str, Any]) -> None:
-        self.stdout.write(json_line(data) + "\n")
-        self.stdout.flush()
-
-    def _show(self, event: Event) -> None:
-        line = event_to_dict(event)
-        if isinstance(event, ModelReplyFinished):
-            made = [c for c in event.message.tool_calls if c.name != self.hidden_tool]
-            line["usage"] = {**usage_json(event.usage), "tool_calls": len(made)}
-        elif isinstance(event, RunFinished):
-            line["usage"] = usage_json(event.result.usage)
-            line["offline"] = self.offline
-        self._line(line)
-
-    def approve(self, call: ToolCall) -> bool:
-        request = event_to_dict(ToolCallStarted(call))
-        self._line({**request, "type": "approval_requested"})
-        if not _isatty(self.stdin):
-            self.err.print(Text(_FROM_STDIN, style="dim"))
-        answer = _read_line(self.stdin)
-        self._check_leave(answer)
-        approved = _approves(answer)
-        self._line({"type": "approval_answered", "id": call.id, "approved": approved})
-        return approved
-
-    def usage(self, usage: Usage, scope: str = "") -> None:
-        self._line({"type": "usage", **usage_json(usage), **({"scope": scope} if scope else {})})
-
-    def tools(self, tools: Iterable[Tool]) -> None:
-        self._line({"type": "tools", "tools": [t.definition() for t in tools]})
-
-    def info(self, text: str) -> None:
-        self._line({"type": "info", "message": text})
-
-    def error(self, exc: BaseException, code: int) -> None:
-        super().error(exc, code)
-        self._line(error_line(exc, code))
-
-    def cancelled(self) -> None:
-        self._line({"type": "cancelled"})
-
-
-def usage_json(usage: Usage) -> dict[str, Any]:
-    """`usage.to_dict()`, with the token counts `null` when the server reported none."""
-    data = usage.to_dict()
-    if not usage.total_tokens:
-        data.update(prompt_tokens=None, completion_tokens=None, total_tokens=None)
-    return data
-
-
-def error_line(exc: BaseException, code: int, message: str | None = None) -> dict[str, Any]:
-    """The `--json` line that ends the output of a command that failed."""
-    line: dict[str, Any] = {
-        "type": "error",
-        "error": type(exc).__name__,
-        "message": str(exc) if message is None else message,
-        "exit_code": code,
-    }
-    if isinstance(exc, ModelError):
-        line.update(status=exc.status, endpoint=exc.endpoint)
-    return line
-
-
-def json_line(data: dict[str, Any]) -> str:
-    """One `--json` line; ensure_ascii: control characters travel as \\u escapes, never raw."""
-    return json.dumps(data, default=to_jsonable_python)
 
 
 class _Console(Console):
@@ -422,6 +340,8 @@ def make_renderer(options: Options) -> Renderer:
         file=sys.stderr, force_terminal=colour, highlight=False, emoji=False, soft_wrap=True
     )
     if options.json:
+        from agentkit.cli._jsonlines import JsonRenderer
+
         return JsonRenderer(stdin=sys.stdin, stdout=sys.stdout, err=err, verbose=options.verbose)
     out = _Console(
         file=sys.stdout, force_terminal=stdout_tty, highlight=False, emoji=False, soft_wrap=True
