@@ -301,11 +301,11 @@ class TextRenderer(Renderer):
         except ApprovalInterrupted:
             self.err.print()  # end the question's line before "cancelled"
             raise
-        self._check_leave(answer)
         if answer is None:
             self.err.print(Text("(no answer on stdin: declined)", style="dim"))
         elif not isatty(self.stdin):
             self.err.print(Text(clean(answer)))  # a terminal echoes it; a pipe does not
+        self._check_leave(answer)
         return approves(answer)
 
     def tools(self, tools: Iterable[Tool]) -> None:

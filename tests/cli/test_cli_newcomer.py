@@ -307,7 +307,8 @@ def test_exit_typed_at_an_approval_prompt_leaves_the_chat(tmp_path: Path, word: 
     )
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "deleted.txt").exists()
-    assert "You said: hello again" not in result.stdout
+    assert result.stderr.count("approve a call of `delete_file`?") == 1  # nothing after /exit
+    assert "hello again" not in result.output
 
 
 # -- item 14: Markdown on a terminal, plain when piped -------------------------------------------
