@@ -34,10 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OFFLINE", "EXIT_RUN_ERROR", "EXIT_USAGE", "main"]
 
-EXIT_RUN_ERROR = 1
-EXIT_USAGE = 2
-EXIT_OFFLINE = 3
-EXIT_INTERRUPTED = 130
+from agentkit.cli._status import EXIT_INTERRUPTED, EXIT_OFFLINE, EXIT_RUN_ERROR, EXIT_USAGE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -162,7 +159,8 @@ def _options(target: str | None, flags: dict[str, Any]) -> Options:
 
 def _execute(options: Options, body: Callable[[Renderer], int]) -> NoReturn:
     """Run a command body with the renderer, mapping failures to one line and an exit status."""
-    from agentkit.cli._render import ApprovalInterrupted, make_renderer
+    from agentkit.cli._output import make_renderer
+    from agentkit.cli._render import ApprovalInterrupted
     from agentkit.errors import AgentkitError, RunError
 
     threads_before = set(threading.enumerate())

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 import threading
 import traceback
 from abc import ABC, abstractmethod
@@ -31,7 +30,6 @@ from rich.console import Console
 from rich.status import Status
 from rich.text import Text
 
-from agentkit.cli._load import Options
 from agentkit.cli._markdown import MarkdownStream, render_markdown
 from agentkit.cli._text import (
     LINE_CHARS,
@@ -61,7 +59,6 @@ __all__ = [
     "LeaveRequested",
     "Renderer",
     "TextRenderer",
-    "make_renderer",
 ]
 
 
@@ -321,36 +318,3 @@ class TextRenderer(Renderer):
     def info(self, text: str) -> None:
         self.pause()
         self.err.print(Text(clean(text), style="dim"))
-
-
-class _Console(Console):
-    """A rich console that leaves a closed pipe to `cli` (rich itself would exit with 1)."""
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        raise BrokenPipeError("the reader of the output went away")
-
-
-def make_renderer(options: Options) -> Renderer:
-    """JSON lines with `--json`; else rich on a terminal (Markdown rendered unless `--plain`),
-    plain text when stdout is piped."""
-    stdout_tty = sys.stdout.isatty()
-    colour = stdout_tty and sys.stderr.isatty() and not options.json
-    err = _Console(
-        file=sys.stderr, force_terminal=colour, highlight=False, emoji=False, soft_wrap=True
-    )
-    if options.json:
-        from agentkit.cli._jsonlines import JsonRenderer
-
-        return JsonRenderer(stdin=sys.stdin, stdout=sys.stdout, err=err, verbose=options.verbose)
-    out = _Console(
-        file=sys.stdout, force_terminal=stdout_tty, highlight=False, emoji=False, soft_wrap=True
-    )
-    return TextRenderer(
-        stdin=sys.stdin,
-        out=out,
-        err=err,
-        verbose=options.verbose,
-        spinner=colour,
-        markdown=stdout_tty and not options.plain,
-    )

@@ -25,6 +25,7 @@ from agentkit._loop.output import OUTPUT_TOOL_NAME
 from agentkit.agent import Agent, RunResult
 from agentkit.cli._load import Options, load_agent
 from agentkit.cli._render import ApprovalInterrupted, LeaveRequested, Renderer
+from agentkit.cli._status import EXIT_OFFLINE
 from agentkit.errors import AgentkitError, UserError
 from agentkit.events import RunFinished
 from agentkit.messages import Message
@@ -139,8 +140,6 @@ def run_once(options: Options, prompt: str, renderer: Renderer) -> int:
     result = _run_turn(agent, prompt, None, renderer)
     if not options.json:
         renderer.usage(result.usage)
-    from agentkit.cli._main import EXIT_OFFLINE
-
     return EXIT_OFFLINE if renderer.auto_offline else 0
 
 

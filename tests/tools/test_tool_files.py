@@ -75,7 +75,7 @@ def test_decorated_functions_are_tools_and_lambdas_and_partials_are_named_as_ski
         "`triple` is not a tool",
         "`half` is not a tool",
     ]
-    with pytest.warns(UserWarning) as warned:
+    with pytest.warns(UserWarning, match="is not a tool") as warned:
         assert [t.name for t in load_tools(tools)] == ["square"]
     assert ["a lambda" in str(w.message) for w in warned] == [True, False]
 
