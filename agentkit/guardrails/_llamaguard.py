@@ -131,10 +131,16 @@ class LlamaGuard:
         return "<|begin_of_text|>" + prompt if self.begin_of_text else prompt
 
     async def aclose(self) -> None:
-        """Close the connections of the running event loop."""
+        """Close the connections of the running event loop (they die with it otherwise)."""
         entry = self._clients.pop(id(anyio.lowlevel.current_token().native_token), None)
         if entry is not None:
             await entry[1].close()
+
+    async def __aenter__(self) -> LlamaGuard:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def _judge(self, turns: Sequence[Turn]) -> Verdict:
         if self.api == "completions":
