@@ -1,0 +1,20 @@
+"""Tracing: agentkit runs as OpenTelemetry GenAI spans and metrics, and a short timeline.
+
+```python
+from agentkit.tracing import OpenTelemetryHook
+
+hook = OpenTelemetryHook()                 # the global providers; capture_content=False
+async for event in agent.stream("..."):    # until Agent(hooks=[hook]) does it for you
+    hook(event)
+```
+
+`OpenTelemetryHook` needs `pip install 'agentkit[otel]'` (opentelemetry-api only); without
+an SDK and an exporter configured it records nothing and costs next to nothing. `Recorder`
+and `render_timeline` need nothing: they keep a run's events with their times and print a
+timeline of requests, tool calls, durations and tokens (what `agentkit run --trace` shows).
+"""
+
+from ._otel import OpenTelemetryHook
+from ._timeline import Recorder, render_timeline
+
+__all__ = ["OpenTelemetryHook", "Recorder", "render_timeline"]
