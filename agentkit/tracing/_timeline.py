@@ -68,7 +68,7 @@ class _Timeline:
         if getattr(event, "type", None) == "agent_event":
             path = tuple(getattr(event, "path", ()))[1:]
             event = event.event
-        depth = len(path)
+        depth = 2 * len(path)  # a sub-agent's requests go under the call that started it
         who = f"{' > '.join(_clean(p, 24) for p in path)}: " if path else ""
         key = (getattr(event, "run_id", ""), path)
         kind = getattr(event, "type", None)
@@ -138,13 +138,16 @@ class _Timeline:
             f"{'s' if self.calls != 1 else ''}{failed}, "
             f"{self.tokens_in:,} tokens in / {self.tokens_out:,} out"
         )
+        for line in self.open_requests.values():
+            line.detail = "no reply"
         body = [head]
         width = max((len("  " * line.depth + line.label) for line in self.lines), default=0)
         for line in sorted(self.lines, key=lambda item: item.start):
             label = ("  " * line.depth + line.label).ljust(min(width, 48))
             took = _seconds(line.duration).rjust(8) if line.duration is not None else " " * 8
             detail = f"  {line.detail}" if line.detail else ""
-            body.append(f"  {_seconds(line.start - origin).rjust(8)}  {label}  {took}{detail}")
+            row = f"  {_seconds(line.start - origin).rjust(8)}  {label}  {took}{detail}"
+            body.append(row.rstrip())
         if self.end is not None:
             body.append(f"  {_seconds(self.end - origin).rjust(8)}  {self.outcome}")
         return "\n".join(body)

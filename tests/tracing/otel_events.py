@@ -161,8 +161,8 @@ def trip_run() -> list[Any]:
         ),
         ToolCallStarted(weather, "run-1"),
         ToolCallStarted(flights, "run-1"),
-        ToolCallFinished(flights, "Timed out after 30 s.", True, 30.0, "run-1", "timeout"),
         ToolCallFinished(weather, "18 C, cloudy", False, 0.2, "run-1"),
+        ToolCallFinished(flights, "Timed out after 30 s.", True, 30.0, "run-1", "timeout"),
         ModelRequestStarted(2, "run-1", (system, user), {"temperature": 0.2, "max_tokens": 512}),
         ModelReplyFinished(
             2, AssistantMessage(None, (research,)), Usage(1, 200, 20), "run-1", "tool_calls"
