@@ -92,6 +92,9 @@ class OpenTelemetryHook:
         from .. import __version__
 
         self._trace = trace
+        # Children of a run whose span records nothing (no SDK, or sampled out) would record
+        # nothing either: they get this stand-in, and cost no span at all.
+        self._nothing = trace.INVALID_SPAN
         self._tracer = trace.get_tracer("agentkit", __version__, tracer_provider)
         meter = metrics.get_meter("agentkit", __version__, meter_provider)
         self._tokens = meter.create_histogram(
@@ -242,22 +245,23 @@ class OpenTelemetryHook:
         run.chat_start = time.perf_counter()
         run.chat_stream = bool(getattr(event, "stream", False))
         run.first_chunk_seen = False
+        if not run.recording:
+            run.chat = self._nothing
+            return
         model = run.common.get(a.REQUEST_MODEL)
         attributes = {a.OPERATION: "chat", **run.common}
-        if run.recording:
-            attributes.update(a.request_attributes(getattr(event, "settings", None) or {}))
-            if run.chat_stream:
-                attributes[a.STREAM] = True
-        span = self._tracer.start_span(
+        attributes.update(a.request_attributes(getattr(event, "settings", None) or {}))
+        if run.chat_stream:
+            attributes[a.STREAM] = True
+        run.chat = self._tracer.start_span(
             f"chat {model}" if model else "chat",
             context=run.context,
             kind=self._client,
             attributes=attributes,
         )
-        if run.recording and self.capture_content:
+        if self.capture_content:
             messages = getattr(event, "messages", ())
-            span.set_attribute(a.INPUT_MESSAGES, a.input_messages(messages, self._cap))
-        run.chat = span
+            run.chat.set_attribute(a.INPUT_MESSAGES, a.input_messages(messages, self._cap))
 
     def _request_retried(self, run: _Run, event: Any) -> None:
         if run.chat is not None and run.recording:
@@ -321,6 +325,9 @@ class OpenTelemetryHook:
 
     def _tool_started(self, run: _Run, event: Any) -> None:
         call = event.call
+        if not run.recording:
+            run.tools[call.id] = self._nothing
+            return
         attributes = {
             a.OPERATION: "execute_tool",
             a.TOOL_NAME: call.name,
@@ -333,7 +340,7 @@ class OpenTelemetryHook:
             kind=self._internal,
             attributes=attributes,
         )
-        if run.recording and self.capture_content:
+        if self.capture_content:
             span.set_attribute(a.TOOL_ARGUMENTS, a.tool_arguments(call, self._cap))
         run.tools[call.id] = span
 
@@ -352,6 +359,8 @@ class OpenTelemetryHook:
         span.end()
 
     def _guardrail_checked(self, run: _Run, event: Any) -> None:
+        if not run.recording:
+            return
         name = str(getattr(event, "guardrail", "guardrail"))
         tripped = bool(getattr(event, "tripped", False))
         duration = float(getattr(event, "duration", 0.0) or 0.0)
