@@ -126,7 +126,9 @@ def setups() -> list[Setup]:
         )
         return hook, exporter.clear
 
-    api = OpenTelemetryHook(tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider())
+    api = OpenTelemetryHook(
+        tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider()
+    )
     return [
         Setup("no hook", None),
         Setup("no-op hook", _noop),
@@ -202,7 +204,11 @@ async def main() -> None:
     loop_samples.update({c.name: [] for c in configs})
     try:
         agent: Agent[Any] = Agent(
-            MODEL, base_url=server.url, api_key="bench", instructions=SYSTEM, tools=TOOLS,
+            MODEL,
+            base_url=server.url,
+            api_key="bench",
+            instructions=SYSTEM,
+            tools=TOOLS,
             max_turns=20,
         )
         handwritten = HandwrittenAdapter(server.url, MODEL)
