@@ -175,10 +175,16 @@ def input_messages(messages: Iterable[Any], limit: int) -> str:
     return json.dumps(wire, ensure_ascii=False)
 
 
+# The output-messages schema's finish reasons are singular; OpenAI-compatible servers say
+# "tool_calls" (the span's `gen_ai.response.finish_reasons` keeps the server's own word).
+_FINISH = {"tool_calls": "tool_call", "function_call": "tool_call"}
+
+
 def output_messages(message: Any, finish_reason: str | None, limit: int) -> str:
     """`gen_ai.output.messages`: the one reply, as the conventions' JSON."""
     reply: dict[str, Any] = {"role": "assistant", "parts": _parts(message, limit)}
-    reply["finish_reason"] = finish_reason or ("tool_call" if message.tool_calls else "stop")
+    finish = finish_reason or ("tool_call" if message.tool_calls else "stop")
+    reply["finish_reason"] = _FINISH.get(finish, finish)
     return json.dumps([reply], ensure_ascii=False)
 
 

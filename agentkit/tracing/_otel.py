@@ -323,7 +323,7 @@ class OpenTelemetryHook:
 
     # Tool calls -----------------------------------------------------------------------
 
-    def _tool_started(self, run: _Run, event: Any) -> None:
+    def _tool_started(self, run: _Run, event: Any, start_time: int | None = None) -> None:
         call = event.call
         if not run.recording:
             run.tools[call.id] = self._nothing
@@ -339,6 +339,7 @@ class OpenTelemetryHook:
             context=run.context,
             kind=self._internal,
             attributes=attributes,
+            start_time=start_time,
         )
         if self.capture_content:
             span.set_attribute(a.TOOL_ARGUMENTS, a.tool_arguments(call, self._cap))
@@ -347,8 +348,9 @@ class OpenTelemetryHook:
     def _tool_finished(self, run: _Run, event: Any) -> None:
         call = event.call
         span = run.tools.pop(call.id, None)
-        if span is None:  # its start was not seen: record it from its duration
-            self._tool_started(run, event)
+        if span is None:  # its start was not seen: place it by its duration
+            took = float(getattr(event, "duration", 0.0) or 0.0)
+            self._tool_started(run, event, time.time_ns() - int(took * 1e9))
             span = run.tools.pop(call.id)
         if run.recording:
             if getattr(event, "is_error", False):

@@ -280,3 +280,10 @@ def test_repr_and_errors_never_show_credentials_in_the_url() -> None:
     guard = LlamaGuard(base_url="https://user:secret-pass@guard.example/v1")
     assert guard.endpoint == "https://guard.example/v1"
     assert "secret-pass" not in repr(guard)
+
+
+@pytest.mark.anyio
+async def test_classify_needs_something_to_judge() -> None:
+    guard = LlamaGuard(base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(UserError, match="needs a user or assistant message"):
+        await guard.classify([SystemMessage("only instructions")])
