@@ -21,6 +21,7 @@ from otel_events import (
     PROMPT,
     SECRET,
     AgentEvent,
+    GuardrailChecked,
     ModelReplyFinished,
     ModelRequestRetried,
     ModelRequestStarted,
@@ -326,6 +327,33 @@ def test_a_tool_call_whose_start_was_not_seen_is_placed_by_its_duration(otel: Ot
     [tool] = [s for s in spans if s.name == "execute_tool add"]
     assert tool.end_time is not None and tool.start_time is not None
     assert tool.end_time - tool.start_time >= 2_000_000_000  # its 2 s, though only its end came
+
+
+def test_guardrail_checks_are_spans_under_the_run_or_the_call(otel: Otel) -> None:
+    call = ToolCall("http_fetch", {"url": "http://x"}, id="c1")
+    events = [
+        RunStarted("a", MODEL, "hi", "r"),
+        GuardrailChecked("input", "llama_guard", False, 0.2, "r"),
+        ToolCallStarted(call, "r"),
+        GuardrailChecked("tool_result", "llama_guard", True, 0.3, "r", ("S2", "S9"), "c1"),
+        RunFailed(ModelError("stopped"), Usage(), "r"),
+    ]
+    spans = otel.play(events)
+    checks = [s for s in spans if s.name == "apply_guardrail llama_guard"]
+    assert [parent_name(s, spans) for s in checks] == [
+        "invoke_agent a",
+        "execute_tool http_fetch",
+    ]
+    assert dict(checks[1].attributes or {}) == {
+        "gen_ai.operation.name": "apply_guardrail",
+        "gen_ai.guardrail.component.name": "llama_guard",
+        "gen_ai.guardrail.source": "tool_result",
+        "gen_ai.guardrail.result.type": "tripped",
+        "gen_ai.guardrail.result.value": "true",
+        "gen_ai.guardrail.result.reason": "S2,S9",
+    }
+    assert checks[1].end_time is not None and checks[1].start_time is not None
+    assert checks[1].end_time - checks[1].start_time >= 300_000_000
 
 
 def test_bad_options_are_user_errors() -> None:
