@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
 from . import _attrs as a
+from ._state import Run, answer_text, as_json, set_usage
 
 __all__ = ["OpenTelemetryHook"]
 
@@ -35,24 +35,6 @@ def _import_otel() -> tuple[Any, Any]:
     except ImportError:
         raise UserError(_MISSING_API) from None
     return trace, metrics
-
-
-@dataclass(slots=True)
-class _Run:
-    """What the hook keeps of one open run."""
-
-    id: str
-    span: Any
-    context: Any
-    recording: bool
-    common: dict[str, Any]  # provider, model, server: on chat spans and metric points
-    chat: Any = None
-    chat_start: float = 0.0
-    chat_stream: bool = False
-    first_chunk_seen: bool = False
-    tools: dict[str, Any] = field(default_factory=dict)
-    children: list[str] = field(default_factory=list)
-    last: Any = None
 
 
 class OpenTelemetryHook:
@@ -114,8 +96,8 @@ class OpenTelemetryHook:
         self.capture_content = capture_content
         self.max_content_chars = max_content_chars
         self.provider_name = provider_name
-        self._runs: dict[str, _Run] = {}
-        self._handlers: dict[str, Callable[[_Run, Any], None]] = {
+        self._runs: dict[str, Run] = {}
+        self._handlers: dict[str, Callable[[Run, Any], None]] = {
             "model_request_started": self._request_started,
             "model_request_retried": self._request_retried,
             "text_delta": self._text_delta,
@@ -152,7 +134,7 @@ class OpenTelemetryHook:
 
     # Runs -----------------------------------------------------------------------------
 
-    def _start(self, event: Any, run_id: str, carrier: str | None) -> _Run:
+    def _start(self, event: Any, run_id: str, carrier: str | None) -> Run:
         agent = str(getattr(event, "agent", "") or "agent")
         model = getattr(event, "model", None)
         address = getattr(event, "server_address", None)
@@ -175,9 +157,9 @@ class OpenTelemetryHook:
         recording = span.is_recording()
         if recording and self.capture_content and event is not None:
             prompt = [{"role": "user", "parts": [a.text_part(str(event.prompt), self._cap)]}]
-            span.set_attribute(a.INPUT_MESSAGES, _json(prompt))
+            span.set_attribute(a.INPUT_MESSAGES, as_json(prompt))
         context = self._trace.set_span_in_context(span)
-        run = _Run(run_id, span, context, recording, common)
+        run = Run(run_id, span, context, recording, common)
         parent_run = self._runs.get(getattr(event, "parent_run_id", None) or carrier or "\0")
         if parent_run is not None and parent_run is not run:
             parent_run.children.append(run_id)
@@ -192,28 +174,28 @@ class OpenTelemetryHook:
         tool = parent_run.tools.get(getattr(event, "parent_call_id", None) or "\0")
         return parent_run.context if tool is None else self._trace.set_span_in_context(tool)
 
-    def _run_finished(self, run: _Run, event: Any) -> None:
+    def _run_finished(self, run: Run, event: Any) -> None:
         self._close_open(run, None)
         result = getattr(event, "result", None)
         usage = getattr(result, "usage", None)
         if run.recording:
-            _set_usage(run.span, usage)
+            set_usage(run.span, usage)
             if self.capture_content and result is not None:
-                text = _answer_text(getattr(result, "output", None))
+                text = answer_text(getattr(result, "output", None))
                 reply = {"role": "assistant", "parts": [a.text_part(text, self._cap)]}
                 reply["finish_reason"] = "stop"
-                run.span.set_attribute(a.OUTPUT_MESSAGES, _json([reply]))
+                run.span.set_attribute(a.OUTPUT_MESSAGES, as_json([reply]))
         run.span.end()
         del self._runs[run.id]
 
-    def _run_failed(self, run: _Run, event: Any) -> None:
+    def _run_failed(self, run: Run, event: Any) -> None:
         error = getattr(event, "error", None)
         kind = a.error_type(error) if isinstance(error, BaseException) else "_OTHER"
         self._fail(run, kind, str(error)[:200] if error is not None else "")
         if run.recording:
-            _set_usage(run.span, getattr(event, "usage", None))
+            set_usage(run.span, getattr(event, "usage", None))
 
-    def _fail(self, run: _Run, kind: str, description: str) -> None:
+    def _fail(self, run: Run, kind: str, description: str) -> None:
         for child_id in run.children:
             child = self._runs.get(child_id)
             if child is not None:  # still open: it ends with the run that called it
@@ -223,7 +205,7 @@ class OpenTelemetryHook:
         run.span.end()
         self._runs.pop(run.id, None)
 
-    def _close_open(self, run: _Run, kind: str | None) -> None:
+    def _close_open(self, run: Run, kind: str | None) -> None:
         """End what a run left open: its request fails with it, unfinished calls too."""
         if run.chat is not None:
             if kind is not None:
@@ -239,7 +221,7 @@ class OpenTelemetryHook:
 
     # Model requests ---------------------------------------------------------------------
 
-    def _request_started(self, run: _Run, event: Any) -> None:
+    def _request_started(self, run: Run, event: Any) -> None:
         if run.chat is not None:
             run.chat.end()  # a request without a reply event: cannot happen, do not leak it
         run.chat_start = time.perf_counter()
@@ -263,7 +245,7 @@ class OpenTelemetryHook:
             messages = getattr(event, "messages", ())
             run.chat.set_attribute(a.INPUT_MESSAGES, a.input_messages(messages, self._cap))
 
-    def _request_retried(self, run: _Run, event: Any) -> None:
+    def _request_retried(self, run: Run, event: Any) -> None:
         if run.chat is not None and run.recording:
             attributes = {
                 "retry.attempt": int(getattr(event, "attempt", 0)),
@@ -272,13 +254,13 @@ class OpenTelemetryHook:
             }
             run.chat.add_event("agentkit.request.retry", attributes)
 
-    def _text_delta(self, run: _Run, event: Any) -> None:
+    def _text_delta(self, run: Run, event: Any) -> None:
         if run.chat is not None and run.chat_stream and not run.first_chunk_seen:
             run.first_chunk_seen = True
             if run.recording:
                 run.chat.set_attribute(a.FIRST_CHUNK, time.perf_counter() - run.chat_start)
 
-    def _reply_finished(self, run: _Run, event: Any) -> None:
+    def _reply_finished(self, run: Run, event: Any) -> None:
         span = run.chat
         if span is None:
             return
@@ -314,7 +296,7 @@ class OpenTelemetryHook:
         run.chat = None
 
     def _record_duration(
-        self, run: _Run, kind: str | None, points: dict[str, Any] | None = None
+        self, run: Run, kind: str | None, points: dict[str, Any] | None = None
     ) -> None:
         points = dict(points or {a.OPERATION: "chat", **run.common})
         if kind is not None:
@@ -323,7 +305,7 @@ class OpenTelemetryHook:
 
     # Tool calls -----------------------------------------------------------------------
 
-    def _tool_started(self, run: _Run, event: Any, start_time: int | None = None) -> None:
+    def _tool_started(self, run: Run, event: Any, start_time: int | None = None) -> None:
         call = event.call
         if not run.recording:
             run.tools[call.id] = self._nothing
@@ -345,7 +327,7 @@ class OpenTelemetryHook:
             span.set_attribute(a.TOOL_ARGUMENTS, a.tool_arguments(call, self._cap))
         run.tools[call.id] = span
 
-    def _tool_finished(self, run: _Run, event: Any) -> None:
+    def _tool_finished(self, run: Run, event: Any) -> None:
         call = event.call
         span = run.tools.pop(call.id, None)
         if span is None:  # its start was not seen: place it by its duration
@@ -360,7 +342,7 @@ class OpenTelemetryHook:
                 span.set_attribute(a.TOOL_RESULT, result)
         span.end()
 
-    def _guardrail_checked(self, run: _Run, event: Any) -> None:
+    def _guardrail_checked(self, run: Run, event: Any) -> None:
         if not run.recording:
             return
         name = str(getattr(event, "guardrail", "guardrail"))
@@ -396,22 +378,3 @@ class OpenTelemetryHook:
     def _mark_error(self, span: Any, kind: str, description: str) -> None:
         span.set_attribute(a.ERROR_TYPE, kind)
         span.set_status(self._status(self._error_code, description or kind))
-
-
-def _set_usage(span: Any, usage: Any) -> None:
-    prompt = getattr(usage, "prompt_tokens", 0) or 0
-    completion = getattr(usage, "completion_tokens", 0) or 0
-    if prompt or completion:
-        span.set_attributes({a.INPUT_TOKENS: prompt, a.OUTPUT_TOKENS: completion})
-
-
-def _answer_text(output: Any) -> str:
-    """A run's answer as text: a structured answer as its JSON."""
-    dump = getattr(output, "model_dump_json", None)
-    return str(dump()) if callable(dump) else str(output)
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
