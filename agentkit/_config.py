@@ -7,10 +7,18 @@ from typing import Any, TypeVar
 
 import sniffio
 
+from agentkit._loop.hooks import hook_problems
 from agentkit.errors import UserError
 from agentkit.tools import Tool, ToolRegistry
+from agentkit.tools._schema import check_name
 
-__all__ = ["Collector", "config_problems", "event_loop_running", "registry"]
+__all__ = [
+    "Collector",
+    "config_problems",
+    "event_loop_running",
+    "extension_problems",
+    "registry",
+]
 
 T = TypeVar("T")
 
@@ -49,6 +57,31 @@ def config_problems(max_turns: int, failures: int, parallel: int, result_chars: 
         )
         if not isinstance(value, int) or isinstance(value, bool) or value < 1
     ]
+
+
+def extension_problems(
+    name: object,
+    max_depth: object,
+    hooks: object,
+    input_guardrails: object,
+    output_guardrails: object,
+    tool_result_guardrails: object,
+) -> list[str]:
+    """What is wrong with an agent's name, depth limit, hooks and guardrails."""
+    problems = []
+    if (problem := check_name(name)) is not None:
+        problems.append(f"name: {problem} (it is the agent's tool name and name in traces)")
+    if not isinstance(max_depth, int) or isinstance(max_depth, bool) or max_depth < 1:
+        problems.append(f"max_depth must be a whole number >= 1, got {max_depth!r}")
+    callables = {
+        "hooks": hooks,
+        "input_guardrails": input_guardrails,
+        "output_guardrails": output_guardrails,
+        "tool_result_guardrails": tool_result_guardrails,
+    }
+    for label, given in callables.items():
+        problems += hook_problems(label, given)
+    return problems
 
 
 def event_loop_running() -> bool:

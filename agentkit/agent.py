@@ -15,13 +15,23 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 
-from agentkit._config import Collector, config_problems, event_loop_running, registry
+from agentkit._config import (
+    Collector,
+    config_problems,
+    event_loop_running,
+    extension_problems,
+    registry,
+)
 from agentkit._env import DEFAULT_MODEL
 from agentkit._loop.execute import Approval
+from agentkit._loop.guard import Guards
+from agentkit._loop.hooks import Hook
 from agentkit._loop.loop import Loop
+from agentkit._loop.nested import Parent, agent_tool, close_all
 from agentkit._loop.output import OutputSpec
 from agentkit.errors import UserError
 from agentkit.events import Event, RunFinished, RunResult
+from agentkit.guardrails import Guardrail
 from agentkit.messages import Message
 from agentkit.models import OUTPUT_TOOL_NAME, Model, ModelSettings
 from agentkit.models._base import check_settings
@@ -61,6 +71,14 @@ class AgentConfig:
     timeout: float = 60.0
     deadline: float = 600.0
     price: tuple[float, float] | None = None
+    # Observing, composing and guarding (issue 15).
+    name: str = "agent"
+    description: str | None = None
+    hooks: tuple[Hook, ...] = ()
+    input_guardrails: tuple[Guardrail, ...] = ()
+    output_guardrails: tuple[Guardrail, ...] = ()
+    tool_result_guardrails: tuple[Guardrail, ...] = ()
+    max_depth: int = 5
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(AgentConfig))
@@ -95,6 +113,13 @@ class Agent(Generic[OutputT]):
             (a slow drip never trips `timeout`; this stops it).
         price: (input, output) US dollars per million tokens for this agent's model, over
             `agentkit.messages.PRICES`; the cost in `Usage` is estimated from it.
+        name: Its tool name in `as_tool()`, and its name in events and traces.
+        description: What it does, for a model that may call it (`as_tool()`).
+        hooks: Callables (sync or async) given every event of every run, in order.
+        input_guardrails: Judge the user's prompt before the first request.
+        output_guardrails: Judge the final answer first (`stream()` holds its text till then).
+        tool_result_guardrails: Judge each tool result before the model sees it.
+        max_depth: How deep agents used as tools may call each other, from this agent.
     """
 
     def __init__(
@@ -118,12 +143,22 @@ class Agent(Generic[OutputT]):
         timeout: float = 60.0,
         deadline: float = 600.0,
         price: tuple[float, float] | None = None,
+        name: str = "agent",
+        description: str | None = None,
+        hooks: Sequence[Hook] = (),
+        input_guardrails: Sequence[Guardrail] = (),
+        output_guardrails: Sequence[Guardrail] = (),
+        tool_result_guardrails: Sequence[Guardrail] = (),
+        max_depth: int = 5,
     ) -> None:
         problems = config_problems(
             max_turns, max_tool_failures, max_parallel_tools, max_result_chars
         )
         if price is not None and (price_problem := check_price(price)) is not None:
             problems.append(price_problem)
+        problems += extension_problems(
+            name, max_depth, hooks, input_guardrails, output_guardrails, tool_result_guardrails
+        )
         built = Collector(problems)
         tools_ = built(registry, tools)
         model_ = built(
@@ -164,6 +199,13 @@ class Agent(Generic[OutputT]):
             timeout=timeout,
             deadline=deadline,
             price=None if price is None else (float(price[0]), float(price[1])),
+            name=name,
+            description=description,
+            hooks=tuple(hooks),
+            input_guardrails=tuple(input_guardrails),
+            output_guardrails=tuple(output_guardrails),
+            tool_result_guardrails=tuple(tool_result_guardrails),
+            max_depth=max_depth,
         )
         self.model: Model = model_
         self.tools: ToolRegistry = tools_
@@ -179,6 +221,10 @@ class Agent(Generic[OutputT]):
             max_parallel_tools=max_parallel_tools,
             max_result_chars=max_result_chars,
             price=self.config.price,
+            name=name,
+            hooks=self.config.hooks,
+            guards=Guards(input_guardrails, output_guardrails, tool_result_guardrails),
+            max_depth=max_depth,
         )
 
     # The configuration, read through the agent as before.
@@ -258,9 +304,25 @@ class Agent(Generic[OutputT]):
         """The tools as every request offers them to the model (the output tool included)."""
         return [copy.deepcopy(dict(d)) for d in self._loop.replies.definitions]
 
+    def as_tool(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        input_type: Any = None,
+        **options: Any,
+    ) -> Tool:
+        """This agent as a tool another agent can call: a call runs this agent on its task.
+
+        `name` and `description` default to the agent's; `input_type` (a pydantic model)
+        replaces the one `task` string; `options`: timeout (600 s), requires_approval,
+        max_failures, as for `@tool`. Raises `UserError` without a description.
+        """
+        return agent_tool(self, name, description, input_type, options)
+
     async def aclose(self) -> None:
-        """Close the model's HTTP connections (they belong to the running event loop)."""
-        await self.model.aclose()
+        """Close the HTTP connections of the model, the guardrails and the agents used as
+        tools (they belong to the running event loop)."""
+        await close_all(self)
 
     async def __aenter__(self) -> Agent[OutputT]:
         return self
@@ -332,7 +394,7 @@ class Agent(Generic[OutputT]):
                 )
             finally:
                 with anyio.CancelScope(shield=True):
-                    await self.model.aclose()  # its connections die with this event loop
+                    await self.aclose()  # its connections die with this event loop
 
         return anyio.run(main)
 
@@ -360,7 +422,9 @@ class Agent(Generic[OutputT]):
         limits: UsageLimits | None,
         *,
         stream: bool,
+        parent: Parent | None = None,
     ) -> AsyncIterator[Event]:
         merged = check_settings({**self.config.model_settings, **(settings or {})})
         limits = limits or self.config.usage_limits
-        return self._loop.events(prompt, history, deps, merged, limits, stream=stream)
+        loop = self._loop
+        return loop.events(prompt, history, deps, merged, limits, stream=stream, parent=parent)

@@ -8,8 +8,14 @@ AgentkitError
 └── RunError                  a run could not finish; carries `messages` and `usage` so far
     ├── ModelError            the endpoint failed after the SDK's retries, or answered garbage
     ├── MaxTurnsExceeded      the model was still calling tools after `max_turns` replies
-    ├── UsageLimitExceeded    a request, token or tool-call limit was reached
-    └── ToolRetriesExceeded   one tool (or the output) kept failing past its retry budget
+    ├── UsageLimitExceeded    a request, token or tool-call limit was reached (for agents
+    │                         used as tools: by the whole tree of runs)
+    ├── ToolRetriesExceeded   one tool (or the output) kept failing past its retry budget
+    ├── GuardrailTripped      a guardrail stopped the run: `.verdict`, `.kind`, `.call`
+    ├── GuardrailError        a guardrail could not decide (it raised, its endpoint failed,
+    │                         its answer was no verdict): an undecided check never passes
+    ├── HookError             a hook marked `critical` raised (`__cause__` is its error)
+    └── MaxDepthExceeded      agents calling agents went deeper than `max_depth`
 ```
 
 Failures inside a tool call (unknown tool, bad JSON, bad arguments, an exception, a timeout)
@@ -19,13 +25,20 @@ are not exceptions of the run: they become tool-result text the model can act on
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from agentkit.messages import Message, Usage
+    from agentkit.guardrails import Verdict
+    from agentkit.messages import Message, ToolCall, Usage
+
+CheckKind = Literal["input", "output", "tool_result"]
 
 __all__ = [
     "AgentkitError",
+    "GuardrailError",
+    "GuardrailTripped",
+    "HookError",
+    "MaxDepthExceeded",
     "MaxTurnsExceeded",
     "ModelError",
     "ModelRetry",
@@ -121,3 +134,81 @@ class ToolRetriesExceeded(RunError):
     def __init__(self, message: str, *, tool_name: str) -> None:
         super().__init__(message)
         self.tool_name = tool_name
+
+
+_KIND_TEXT = {"input": "input", "output": "output", "tool_result": "tool-result"}
+
+
+class GuardrailTripped(RunError):
+    """A guardrail stopped the run. Carries the verdict, and the messages and usage so far.
+
+    Attributes:
+        verdict: The `agentkit.guardrails.Verdict` that tripped.
+        kind: Which check tripped: "input", "output" or "tool_result".
+        call: For a tool result, the call whose result tripped.
+    """
+
+    def __init__(self, verdict: Verdict, kind: CheckKind, call: ToolCall | None = None) -> None:
+        what = f" (the result of {call.name!r}, call {call.id})" if call is not None else ""
+        reason = verdict.reason or "no reason given"
+        super().__init__(
+            f"the {_KIND_TEXT[kind]} guardrail {verdict.guardrail or 'guardrail'!r} stopped "
+            f"the run{what}: {reason}"
+        )
+        self.verdict = verdict
+        self.kind: CheckKind = kind
+        self.call = call
+
+
+class GuardrailError(RunError):
+    """A guardrail could not decide: it raised, its endpoint failed, or its answer was no
+    verdict. The run stops (a guardrail fails closed: an undecided check never passes).
+
+    Attributes:
+        guardrail: The guardrail's name.
+        kind: The check it was running, once known.
+        raw: The classifier's answer that was no verdict, when that was the problem.
+        status: The HTTP status of a failed request to a classifier, when there was one.
+        endpoint: The classifier's base URL (never its key).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        guardrail: str = "",
+        kind: CheckKind | None = None,
+        raw: str = "",
+        status: int | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.guardrail = guardrail
+        self.kind = kind
+        self.raw = raw
+        self.status = status
+        self.endpoint = endpoint
+
+
+class HookError(RunError):
+    """A hook that says it is `critical` raised; the run stopped. `__cause__` is its error.
+
+    Attributes:
+        hook: The hook's name (its `__name__`, else its class name).
+    """
+
+    def __init__(self, message: str, *, hook: str = "") -> None:
+        super().__init__(message)
+        self.hook = hook
+
+
+class MaxDepthExceeded(RunError):
+    """An agent used as a tool would have run deeper than the top agent's `max_depth`.
+
+    Attributes:
+        path: The agent names from the top run to the one that was not started.
+    """
+
+    def __init__(self, message: str, *, path: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = path

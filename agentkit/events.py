@@ -2,13 +2,20 @@
 
 Events are small frozen dataclasses tagged by a literal `type`.
 
-`Agent.stream()` yields them in order; `Agent.run()` drains the same events. A run yields,
-per model turn: `ModelRequestStarted`, any `TextDelta`s, `ModelReplyFinished`, then for each
-tool call a `ToolCallStarted` and a `ToolCallFinished`; and at the end one `RunFinished`.
+`Agent.stream()` yields them in order; `Agent.run()` drains the same events, and the hooks
+of `Agent(hooks=[...])` get every one of them in all three. A run yields `RunStarted`
+first; per model turn: `ModelRequestStarted`, a `ModelRequestRetried` for each retry of the
+request, any `TextDelta`s, `ModelReplyFinished`, then for each tool call a
+`ToolCallStarted` and a `ToolCallFinished`; `GuardrailChecked` after each guardrail's
+check; and at the end one `RunFinished`, or `RunFailed` just before the error is raised.
+A sub-agent's events (an agent used as a tool) come wrapped in `AgentEvent`.
+
+Every event carries the `run_id` of its run, so one hook can follow concurrent runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, Union
 
@@ -18,11 +25,16 @@ from agentkit.usage import Usage
 OutputT = TypeVar("OutputT")
 
 __all__ = [
+    "AgentEvent",
     "Event",
+    "GuardrailChecked",
     "ModelReplyFinished",
+    "ModelRequestRetried",
     "ModelRequestStarted",
+    "RunFailed",
     "RunFinished",
     "RunResult",
+    "RunStarted",
     "TextDelta",
     "ToolCallFinished",
     "ToolCallStarted",
@@ -31,11 +43,77 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class RunStarted:
+    """A run begins: which agent, on which model and server, for what prompt.
+
+    Attributes:
+        agent: The agent's `name`.
+        model: The model id.
+        prompt: The user's prompt.
+        run_id: This run's id ("run_" and 16 hex digits), on every event of the run.
+        parent_run_id: For a sub-agent, the run whose tool call started it.
+        parent_call_id: For a sub-agent, the id of that tool call.
+        server_address: The endpoint's host (None for the offline and test models).
+        server_port: The endpoint's port.
+        stream: Whether the run streams its requests.
+    """
+
+    agent: str
+    model: str
+    prompt: str
+    run_id: str = ""
+    parent_run_id: str | None = None
+    parent_call_id: str | None = None
+    server_address: str | None = None
+    server_port: int | None = None
+    stream: bool = False
+    type: Literal["run_started"] = field(default="run_started", init=False)
+
+
+@dataclass(frozen=True, slots=True)
 class ModelRequestStarted:
-    """A request to the model is about to be sent (turn counts from 1)."""
+    """A request to the model is about to be sent (turn counts from 1).
+
+    Attributes:
+        turn: The model turn.
+        run_id: The run's id.
+        messages: The conversation sent.
+        settings: The request settings (the agent's and the run's, merged).
+        stream: Whether the request streams.
+    """
 
     turn: int
+    run_id: str = ""
+    messages: tuple[Message, ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    stream: bool = False
     type: Literal["model_request_started"] = field(default="model_request_started", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequestRetried:
+    """The request of this turn is being sent again.
+
+    Hooks get it as the retry starts; `stream()` yields it once the request has ended
+    (its text deltas come after it).
+
+    Attributes:
+        turn: The model turn.
+        attempt: 1 for the first retry, 2 for the second...
+        reason: Why: the HTTP status of the attempt before ("429", "503"), "connection"
+            (no answer: refused, reset or timed out), or "stream_options" (agentkit's own
+            re-send for a server that rejects `stream_options`).
+        delay: Seconds from the answer of the attempt before (from its start, when it got
+            none) to this one: the backoff, `Retry-After` honoured.
+        run_id: The run's id.
+    """
+
+    turn: int
+    attempt: int
+    reason: str
+    delay: float
+    run_id: str = ""
+    type: Literal["model_request_retried"] = field(default="model_request_retried", init=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,24 +121,40 @@ class TextDelta:
     """A piece of answer text, as it streams. Text that turns out to be a tool call is not sent."""
 
     text: str
+    run_id: str = ""
     type: Literal["text_delta"] = field(default="text_delta", init=False)
 
 
 @dataclass(frozen=True, slots=True)
 class ModelReplyFinished:
-    """The model's reply is complete: its message (tool calls recovered) and its usage."""
+    """The model's reply is complete: its message (tool calls recovered) and its usage.
+
+    Attributes:
+        turn: The model turn.
+        message: The reply, as recorded in the conversation.
+        usage: What the reply used.
+        run_id: The run's id.
+        finish_reason: As the server reported it (informative only).
+        response_model: The model id the server says answered.
+        response_id: The server's id of the reply.
+    """
 
     turn: int
     message: AssistantMessage
     usage: Usage
+    run_id: str = ""
+    finish_reason: str | None = None
+    response_model: str | None = None
+    response_id: str | None = None
     type: Literal["model_reply_finished"] = field(default="model_reply_finished", init=False)
 
 
 @dataclass(frozen=True, slots=True)
 class ToolCallStarted:
-    """A tool call is about to run."""
+    """A tool call is about to run; `call` has its id and arguments."""
 
     call: ToolCall
+    run_id: str = ""
     type: Literal["tool_call_started"] = field(default="tool_call_started", init=False)
 
     @property
@@ -84,13 +178,44 @@ class ToolCallFinished:
         is_error: Whether the call failed (unknown tool, bad arguments, exception, timeout,
             `ModelRetry`, declined by the user).
         duration: Seconds from start to end of the call.
+        run_id: The run's id.
+        error_type: Why it failed: "unknown_tool", "invalid_arguments", "timeout",
+            "model_retry", "declined" (no approval), "not_run", "guardrail", or the class
+            name of the tool's exception ("ValueError"); None when it did not fail.
     """
 
     call: ToolCall
     result: str
     is_error: bool
     duration: float
+    run_id: str = ""
+    error_type: str | None = None
     type: Literal["tool_call_finished"] = field(default="tool_call_finished", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailChecked:
+    """A guardrail judged the prompt, the answer or a tool result.
+
+    Attributes:
+        kind: "input", "output" or "tool_result".
+        guardrail: The guardrail's name.
+        tripped: Whether it stopped the run (a guardrail that failed has `tripped` False and
+            stops the run too: see the `RunFailed` that follows).
+        duration: Seconds the check took.
+        run_id: The run's id.
+        categories: The policy categories of a verdict that tripped ("S1", ...).
+        call_id: For a tool result, the call it answers.
+    """
+
+    kind: str
+    guardrail: str
+    tripped: bool
+    duration: float
+    run_id: str = ""
+    categories: tuple[str, ...] = ()
+    call_id: str | None = None
+    type: Literal["guardrail_checked"] = field(default="guardrail_checked", init=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +225,8 @@ class RunResult(Generic[OutputT]):
     Attributes:
         output: The final answer: text, or a validated `output_type` instance.
         messages: The whole conversation, typed; pass it as `messages=` to continue.
-        usage: Requests, tokens, tool calls and estimated cost of this run.
+        usage: Requests, tokens, tool calls and estimated cost of this run (sub-agents'
+            included).
     """
 
     output: OutputT
@@ -113,16 +239,57 @@ class RunFinished:
     """The run ended with a final answer."""
 
     result: RunResult[Any]
+    run_id: str = ""
     type: Literal["run_finished"] = field(default="run_finished", init=False)
 
 
+@dataclass(frozen=True, slots=True)
+class RunFailed:
+    """The run stopped without an answer; `error` is raised next.
+
+    `stream()` yields it before raising a failure; hooks also get it for a cancellation, or
+    when the reader of the stream stopped reading (`error` is then that `GeneratorExit`).
+
+    Attributes:
+        error: The exception.
+        usage: What the run had used.
+        run_id: The run's id.
+    """
+
+    error: BaseException
+    usage: Usage
+    run_id: str = ""
+    type: Literal["run_failed"] = field(default="run_failed", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEvent:
+    """An event of a sub-agent (an agent used as a tool), passed up to its caller.
+
+    Attributes:
+        path: The agent names from the top run to the one the event is from.
+        event: That agent's own event, with its own `run_id` (never an `AgentEvent`).
+        run_id: The id of the run whose stream carries it.
+    """
+
+    path: tuple[str, ...]
+    event: Event
+    run_id: str = ""
+    type: Literal["agent_event"] = field(default="agent_event", init=False)
+
+
 Event = Union[  # noqa: UP007 - a runtime alias users can pass to isinstance-free match
+    RunStarted,
     ModelRequestStarted,
+    ModelRequestRetried,
     TextDelta,
     ModelReplyFinished,
     ToolCallStarted,
     ToolCallFinished,
+    GuardrailChecked,
     RunFinished,
+    RunFailed,
+    AgentEvent,
 ]
 
 
@@ -132,32 +299,76 @@ def _call_dict(call: ToolCall) -> dict[str, Any]:
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
-    """A JSON-serializable dict of an event (for `--json` output and logs)."""
+    """A JSON-serializable dict of an event (for `--json` output and logs).
+
+    Every dict has the event's `type` and `run_id`; a request's messages and settings are
+    left out (they grow with the conversation).
+    """
+    head: dict[str, Any] = {"type": event.type, "run_id": event.run_id}
     if isinstance(event, TextDelta):
-        return {"type": event.type, "text": event.text}
+        return {**head, "text": event.text}
     if isinstance(event, ModelRequestStarted):
-        return {"type": event.type, "turn": event.turn}
+        return {**head, "turn": event.turn}
     if isinstance(event, ModelReplyFinished):
         message = event.message
         return {
-            "type": event.type,
+            **head,
             "turn": event.turn,
             "content": message.content,
             "tool_calls": [_call_dict(c) for c in message.tool_calls],
             "usage": event.usage.to_dict(),
+            "finish_reason": event.finish_reason,
         }
     if isinstance(event, ToolCallStarted):
-        return {"type": event.type, **_call_dict(event.call)}
+        return {**head, **_call_dict(event.call)}
     if isinstance(event, ToolCallFinished):
         return {
-            "type": event.type,
+            **head,
             **_call_dict(event.call),
             "result": event.result,
             "is_error": event.is_error,
+            "error_type": event.error_type,
             "duration": round(event.duration, 6),
         }
-    result = event.result
-    output = result.output
-    if hasattr(output, "model_dump"):
-        output = output.model_dump(mode="json")
-    return {"type": event.type, "output": output, "usage": result.usage.to_dict()}
+    if isinstance(event, RunFinished):
+        output = event.result.output
+        if hasattr(output, "model_dump"):
+            output = output.model_dump(mode="json")
+        return {**head, "output": output, "usage": event.result.usage.to_dict()}
+    return {**head, **_other_dict(event)}
+
+
+def _other_dict(event: Event) -> dict[str, Any]:
+    if isinstance(event, RunStarted):
+        return {
+            "agent": event.agent,
+            "model": event.model,
+            "prompt": event.prompt,
+            "parent_run_id": event.parent_run_id,
+            "parent_call_id": event.parent_call_id,
+        }
+    if isinstance(event, ModelRequestRetried):
+        return {
+            "turn": event.turn,
+            "attempt": event.attempt,
+            "reason": event.reason,
+            "delay": round(event.delay, 6),
+        }
+    if isinstance(event, GuardrailChecked):
+        return {
+            "kind": event.kind,
+            "guardrail": event.guardrail,
+            "tripped": event.tripped,
+            "categories": list(event.categories),
+            "call_id": event.call_id,
+            "duration": round(event.duration, 6),
+        }
+    if isinstance(event, RunFailed):
+        return {
+            "error": type(event.error).__name__,
+            "message": str(event.error),
+            "usage": event.usage.to_dict(),
+        }
+    if isinstance(event, AgentEvent):
+        return {"path": list(event.path), "event": event_to_dict(event.event)}
+    raise TypeError(f"not an agentkit event: {event!r:.100}")

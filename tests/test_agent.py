@@ -31,6 +31,7 @@ from agentkit.events import (
     ModelReplyFinished,
     ModelRequestStarted,
     RunFinished,
+    RunStarted,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
@@ -410,12 +411,19 @@ async def test_stream_yields_events_in_order() -> None:
     with ScriptedModel([call("add", a=1, b=2), "the answer is 3"]) as model:
         events = [e async for e in Agent(model, tools=[add]).stream("go")]
     kinds = [type(e) for e in events]
-    assert kinds[:4] == [ModelRequestStarted, ModelReplyFinished, ToolCallStarted, ToolCallFinished]
-    assert kinds[4] == ModelRequestStarted
+    assert kinds[:5] == [
+        RunStarted,
+        ModelRequestStarted,
+        ModelReplyFinished,
+        ToolCallStarted,
+        ToolCallFinished,
+    ]
+    assert kinds[5] == ModelRequestStarted
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert text == "the answer is 3"
     assert isinstance(events[-1], RunFinished) and events[-1].result.output == text
-    finished = events[3]
+    assert len({e.run_id for e in events}) == 1 and events[0].run_id.startswith("run_")
+    finished = events[4]
     assert isinstance(finished, ToolCallFinished)
     assert finished.result == "3" and not finished.is_error and finished.duration >= 0
 

@@ -2,7 +2,9 @@
 
 The final answer given through the output tool ends the run: the reply's other calls are
 then answered without being prepared, approved or run. Results are recorded in call order,
-all at once, and a tool's failures are counted once per reply.
+all at once, and a tool's failures are counted once per reply. Tool-result guardrails judge
+the results of the calls that succeeded, all at once, before they are recorded: a result
+they stop is withheld from the model, and the run fails once every call is answered.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import anyio
+
 from agentkit._loop import notes
 from agentkit._loop.execute import CallOutcome, Executor
+from agentkit._loop.guard import Guards
+from agentkit._loop.nested import AgentTool, Caller, calling, done_calling
 from agentkit._loop.output import OutputSpec
 from agentkit._loop.state import RunState
-from agentkit.errors import ModelRetry
+from agentkit.errors import GuardrailTripped, ModelRetry, RunError
 from agentkit.events import Event, ToolCallFinished, ToolCallStarted
 from agentkit.messages import ToolCall
 from agentkit.models import OUTPUT_TOOL_NAME, ModelResponse
@@ -29,14 +35,25 @@ Runnable = tuple[ToolCall, Tool, dict[str, Any]]
 class CallStep:
     """Runs the tool calls of a reply for a run."""
 
-    def __init__(self, tools: ToolRegistry, output: OutputSpec[Any] | None) -> None:
+    def __init__(
+        self, tools: ToolRegistry, output: OutputSpec[Any] | None, guards: Guards | None = None
+    ) -> None:
         self.tools = tools
         self.output = output
+        self.guards = guards or Guards()
 
     async def run(
-        self, run: RunState, executor: Executor, response: ModelResponse
+        self,
+        run: RunState,
+        executor: Executor,
+        response: ModelResponse,
+        caller: Caller | None = None,
     ) -> AsyncIterator[Event]:
-        """Run a reply's calls and record their results; an output call records the answer."""
+        """Run a reply's calls and record their results; an output call records the answer.
+
+        With `caller`, a batch that holds agent tools runs as their caller (see `nested`):
+        their events come before the calls' `ToolCallFinished`s.
+        """
         calls = response.message.tool_calls
         outcomes = self._output_calls(run, calls)
         runnable: list[Runnable] = []
@@ -46,16 +63,82 @@ class CallStep:
         else:
             runnable = await self._admit(run, executor, response, outcomes)
         for call in calls:
-            yield ToolCallStarted(call)
+            yield ToolCallStarted(call, run.run_id)
+        stop: RunError | None = None
         if runnable:
-            for outcome in await executor.run(runnable, run.context):
-                outcomes[outcome.call.id] = outcome
-        run.add_usage(Usage(tool_calls=len(runnable)))
+            async for item in self._execute(run, executor, runnable, caller, outcomes):
+                if isinstance(item, RunError):
+                    stop = item
+                else:
+                    yield item
         run.add_results(calls, {call_id: outcome.result for call_id, outcome in outcomes.items()})
         for call in calls:
             outcome = outcomes[call.id]
-            yield ToolCallFinished(call, outcome.result, outcome.is_error, outcome.duration)
+            yield ToolCallFinished(
+                call,
+                outcome.result,
+                outcome.is_error,
+                outcome.duration,
+                run.run_id,
+                outcome.error_type,
+            )
+        if stop is not None:
+            raise run.fail(stop)
         _count_failures(run, calls, outcomes)
+
+    async def _execute(
+        self,
+        run: RunState,
+        executor: Executor,
+        runnable: list[Runnable],
+        caller: Caller | None,
+        outcomes: dict[str, CallOutcome],
+    ) -> AsyncIterator[Event | RunError]:
+        """Run the calls and record their outcomes; yields sub-agents' and guardrails' events,
+        then the error that stops the run, if any."""
+        stop: RunError | None = None
+        if caller is not None and any(isinstance(tool, AgentTool) for _, tool, _ in runnable):
+            ran, stop = await _as_caller(run, executor, runnable, caller)
+            for passed in caller.take_passed_up():
+                yield passed
+        else:
+            ran = await executor.run(runnable, run.context)
+        for outcome in ran:
+            outcomes[outcome.call.id] = outcome
+        run.add_usage(Usage(tool_calls=len(runnable)))
+        if stop is not None:
+            text = notes.not_finished(str(stop).splitlines()[0])
+            for call, _, _ in runnable:
+                outcomes.setdefault(call.id, CallOutcome(call, text, True, error_type="not_run"))
+            yield stop
+        elif self.guards.tool_result:
+            async for judged in self._judge_results(run, runnable, outcomes):
+                yield judged
+
+    async def _judge_results(
+        self, run: RunState, runnable: list[Runnable], outcomes: dict[str, CallOutcome]
+    ) -> AsyncIterator[Event | RunError]:
+        """The tool-result guardrails' events; results they stop are withheld, and the
+        first error (in call order) comes last."""
+        judged = [outcomes[call.id] for call, _, _ in runnable if not outcomes[call.id].is_error]
+        if not judged:
+            return
+        first: RunError | None = None
+        for outcome, (events, error) in zip(
+            judged, await self.guards.check_results(run, judged), strict=True
+        ):
+            for event in events:
+                yield event
+            if error is None:
+                continue
+            first = first or error
+            categories = error.verdict.categories if isinstance(error, GuardrailTripped) else ()
+            text = notes.withheld(categories, decided=isinstance(error, GuardrailTripped))
+            outcomes[outcome.call.id] = CallOutcome(
+                outcome.call, text, True, outcome.duration, "guardrail"
+            )
+        if first is not None:
+            yield first
 
     async def _admit(
         self,
@@ -107,6 +190,23 @@ class CallStep:
             else:
                 outcomes[call.id] = CallOutcome(call, notes.FINAL_ACCEPTED, is_error=False)
         return outcomes
+
+
+async def _as_caller(
+    run: RunState, executor: Executor, runnable: list[Runnable], caller: Caller
+) -> tuple[list[CallOutcome], RunError | None]:
+    """Run a batch that starts sub-agents; one that stops the tree cancels the batch."""
+    ran: list[CallOutcome] = []
+    token = calling(caller)
+    try:
+        with anyio.CancelScope() as scope:
+            caller.scope = scope
+            ran = await executor.run(runnable, run.context)
+    finally:
+        caller.scope = None
+        done_calling(token)
+    stop, caller.stopped = caller.stopped, None
+    return ran, stop
 
 
 def _count_failures(

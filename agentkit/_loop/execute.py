@@ -40,12 +40,15 @@ class CallOutcome:
         result: The tool-result text for the model.
         is_error: Whether it failed (counts against the tool's failure budget).
         duration: Seconds it took.
+        error_type: Why it failed, for traces: "unknown_tool", "invalid_arguments",
+            "timeout", "model_retry", "declined", or the exception's class name.
     """
 
     call: ToolCall
     result: str
     is_error: bool
     duration: float = 0.0
+    error_type: str | None = None
 
 
 def result_text(value: Any, limit: int, redact: Callable[[str], str] | None = None) -> str:
@@ -113,28 +116,29 @@ class Executor:
         tool = self.registry.get(call.name)
         if tool is None:
             text = notes.unknown_tool(call.name, self.registry.names)
-            return CallOutcome(call, text, is_error=True)
+            return CallOutcome(call, text, is_error=True, error_type="unknown_tool")
         if call.arguments is None:
             text = notes.unreadable_arguments(call.name, call.raw_arguments, truncated)
-            return CallOutcome(call, self._tell(text), is_error=True)
+            return CallOutcome(call, self._tell(text), True, error_type="invalid_arguments")
         try:
             return tool.validate(call.arguments)
         except ModelRetry as exc:  # whatever went wrong in validation (see Tool.validate)
-            return CallOutcome(call, self._tell(exc.message), is_error=True)
+            return CallOutcome(call, self._tell(exc.message), True, error_type="invalid_arguments")
 
     async def approve(self, call: ToolCall, tool: Tool) -> CallOutcome | None:
         """None when the call may run; otherwise the outcome of a declined call."""
         if not (tool.requires_approval or (self.approve_all and self.approval is not None)):
             return None
         if self.approval is None:
-            return CallOutcome(call, notes.no_approval_configured(call.name), is_error=True)
+            text = notes.no_approval_configured(call.name)
+            return CallOutcome(call, text, is_error=True, error_type="declined")
         try:
             verdict = self.approval(call)
             if inspect.isawaitable(verdict):
                 verdict = await verdict
         except Exception as exc:  # fail closed: a broken check never approves
             text = self._tell(notes.approval_failed(call.name, error_text(exc)))
-            return CallOutcome(call, text, is_error=True)
+            return CallOutcome(call, text, is_error=True, error_type=type(exc).__name__)
         if verdict:
             return None
         return CallOutcome(call, notes.declined(call.name), is_error=False)
@@ -168,7 +172,8 @@ class Executor:
                 if anyio.current_effective_deadline() == -math.inf:
                     raise  # the run (or this batch) is being cancelled
                 call = calls[index][0]
-                outcomes[index] = CallOutcome(call, notes.cancelled_by_tool(call.name), True)
+                text = notes.cancelled_by_tool(call.name)
+                outcomes[index] = CallOutcome(call, text, True, error_type="CancelledError")
             except BaseException as exc:  # KeyboardInterrupt, SystemExit: end the batch
                 fatal.append(exc)
                 tg.cancel_scope.cancel()
@@ -196,17 +201,18 @@ class Executor:
                 value = await self._invoke(tool, kwargs, ctx)
             if scope.cancelled_caught:
                 text = notes.timed_out(call.name, tool.timeout)
-                return CallOutcome(call, text, True, time.perf_counter() - start)
+                return CallOutcome(call, text, True, time.perf_counter() - start, "timeout")
         except ModelRetry as exc:
-            return CallOutcome(call, self._tell(exc.message), True, time.perf_counter() - start)
+            text = self._tell(exc.message)
+            return CallOutcome(call, text, True, time.perf_counter() - start, "model_retry")
         except Exception as exc:
             text = self._tell(notes.failed(call.name, error_text(exc)))
-            return CallOutcome(call, text, True, time.perf_counter() - start)
+            return CallOutcome(call, text, True, time.perf_counter() - start, type(exc).__name__)
         try:
             text = result_text(value, self.max_result_chars, self._redact)
         except Exception as exc:  # a reference cycle, a failing repr
             text = self._tell(notes.not_text(call.name, error_text(exc)))
-            return CallOutcome(call, text, True, time.perf_counter() - start)
+            return CallOutcome(call, text, True, time.perf_counter() - start, type(exc).__name__)
         return CallOutcome(call, text, False, time.perf_counter() - start)
 
     async def _invoke(self, tool: Tool, kwargs: dict[str, Any], ctx: RunContext[Any] | None) -> Any:

@@ -19,6 +19,7 @@ __all__ = [
     "declined",
     "failed",
     "no_approval_configured",
+    "not_finished",
     "not_text",
     "output_as_text",
     "output_instructions",
@@ -27,6 +28,7 @@ __all__ = [
     "tool_use_failed",
     "unknown_tool",
     "unreadable_arguments",
+    "withheld",
 ]
 
 # Llama 3.1 sometimes ends a turn with nothing (a bare <|eom_id|> after a tool result); an
@@ -120,3 +122,16 @@ def not_text(name: str, error: str) -> str:
 
 def result_cut(total: int, shown: int) -> str:
     return f"\n[result cut: {total} characters in all, the first {shown} shown]"
+
+
+def not_finished(error: str) -> str:
+    """A call cut short because a sub-agent stopped the whole run (a guardrail, a limit)."""
+    return f"Not finished: the run was stopped ({error})."
+
+
+def withheld(categories: tuple[str, ...], decided: bool = True) -> str:
+    """A tool result a tool-result guardrail flagged (or could not judge): never sent on."""
+    if not decided:
+        return "Withheld: the tool-result guardrail could not judge this result."
+    codes = f" ({', '.join(categories)})" if categories else ""
+    return f"Withheld: a tool-result guardrail flagged this result{codes}."

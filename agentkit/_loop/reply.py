@@ -4,25 +4,37 @@ Tool calls left as text are recovered, call ids made unique, leaked special toke
 in a stream, text that turns out to be a call is never shown. A Groq `tool_use_failed`
 refusal is recovered from its failed generation, or the model is asked once more. Each
 request is announced by a `ModelRequestStarted`; the well-formed reply is recorded in the
-run and announced by a `ModelReplyFinished`.
+run and announced by a `ModelReplyFinished`; each retry of a request, by a
+`ModelRequestRetried`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextvars import Token
 from typing import Any
 
 from agentkit._hygiene import StreamRedactor, redact
 from agentkit._loop import notes
 from agentkit._loop.state import RunState
 from agentkit.errors import ModelError, RunError
-from agentkit.events import Event, ModelReplyFinished, ModelRequestStarted, TextDelta
+from agentkit.events import (
+    Event,
+    ModelReplyFinished,
+    ModelRequestRetried,
+    ModelRequestStarted,
+    TextDelta,
+)
 from agentkit.llama import TextGate, extract_tool_calls, strip_special_tokens
 from agentkit.messages import AssistantMessage, ToolCall, new_call_id, parse_arguments
 from agentkit.models import Model, ModelResponse, ModelSettings, ToolUseFailed
+from agentkit.models._retries import unwatch, watch
 from agentkit.usage import Usage, priced
 
-__all__ = ["ReplyStep"]
+__all__ = ["Notify", "ReplyStep"]
+
+# Hands an event to the hooks at once (a retry, heard while the request is in flight).
+Notify = Callable[[Event], Awaitable[None]]
 
 
 class ReplyStep:
@@ -45,28 +57,58 @@ class ReplyStep:
         self.price = price
 
     async def reply(
-        self, run: RunState, settings: ModelSettings, stream: bool, turn: int
+        self,
+        run: RunState,
+        settings: ModelSettings,
+        stream: bool,
+        turn: int,
+        notify: Notify | None = None,
     ) -> AsyncIterator[Event]:
-        """Get the model's reply (text deltas first when streaming) and record it in the run."""
+        """Get the model's reply (text deltas first when streaming) and record it in the run.
+
+        Each retry of a request is handed to `notify` as it starts (the hooks), and yielded
+        once the request has ended.
+        """
         while True:
             run.check_requests()
-            yield ModelRequestStarted(turn)
+            yield ModelRequestStarted(turn, run.run_id, tuple(run.messages), settings, stream)
+            retries = _Retries(turn, run.run_id, notify)
             try:
                 if stream:
-                    async for delta in self._streamed(run, settings):
-                        yield delta
+                    async for event in self._streamed(run, settings, retries):
+                        yield event
                 else:
-                    response = await self.model.request(run.messages, self.definitions, settings)
+                    token = watch(retries.heard)
+                    try:
+                        response = await self.model.request(
+                            run.messages, self.definitions, settings
+                        )
+                    finally:
+                        unwatch(token)
+                    for event in retries.take():
+                        yield event
                     run.add_reply(self._priced(self._recovered(self._redacted(response))))
             except ToolUseFailed as exc:
+                for event in retries.take():
+                    yield event
                 if not self._from_failed_generation(run, exc):
                     continue  # the model is asked once more
             except RunError as exc:
+                for event in retries.take():
+                    yield event
                 raise run.fail(exc) from exc.__cause__
             # A usable reply: a later tool_use_failed gets its own second chance.
             run.asked_after_tool_use_failed = False
             reply = run.last_reply()
-            yield ModelReplyFinished(turn, reply.message, reply.usage)
+            yield ModelReplyFinished(
+                turn,
+                reply.message,
+                reply.usage,
+                run.run_id,
+                reply.finish_reason,
+                reply.response_model,
+                reply.response_id,
+            )
             return
 
     def _from_failed_generation(self, run: RunState, exc: ToolUseFailed) -> bool:
@@ -83,25 +125,40 @@ class ReplyStep:
         run.add_note(notes.tool_use_failed(exc.reason))
         return False
 
-    async def _streamed(self, run: RunState, settings: ModelSettings) -> AsyncIterator[TextDelta]:
+    async def _streamed(
+        self, run: RunState, settings: ModelSettings, retries: _Retries
+    ) -> AsyncIterator[TextDelta | ModelRequestRetried]:
         gate = TextGate()
         redactor = StreamRedactor(self.model.secrets)
         response: ModelResponse | None = None
         streamed: list[str] = []
-        async for item in self.model.request_stream(run.messages, self.definitions, settings):
-            if isinstance(item, ModelResponse):
-                response = item
-            else:
-                item = redactor.feed(item)
-                streamed.append(item)
-                if text := gate.feed(item):
-                    yield TextDelta(text)
+        run_id = run.run_id
+        # Retries happen before the first item arrives; the watch ends there, before any
+        # yield, so it never spans the caller's code between events.
+        token: Token[Any] | None = watch(retries.heard)
+        try:
+            async for item in self.model.request_stream(run.messages, self.definitions, settings):
+                if token is not None:
+                    unwatch(token)
+                    token = None
+                    for retried in retries.take():
+                        yield retried
+                if isinstance(item, ModelResponse):
+                    response = item
+                else:
+                    item = redactor.feed(item)
+                    streamed.append(item)
+                    if text := gate.feed(item):
+                        yield TextDelta(text, run_id)
+        finally:
+            if token is not None:
+                unwatch(token)
         if response is None:
             raise run.fail(ModelError(f"model {self.model.name!r} streamed no complete reply"))
         held = redactor.finish()
         streamed.append(held)
         if held and (text := gate.feed(held)):
-            yield TextDelta(text)
+            yield TextDelta(text, run_id)
         response = self._redacted(response)
         recovered = self._recovered(response)
         # Prose that came after a native call was held by the stream reader; it is only in
@@ -109,10 +166,10 @@ class ReplyStep:
         content, seen = response.message.content or "", "".join(streamed)
         late = content[len(seen) :] if content.startswith(seen) else ""
         if late and (text := gate.feed(late)):
-            yield TextDelta(text)
+            yield TextDelta(text, run_id)
         # Held call text is dropped only when it was taken as calls.
         if rest := gate.finish(keep_calls=not recovered.message.tool_calls):
-            yield TextDelta(rest)
+            yield TextDelta(rest, run_id)
         run.add_reply(self._priced(recovered))
 
     def _priced(self, response: ModelResponse) -> ModelResponse:
@@ -120,7 +177,13 @@ class ReplyStep:
         if self.price is None:
             return response
         usage = priced(response.usage, self.price)
-        return ModelResponse(response.message, usage, response.finish_reason)
+        return ModelResponse(
+            response.message,
+            usage,
+            response.finish_reason,
+            response.response_model,
+            response.response_id,
+        )
 
     def _redacted(self, response: ModelResponse) -> ModelResponse:
         """The reply without the endpoint's secrets: a server or model may echo the API key."""
@@ -132,9 +195,7 @@ class ReplyStep:
         calls = tuple(_redacted_call(call, secrets) for call in message.tool_calls)
         if content is message.content and calls == message.tool_calls:
             return response  # `redact` hands back the very text when nothing is in it
-        return ModelResponse(
-            AssistantMessage(content, calls), response.usage, response.finish_reason
-        )
+        return _with_message(response, AssistantMessage(content, calls))
 
     def _recovered(self, response: ModelResponse) -> ModelResponse:
         """The reply with tool calls left as text recovered, and call ids made unique."""
@@ -153,7 +214,39 @@ class ReplyStep:
                 message = AssistantMessage(strip_special_tokens(content).strip() or None)
         else:
             return response
-        return ModelResponse(message, response.usage, response.finish_reason)
+        return _with_message(response, message)
+
+
+def _with_message(response: ModelResponse, message: AssistantMessage) -> ModelResponse:
+    return ModelResponse(
+        message,
+        response.usage,
+        response.finish_reason,
+        response.response_model,
+        response.response_id,
+    )
+
+
+class _Retries:
+    """The retries of one request: handed to the hooks as heard, yielded when it ends."""
+
+    __slots__ = ("events", "notify", "run_id", "turn")
+
+    def __init__(self, turn: int, run_id: str, notify: Notify | None) -> None:
+        self.turn = turn
+        self.run_id = run_id
+        self.notify = notify
+        self.events: list[ModelRequestRetried] = []
+
+    async def heard(self, attempt: int, reason: str, delay: float) -> None:
+        event = ModelRequestRetried(self.turn, attempt, reason, delay, self.run_id)
+        self.events.append(event)
+        if self.notify is not None:
+            await self.notify(event)
+
+    def take(self) -> list[ModelRequestRetried]:
+        events, self.events = self.events, []
+        return events
 
 
 def _redacted_call(call: ToolCall, secrets: tuple[str, ...]) -> ToolCall:

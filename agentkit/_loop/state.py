@@ -8,6 +8,7 @@ far; the checks answer any pending tool calls first.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,9 @@ from agentkit.messages import AssistantMessage, Message, ToolCall, ToolMessage, 
 from agentkit.models import ModelResponse
 from agentkit.usage import Usage, UsageLimits
 
-__all__ = ["Answer", "RunState"]
+__all__ = ["Answer", "RunState", "new_run_id"]
+
+_TREE = " (of the top agent, for it and its sub-agents)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,11 @@ class Answer:
     """The run's final answer: text, or a validated `output_type` instance."""
 
     value: Any
+
+
+def new_run_id() -> str:
+    """A run's id: "run_" and 16 random hex digits."""
+    return "run_" + os.urandom(8).hex()
 
 
 class RunState:
@@ -38,6 +46,8 @@ class RunState:
         limits: The run's usage limits.
         deps: Given to tools as `RunContext.deps`.
         budget: Failures in a row that stop the run, by tool name.
+        parent: For a sub-agent's run, the run whose tool call started it: usage counts in
+            every run up the tree as it is used, and the top run's limits bind them all.
     """
 
     def __init__(
@@ -46,8 +56,12 @@ class RunState:
         limits: UsageLimits,
         deps: Any,
         budget: Callable[[str], int],
+        parent: RunState | None = None,
     ) -> None:
         self._messages = messages
+        self.run_id = new_run_id()
+        self.parent = parent
+        self.top: RunState = self if parent is None else parent.top
         self.usage = Usage()
         self.limits = limits
         self.deps = deps
@@ -79,7 +93,7 @@ class RunState:
         """Record the model's reply and what it used."""
         self.reply = response
         self._messages.append(response.message)
-        self.usage = self.usage + response.usage
+        self._count(response.usage)
 
     def add_note(self, text: str) -> None:
         """Tell the model something the loop decided (a nudge, a reminder)."""
@@ -95,7 +109,13 @@ class RunState:
 
     def add_usage(self, usage: Usage) -> None:
         """Count usage that came with no reply (a refused request, tool calls that ran)."""
-        self.usage = self.usage + usage
+        self._count(usage)
+
+    def _count(self, usage: Usage) -> None:
+        run: RunState | None = self
+        while run is not None:  # a sub-agent's usage is its callers' too, as it happens
+            run.usage = run.usage + usage
+            run = run.parent
 
     # Tool calls and their failures.
 
@@ -127,24 +147,35 @@ class RunState:
         error.usage = self.usage
         return error
 
+    def _bounds(self) -> tuple[tuple[RunState, str], ...]:
+        """Whose limits bind this run: its own, and for a sub-agent the top run's too."""
+        if self.top is self:
+            return ((self, ""),)
+        return ((self, ""), (self.top, _TREE))
+
     def check_requests(self) -> None:
         """Stop before a request the request limit does not allow."""
-        limit = self.limits.requests
-        if limit is not None and self.usage.requests >= limit:
-            raise self.fail(UsageLimitExceeded(f"the request limit of {limit} was reached"))
+        for run, whose in self._bounds():
+            limit = run.limits.requests
+            if limit is not None and run.usage.requests >= limit:
+                raise self.fail(
+                    UsageLimitExceeded(f"the request limit of {limit}{whose} was reached")
+                )
 
     def check_tokens(self) -> None:
         """Stop once the token limit is exceeded, answering the calls of the last reply."""
-        limit = self.limits.total_tokens
-        if limit is not None and self.usage.total_tokens > limit:
-            last = self._messages[-1] if self._messages else None
-            if isinstance(last, AssistantMessage):
-                self._answer_unrun(last.tool_calls, notes.NOT_RUN_TOKEN_LIMIT)
-            raise self.fail(
-                UsageLimitExceeded(
-                    f"the token limit of {limit} was exceeded ({self.usage.total_tokens} used)"
+        for run, whose in self._bounds():
+            limit = run.limits.total_tokens
+            if limit is not None and run.usage.total_tokens > limit:
+                last = self._messages[-1] if self._messages else None
+                if isinstance(last, AssistantMessage):
+                    self._answer_unrun(last.tool_calls, notes.NOT_RUN_TOKEN_LIMIT)
+                raise self.fail(
+                    UsageLimitExceeded(
+                        f"the token limit of {limit}{whose} was exceeded "
+                        f"({run.usage.total_tokens} used)"
+                    )
                 )
-            )
 
     def check_tool_calls(
         self, calls: Sequence[ToolCall], will_run: int, answers: Mapping[str, str]
@@ -156,17 +187,18 @@ class RunState:
             will_run: How many of them would run.
             answers: Results already known (bad calls), by call id.
         """
-        limit = self.limits.tool_calls
-        if limit is None or self.usage.tool_calls + will_run <= limit:
-            return
-        self._answer_unrun(calls, notes.NOT_RUN_CALL_LIMIT, answers)
-        more = f"{will_run} more call{'s' if will_run != 1 else ''}"
-        raise self.fail(
-            UsageLimitExceeded(
-                f"the tool-call limit of {limit} would be exceeded by {more} "
-                f"({self.usage.tool_calls} made)"
+        for run, whose in self._bounds():
+            limit = run.limits.tool_calls
+            if limit is None or run.usage.tool_calls + will_run <= limit:
+                continue
+            self._answer_unrun(calls, notes.NOT_RUN_CALL_LIMIT, answers)
+            more = f"{will_run} more call{'s' if will_run != 1 else ''}"
+            raise self.fail(
+                UsageLimitExceeded(
+                    f"the tool-call limit of {limit}{whose} would be exceeded by {more} "
+                    f"({run.usage.tool_calls} made)"
+                )
             )
-        )
 
     def _answer_unrun(
         self, calls: Sequence[ToolCall], text: str, known: Mapping[str, str] | None = None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import anyio
 import anyio.to_thread
@@ -19,7 +21,37 @@ from ._types import (
     guardrail_name,
 )
 
-__all__ = ["run_guardrails"]
+__all__ = ["Judged", "decide", "judge", "run_guardrails"]
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One guardrail's outcome on one check.
+
+    Attributes:
+        guardrail: Its name.
+        verdict: Its verdict; None when it failed (or raised `GuardrailTripped` itself).
+        error: What it raised, when it did.
+        duration: Seconds it took.
+    """
+
+    guardrail: str
+    verdict: Verdict | None
+    error: BaseException | None
+    duration: float
+
+    @property
+    def tripped(self) -> bool:
+        """Whether it stops the run by tripping (not by failing)."""
+        if isinstance(self.error, GuardrailTripped):
+            return True
+        return self.verdict is not None and self.verdict.tripped
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The categories of the verdict that tripped, if any."""
+        verdict = self.error.verdict if isinstance(self.error, GuardrailTripped) else self.verdict
+        return verdict.categories if verdict is not None else ()
 
 
 async def run_guardrails(guardrails: Sequence[Guardrail], check: GuardrailCheck) -> list[Verdict]:
@@ -37,31 +69,50 @@ async def run_guardrails(guardrails: Sequence[Guardrail], check: GuardrailCheck)
         GuardrailError: A guardrail raised, returned something that is no verdict, or its
             classifier failed. An undecided check never passes.
     """
-    outcomes: list[Verdict | BaseException | None] = [None] * len(guardrails)
+    return decide(await judge(guardrails, check), check)
 
-    async def judge(index: int, guardrail: Guardrail) -> None:
+
+async def judge(guardrails: Sequence[Guardrail], check: GuardrailCheck) -> list[Judged]:
+    """Every guardrail's outcome on `check`, in the order given; they run at once."""
+    outcomes: list[Judged | None] = [None] * len(guardrails)
+
+    async def one(index: int, guardrail: Guardrail) -> None:
+        name = guardrail_name(guardrail)
+        start = time.perf_counter()
         try:
-            outcomes[index] = await _verdict(guardrail, check)
-        except Exception as exc:  # reported below, in order, as the run's error
-            outcomes[index] = exc
+            verdict = await _verdict(guardrail, check)
+        except Exception as exc:  # reported by `decide`, in order, as the run's error
+            outcomes[index] = Judged(name, None, exc, time.perf_counter() - start)
+        else:
+            outcomes[index] = Judged(name, verdict, None, time.perf_counter() - start)
 
     if len(guardrails) == 1:
-        await judge(0, guardrails[0])
+        await one(0, guardrails[0])
     else:
         async with anyio.create_task_group() as group:
             for index, guardrail in enumerate(guardrails):
-                group.start_soon(judge, index, guardrail)
+                group.start_soon(one, index, guardrail)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def decide(judged: Sequence[Judged], check: GuardrailCheck) -> list[Verdict]:
+    """The verdicts when all passed; else raise for the first, in order, that did not.
+
+    Raises:
+        GuardrailTripped: The first that tripped (or raised it).
+        GuardrailError: The first that failed.
+    """
     verdicts = []
-    for guardrail, outcome in zip(guardrails, outcomes, strict=True):
-        name = guardrail_name(guardrail)
-        if isinstance(outcome, GuardrailTripped):
-            raise outcome  # a guardrail may raise it itself
-        if isinstance(outcome, BaseException):
-            raise _as_error(outcome, name, check) from outcome
-        assert outcome is not None
-        if outcome.tripped:
-            raise GuardrailTripped(outcome, check.kind, check.call)
-        verdicts.append(outcome)
+    for outcome in judged:
+        error = outcome.error
+        if isinstance(error, GuardrailTripped):
+            raise error  # a guardrail may raise it itself
+        if error is not None:
+            raise _as_error(error, outcome.guardrail, check) from error
+        assert outcome.verdict is not None
+        if outcome.verdict.tripped:
+            raise GuardrailTripped(outcome.verdict, check.kind, check.call)
+        verdicts.append(outcome.verdict)
     return verdicts
 
 

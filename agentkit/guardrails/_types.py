@@ -3,16 +3,17 @@
 A guardrail is a callable, sync or async, that takes a `GuardrailCheck` and returns a
 `Verdict` (or None, which passes). Input guardrails see the user's prompt, output guardrails
 the final answer, tool-result guardrails the result of one tool call, each with the
-conversation before it.
+conversation before it. `GuardrailTripped` and `GuardrailError` live in `agentkit.errors`,
+with the rest of the exception tree, and are re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Union
 
-from ..errors import RunError
+from ..errors import CheckKind, GuardrailError, GuardrailTripped
 from ..messages import Message, ToolCall, Usage
 
 __all__ = [
@@ -24,10 +25,6 @@ __all__ = [
     "Verdict",
     "guardrail_name",
 ]
-
-CheckKind = Literal["input", "output", "tool_result"]
-
-_KIND_TEXT = {"input": "input", "output": "output", "tool_result": "tool-result"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,54 +97,3 @@ def guardrail_name(guardrail: object) -> str:
         return name
     name = getattr(guardrail, "__name__", None)
     return name if isinstance(name, str) and name else type(guardrail).__name__
-
-
-class GuardrailTripped(RunError):
-    """A guardrail stopped the run. Carries the verdict, and the messages and usage so far.
-
-    Attributes:
-        verdict: The verdict that tripped.
-        kind: Which check tripped: "input", "output" or "tool_result".
-        call: For a tool result, the call whose result tripped.
-    """
-
-    def __init__(self, verdict: Verdict, kind: CheckKind, call: ToolCall | None = None) -> None:
-        what = f" (the result of {call.name!r}, call {call.id})" if call is not None else ""
-        reason = verdict.reason or "no reason given"
-        super().__init__(
-            f"the {_KIND_TEXT[kind]} guardrail {verdict.guardrail or 'guardrail'!r} stopped "
-            f"the run{what}: {reason}"
-        )
-        self.verdict = verdict
-        self.kind: CheckKind = kind
-        self.call = call
-
-
-class GuardrailError(RunError):
-    """A guardrail could not decide: it raised, its endpoint failed, or its answer was no
-    verdict. The run stops (a guardrail fails closed: an undecided check never passes).
-
-    Attributes:
-        guardrail: The guardrail's name.
-        kind: The check it was running, once known.
-        raw: The classifier's answer that was no verdict, when that was the problem.
-        status: The HTTP status of a failed request to a classifier, when there was one.
-        endpoint: The classifier's base URL (never its key).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        guardrail: str = "",
-        kind: CheckKind | None = None,
-        raw: str = "",
-        status: int | None = None,
-        endpoint: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.guardrail = guardrail
-        self.kind = kind
-        self.raw = raw
-        self.status = status
-        self.endpoint = endpoint

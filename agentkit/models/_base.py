@@ -82,11 +82,15 @@ class ModelResponse:
         message: The assistant message (tool calls as the server sent them).
         usage: What this reply used (one request, tokens, estimated cost).
         finish_reason: As reported by the server; informative only, never trusted.
+        response_model: The model id the server says answered, when it says.
+        response_id: The server's id of the reply, when it gives one.
     """
 
     message: AssistantMessage
     usage: Usage = field(default_factory=lambda: Usage(requests=1))
     finish_reason: str | None = None
+    response_model: str | None = None
+    response_id: str | None = None
 
 
 class ToolUseFailed(ModelError):
@@ -132,6 +136,11 @@ class Model(ABC):
         if response.message.content:
             yield response.message.content
         yield response
+
+    @property
+    def server(self) -> tuple[str | None, int | None]:
+        """The endpoint's host and port, for traces; (None, None) when there is no server."""
+        return None, None
 
     @property
     def secrets(self) -> tuple[str, ...]:

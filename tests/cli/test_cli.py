@@ -178,6 +178,7 @@ def test_json_prints_one_event_per_line() -> None:
     assert result.exit_code == EXIT_OFFLINE, result.output
     events = json_lines(result.stdout)
     assert [e["type"] for e in events] == [
+        "run_started",
         "model_request_started",
         "model_reply_finished",
         "tool_call_started",
@@ -187,7 +188,7 @@ def test_json_prints_one_event_per_line() -> None:
         "model_reply_finished",
         "run_finished",
     ]
-    finished = events[3]
+    finished = events[4]
     assert finished["name"] == "calculate"
     assert finished["arguments"] == {"expression": "17*23"}
     assert finished["result"] == "391"

@@ -60,7 +60,8 @@ def test_text_deltas_are_returned_and_joined() -> None:
     acc = StreamAccumulator()
     assert [acc.feed(chunk(t)) for t in ["Hel", "lo", None, ""]] == ["Hel", "lo", "", ""]
     reply = acc.finish()
-    assert reply == StreamedReply("Hello", (), None, None)
+    # The first chunk gives the reply's id (for traces); these chunks name no model.
+    assert reply == StreamedReply("Hello", (), None, None, None, "chatcmpl-1")
 
 
 def test_no_text_gives_none() -> None:

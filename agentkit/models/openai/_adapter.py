@@ -28,6 +28,7 @@ from agentkit.models._base import (
     ModelSettings,
     ToolUseFailed,
 )
+from agentkit.models._retries import current_attempts
 from agentkit.models.openai._clients import Clients, Transport
 from agentkit.models.openai._responses import (
     STATUS_HINTS,
@@ -37,6 +38,8 @@ from agentkit.models.openai._responses import (
     failed_generation,
     first,
     non_negative_int,
+    server_of,
+    text_or_none,
 )
 from agentkit.models.openai._sse import read_stream
 from agentkit.models.openai._wire import messages_to_wire
@@ -192,6 +195,10 @@ class OpenAIModel(Model):
     def secrets(self) -> tuple[str, ...]:
         return (self._api_key,) if len(self._api_key) >= 8 else ()
 
+    @property
+    def server(self) -> tuple[str | None, int | None]:
+        return server_of(self.base_url)
+
     def _body(
         self,
         messages: Sequence[Message],
@@ -340,7 +347,13 @@ class OpenAIModel(Model):
             message = assistant_message(raw)
         except (TypeError, ValueError) as exc:
             raise self._error(f"the reply's message is malformed: {exc}") from None
-        return ModelResponse(message, self._usage(data.get("usage")), choice.get("finish_reason"))
+        return ModelResponse(
+            message,
+            self._usage(data.get("usage")),
+            choice.get("finish_reason"),
+            text_or_none(data.get("model")),
+            text_or_none(data.get("id")),
+        )
 
     def _usage(self, raw: object) -> Usage:
         if not isinstance(raw, dict) or not raw:
@@ -380,6 +393,8 @@ class OpenAIModel(Model):
                     if attempt == 2 or not (rejected and self._stream_usage):
                         raise
                     self._stream_usage = False
+                    if (attempts := current_attempts()) is not None:
+                        attempts.resending("stream_options")
             if scope.cancelled_caught:
                 break
         raise self._error(f"no reply within the {self.deadline:g} s deadline")

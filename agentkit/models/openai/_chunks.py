@@ -42,12 +42,16 @@ class StreamedReply:
         tool_calls: The tool calls, in the order they started.
         usage: The raw `usage` object of the stream (the last one sent), if any.
         finish_reason: What the server said ended the reply; informative only.
+        model: The model id the first chunk named, if any.
+        id: The reply's id the first chunk gave, if any.
     """
 
     content: str | None
     tool_calls: tuple[ToolCall, ...]
     usage: dict[str, Any] | None
     finish_reason: str | None
+    model: str | None = None
+    id: str | None = None
 
 
 class _PartialCall:
@@ -90,6 +94,7 @@ class StreamAccumulator:
         self._current = 0
         self._usage: dict[str, Any] | None = None
         self._finish_reason: str | None = None
+        self._first: Mapping[str, Any] | None = None
 
     def feed(self, chunk: Mapping[str, Any]) -> str:
         """Add one chunk; return the text it carries ("" if none, or if it follows a call).
@@ -99,6 +104,8 @@ class StreamAccumulator:
         """
         if not isinstance(chunk, Mapping):
             raise ValueError(f"stream chunk must be a JSON object, got {_show(chunk)}")
+        if self._first is None:
+            self._first = chunk  # its model and id name the reply
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             self._usage = usage
@@ -136,7 +143,16 @@ class StreamAccumulator:
         calls = tuple(
             call.build() for call in self._calls if call.name or _has_text(call.fragments)
         )
-        return StreamedReply(text or None, calls, self._usage, self._finish_reason)
+        first = self._first or {}
+        model, id_ = first.get("model"), first.get("id")
+        return StreamedReply(
+            text or None,
+            calls,
+            self._usage,
+            self._finish_reason,
+            model if isinstance(model, str) and model else None,
+            id_ if isinstance(id_, str) and id_ else None,
+        )
 
     def _add_text(self, content: object) -> str:
         if content is None or content == "":

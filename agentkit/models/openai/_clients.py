@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 import anyio.lowlevel
 import sniffio
 
+from agentkit.models.openai._retries import attempt_hooks
+
 if TYPE_CHECKING:
     import openai
 
@@ -109,19 +111,21 @@ class Clients:
         return client
 
     def _http_client(self) -> Any:
-        """The SDK's aiohttp transport when chosen and usable; None for the SDK's default."""
+        """The SDK's aiohttp transport when chosen and usable, else its httpx default; both
+        with the hooks that report each retry of a request (`_retries`)."""
+        import openai
+
+        hooks = attempt_hooks()
         if self.transport == "httpx" or sniffio.current_async_library() != "asyncio":
-            return None
+            return openai.DefaultAsyncHttpxClient(timeout=self.timeout, event_hooks=hooks)
         if self.transport == "auto" and (
             importlib.util.find_spec("aiohttp") is None
             # aiohttp refuses credentials in the URL next to the Authorization header.
             or urlsplit(self.base_url).username is not None
         ):
-            return None
-        import openai
-
+            return openai.DefaultAsyncHttpxClient(timeout=self.timeout, event_hooks=hooks)
         _quiet_large_body_warning()
-        return openai.DefaultAioHttpClient(timeout=self.timeout)
+        return openai.DefaultAioHttpClient(timeout=self.timeout, event_hooks=hooks)
 
     async def aclose(self) -> None:
         """Close the client of the running event loop (other loops' are their own)."""

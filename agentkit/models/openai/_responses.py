@@ -17,6 +17,8 @@ __all__ = [
     "first",
     "is_json",
     "non_negative_int",
+    "server_of",
+    "text_or_none",
 ]
 
 
@@ -27,6 +29,24 @@ def display_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def server_of(url: str) -> tuple[str | None, int | None]:
+    """The host and port of an endpoint URL (for traces), never its credentials."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return None, None
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None and parts.scheme in ("http", "https"):
+        port = 443 if parts.scheme == "https" else 80
+    return parts.hostname, port
+
+
+def text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def first(*values: str | None) -> str | None:

@@ -60,7 +60,8 @@ async def read_stream(
             await response.aclose()
     reply = accumulator.finish()
     message = AssistantMessage(reply.content, reply.tool_calls)
-    yield ModelResponse(message, model._usage(reply.usage), reply.finish_reason)
+    usage = model._usage(reply.usage)
+    yield ModelResponse(message, usage, reply.finish_reason, reply.model, reply.id)
 
 
 async def _read_whole(model: OpenAIModel, response: Any, deadline: float) -> ModelResponse:

@@ -1,0 +1,36 @@
+"""The SDK's retries, reported: httpx event hooks on the adapter's HTTP client.
+
+Each attempt the SDK sends passes the request hook, each HTTP answer the response hook
+(public `httpx2` hooks, on the aiohttp transport too). The SDK numbers its attempts in the
+`x-stainless-retry-count` header; the hooks hand that on to the request's `RequestAttempts`
+(`agentkit.models._retries`), which the loop opened. Outside a watched request they do nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentkit.models._retries import current_attempts
+
+__all__ = ["attempt_hooks"]
+
+_COUNT = "x-stainless-retry-count"
+
+
+async def _on_request(request: Any) -> None:
+    attempts = current_attempts()
+    if attempts is None:
+        return
+    count = request.headers.get(_COUNT)
+    await attempts.started(int(count) if count is not None and count.isdigit() else None)
+
+
+async def _on_response(response: Any) -> None:
+    attempts = current_attempts()
+    if attempts is not None:
+        attempts.answered(response.status_code)
+
+
+def attempt_hooks() -> dict[str, list[Any]]:
+    """`event_hooks=` for an `httpx2.AsyncClient` that reports each attempt."""
+    return {"request": [_on_request], "response": [_on_response]}
