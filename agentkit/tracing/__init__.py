@@ -3,9 +3,7 @@
 ```python
 from agentkit.tracing import OpenTelemetryHook
 
-hook = OpenTelemetryHook()                 # the global providers; capture_content=False
-async for event in agent.stream("..."):    # until Agent(hooks=[hook]) does it for you
-    hook(event)
+agent = Agent(..., hooks=[OpenTelemetryHook()])   # the global providers; no content
 ```
 
 `OpenTelemetryHook` needs `pip install 'agentkit[otel]'` (opentelemetry-api only); without

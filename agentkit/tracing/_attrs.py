@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -21,7 +20,6 @@ __all__ = [
     "output_messages",
     "provider_for",
     "request_attributes",
-    "server_of",
     "text_part",
     "truncate",
 ]
@@ -74,23 +72,6 @@ _SETTINGS = {
     "frequency_penalty": ("gen_ai.request.frequency_penalty", float),
     "presence_penalty": ("gen_ai.request.presence_penalty", float),
 }
-
-
-def server_of(url: str | None) -> tuple[str | None, int | None]:
-    """`server.address` and `server.port` of an endpoint URL; never its credentials."""
-    if not url:
-        return None, None
-    parts = urlsplit(url if "//" in url else f"//{url}")
-    host = parts.hostname
-    if not host:
-        return None, None
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port is None and parts.scheme in ("http", "https"):
-        port = 443 if parts.scheme == "https" else 80
-    return host, port
 
 
 def provider_for(address: str | None) -> str:

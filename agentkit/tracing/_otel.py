@@ -139,7 +139,7 @@ class OpenTelemetryHook:
         model = getattr(event, "model", None)
         address = getattr(event, "server_address", None)
         port = getattr(event, "server_port", None)
-        provider = self.provider_name or getattr(event, "provider", None)
+        provider = self.provider_name
         common: dict[str, Any] = {
             a.PROVIDER: provider or (a.provider_for(address) if event else a.OTHER_PROVIDER)
         }

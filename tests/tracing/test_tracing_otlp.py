@@ -10,7 +10,7 @@ pytest.importorskip(
     "opentelemetry.exporter.otlp.proto.http", reason="needs agentkit[otlp] (the OTLP exporter)"
 )
 
-from otel_events import trip_run
+from trip_events import trip_run
 
 from agentkit import UserError
 from agentkit.testing import FakeServer

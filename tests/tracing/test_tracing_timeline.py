@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from otel_events import (
-    MODEL,
+from trip_events import MODEL, trip_run
+
+from agentkit import Agent, AssistantMessage, ModelError, ToolCall, Usage, tool
+from agentkit.events import (
     GuardrailChecked,
     ModelReplyFinished,
     ModelRequestRetried,
@@ -13,10 +15,7 @@ from otel_events import (
     RunStarted,
     ToolCallFinished,
     ToolCallStarted,
-    trip_run,
 )
-
-from agentkit import Agent, AssistantMessage, ModelError, ToolCall, Usage, tool
 from agentkit.testing import ScriptedModel, call
 from agentkit.tracing import Recorder, render_timeline
 
@@ -96,8 +95,7 @@ async def test_the_recorder_keeps_a_real_runs_events_in_order_with_times() -> No
     recorder = Recorder()
     model = ScriptedModel([[call("add", a=1, b=2), call("add", a=3, b=4)], "3 and 7"])
     with model:
-        async for event in Agent(model, tools=[add]).stream("1+2, 3+4?"):
-            recorder(event)
+        await Agent(model, tools=[add], hooks=[recorder]).run("1+2, 3+4?")
     times = [at for at, _ in recorder.records]
     assert times == sorted(times)
     lines = render_timeline(recorder.records).splitlines()
