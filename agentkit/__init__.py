@@ -14,7 +14,8 @@ print(agent.run_sync("add 2 and 3").output)
 
 More in `agentkit.events` (what `Agent.stream` yields), `agentkit.models` (the model
 interface and the OpenAI-compatible adapter), `agentkit.llama` (tool calls left as text)
-and `agentkit.testing` (scripted models and a fake server).
+`agentkit.testing` (scripted models and a fake server), `agentkit.guardrails` (checks
+that may stop a run; Llama Guard 3) and `agentkit.tracing` (OpenTelemetry, a timeline).
 """
 
 # The layout, top to bottom (each layer imports only those below it; see pyproject.toml):
@@ -27,11 +28,16 @@ and `agentkit.testing` (scripted models and a fake server).
 #   tools/      Tool, @tool, schemas from functions and raw JSON schemas, tool files
 #   llama/      Llama 3.1 tool calls recovered from text, and the stream gate
 #   events.py, messages.py, usage.py, errors.py   the data types
+# Beside them: tracing/ (hooks that record runs; above the agent, which never imports it)
+# and guardrails/ (below the loop, which runs them).
 
 from agentkit._context import RunContext
 from agentkit.agent import Agent, RunResult, UsageLimits
 from agentkit.errors import (
     AgentkitError,
+    GuardrailTripped,
+    HookError,
+    MaxDepthExceeded,
     MaxTurnsExceeded,
     ModelError,
     ModelRetry,
@@ -57,6 +63,9 @@ __all__ = [
     "Agent",
     "AgentkitError",
     "AssistantMessage",
+    "GuardrailTripped",
+    "HookError",
+    "MaxDepthExceeded",
     "MaxTurnsExceeded",
     "Message",
     "ModelError",
