@@ -174,9 +174,13 @@ async def test_a_failed_run_gives_hooks_and_the_stream_run_failed_then_raises() 
     streamed: list[Event] = []
     model = ScriptedModel([call("add", a=1, b=2)] * 2)
     agent = Agent(model, tools=[add], hooks=[seen.append], usage_limits=UsageLimits(requests=2))
-    with model, pytest.raises(UsageLimitExceeded) as caught:
+
+    async def read() -> None:
         async for event in agent.stream("go"):
             streamed.append(event)
+
+    with model, pytest.raises(UsageLimitExceeded) as caught:
+        await read()
     assert seen == streamed
     failed = seen[-1]
     assert isinstance(failed, RunFailed)
