@@ -165,6 +165,13 @@ class AgentTool(Tool):
         # The agent travels as its configuration; the tool is made again from it.
         return (_remade, (self.agent, self._options))
 
+    def _key(self) -> tuple[Any, ...]:
+        # The same agent offered the same way is the same tool (after a pickle round trip).
+        return ("agent", self.agent.config, sorted(self._options.items(), key=str))
+
+    def __hash__(self) -> int:
+        return hash((self.name, "agent"))
+
 
 def _remade(agent: Any, options: dict[str, Any]) -> Tool:
     made: Tool = agent.as_tool(**options)
@@ -300,7 +307,8 @@ async def run_child(events: ChildEvents, name: str, prompt: str, ctx: RunContext
         path = (*caller.path, name)
         error = MaxDepthExceeded(
             f"agent {name!r} would run at depth {depth} > max_depth {caller.max_depth} "
-            f"(path {' > '.join(path)}): does an agent call itself through its tools?",
+            f"(path {' > '.join(path)}): raise max_depth on the top agent, or look for "
+            "agents that call each other in circles",
             path=path,
         )
         caller.stop(caller.run.fail(error))
