@@ -20,6 +20,7 @@ from agentkit.testing._fake_replies import (
     Hang,
     Raw,
     Reply,
+    TextCompletion,
 )
 from agentkit.testing._fake_server import FakeServer
 from agentkit.testing._models import FunctionModel, ModelRequest, ScriptedModel, ScriptedReply, call
@@ -38,5 +39,6 @@ __all__ = [
     "Reply",
     "ScriptedModel",
     "ScriptedReply",
+    "TextCompletion",
     "call",
 ]

@@ -19,9 +19,11 @@ __all__ = [
     "Hang",
     "Raw",
     "Reply",
+    "TextCompletion",
     "completion_chunks",
     "completion_json",
     "error_body",
+    "text_completion_json",
 ]
 
 
@@ -99,7 +101,24 @@ class Hang:
     after_headers: bool = False
 
 
-Reply = Union[Completion, Chunks, Error, Raw, Drop, Hang]  # noqa: UP007
+@dataclass(frozen=True)
+class TextCompletion:
+    """An answer to `POST /v1/completions` (a raw prompt in, text out: Llama Guard's way).
+
+    Attributes:
+        text: The completion's text.
+        finish_reason: "stop", or "length" for a cut-off answer.
+        usage: The usage object; by default token counts derived from the sizes.
+        delay: Seconds to wait before answering.
+    """
+
+    text: str
+    finish_reason: str = "stop"
+    usage: Mapping[str, Any] | None = None
+    delay: float = 0.0
+
+
+Reply = Union[Completion, TextCompletion, Chunks, Error, Raw, Drop, Hang]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -212,3 +231,22 @@ def completion_chunks(reply: Completion, request: FakeRequest) -> list[str]:
         usage = {**base, "choices": [], "usage": _usage(reply, request)}
         events.append(f"data: {json.dumps(usage)}\n\n")
     return events
+
+
+def text_completion_json(reply: TextCompletion, request: FakeRequest) -> dict[str, Any]:
+    if reply.usage is not None:
+        usage = dict(reply.usage)
+    else:
+        prompt = max(1, len(str(request.body.get("prompt", ""))) // 4)
+        completion = max(1, len(reply.text) // 4)
+        usage = {"prompt_tokens": prompt, "completion_tokens": completion}
+        usage["total_tokens"] = prompt + completion
+    choice = {"index": 0, "text": reply.text, "finish_reason": reply.finish_reason}
+    return {
+        "id": "cmpl-" + new_call_id()[5:],
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": _model(request),
+        "choices": [choice],
+        "usage": usage,
+    }

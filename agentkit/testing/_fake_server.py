@@ -31,9 +31,11 @@ from agentkit.testing._fake_replies import (
     Hang,
     Raw,
     Reply,
+    TextCompletion,
     completion_chunks,
     completion_json,
     error_body,
+    text_completion_json,
 )
 
 __all__ = ["FakeServer", "Handler"]
@@ -43,6 +45,7 @@ Handler = Callable[[FakeRequest], Reply]
 _REPLY_TYPES = typing.get_args(Reply)
 MODELS_PATH = "/v1/models"
 CHAT_PATH = "/v1/chat/completions"
+COMPLETIONS_PATH = "/v1/completions"
 
 
 class FakeServer(AbstractContextManager["FakeServer"]):
@@ -54,7 +57,8 @@ class FakeServer(AbstractContextManager["FakeServer"]):
     ```
 
     Args:
-        replies: Replies for the chat requests, in order.
+        replies: Replies for the chat requests (and `TextCompletion`s for the text
+            completions of `POST /v1/completions`), in the order requests come.
         handler: Called for chat requests once the scripted replies are used up.
         latency: Seconds added before every chat reply.
         models: Model ids listed by `/v1/models`.
@@ -95,6 +99,12 @@ class FakeServer(AbstractContextManager["FakeServer"]):
         """The chat-completion requests received, in order."""
         with self._lock:
             return [r for r in self.requests if r.path.split("?", 1)[0] == CHAT_PATH]
+
+    @property
+    def completion_requests(self) -> list[FakeRequest]:
+        """The text-completion requests received (`POST /v1/completions`), in order."""
+        with self._lock:
+            return [r for r in self.requests if r.path.split("?", 1)[0] == COMPLETIONS_PATH]
 
     def add(self, *replies: Reply) -> None:
         """Script more replies."""
@@ -186,15 +196,21 @@ class FakeServer(AbstractContextManager["FakeServer"]):
             data = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]
             await _send(stream, 200, {"object": "list", "data": data})
             return True
-        if request.method == "POST" and path == CHAT_PATH:
+        if request.method == "POST" and path in (CHAT_PATH, COMPLETIONS_PATH):
             reply = self._next_reply(request)
+            if (path == COMPLETIONS_PATH) != isinstance(reply, TextCompletion) and isinstance(
+                reply, (Completion, TextCompletion)
+            ):
+                wanted = "TextCompletion" if path == COMPLETIONS_PATH else "Completion"
+                reply = _mistake(f"POST {path} needs a {wanted}, the script gave {reply!r:.80}")
             if self.latency:
                 await anyio.sleep(self.latency)
             return await _answer(stream, request, reply)
         # As a real server would: a base URL without /v1 must fail here too.
         message = (
-            f"no route {request.method} {path}: the fake server serves GET {MODELS_PATH} and "
-            f"POST {CHAT_PATH} (use FakeServer.url, which ends in /v1, as the base URL)"
+            f"no route {request.method} {path}: the fake server serves GET {MODELS_PATH}, "
+            f"POST {CHAT_PATH} and POST {COMPLETIONS_PATH} (use FakeServer.url, which ends "
+            "in /v1, as the base URL)"
         )
         await _send(stream, 404, {"error": {"message": message}})
         return True
@@ -218,7 +234,7 @@ class FakeServer(AbstractContextManager["FakeServer"]):
         if not isinstance(reply, _REPLY_TYPES):
             return _mistake(
                 f"the handler returned {reply!r:.80} for request #{number}; return a Completion, "
-                "Chunks, Error, Raw, Drop or Hang"
+                "TextCompletion, Chunks, Error, Raw, Drop or Hang"
             )
         return typing.cast(Reply, reply)
 
@@ -259,6 +275,11 @@ async def _answer(stream: anyio.abc.SocketStream, request: FakeRequest, reply: R
             await _send_sse(stream, completion_chunks(reply, request), True, 0.0)
         else:
             await _send(stream, 200, completion_json(reply, request))
+        return True
+    if isinstance(reply, TextCompletion):
+        if reply.delay:
+            await anyio.sleep(reply.delay)
+        await _send(stream, 200, text_completion_json(reply, request))
         return True
     if isinstance(reply, Chunks):
         return await _send_chunks(stream, reply)

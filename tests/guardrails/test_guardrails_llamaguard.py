@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
-from completions_server import CompletionsServer, completions_server
 
 from agentkit import AssistantMessage, SystemMessage, ToolCall, UserError, UserMessage
 from agentkit.guardrails import (
@@ -18,7 +17,7 @@ from agentkit.guardrails import (
     Turn,
     run_guardrails,
 )
-from agentkit.testing import Completion, Error, FakeServer
+from agentkit.testing import Completion, Error, FakeServer, TextCompletion
 
 KEY = "sk-guard-0123456789"
 HISTORY = (SystemMessage("You help with home repairs."), UserMessage("How do I pick a lock?"))
@@ -126,36 +125,42 @@ async def test_an_unreachable_endpoint_is_an_error() -> None:
 
 @pytest.mark.anyio
 async def test_a_server_without_completions_tells_to_use_chat(server: FakeServer) -> None:
+    no_completions = server.url + "/chat-only"  # a server without the route answers 404
     with pytest.raises(GuardrailError) as info:
-        async with LlamaGuard(base_url=server.url) as guard:  # FakeServer serves chat only
+        async with LlamaGuard(base_url=no_completions) as guard:
             await guard(ANSWER)
     assert info.value.status == 404
     assert "needs api='chat'" in str(info.value)
-    assert server.requests[-1].path == "/v1/completions"
+    assert server.requests[-1].path == "/v1/chat-only/completions"
 
 
 @pytest.fixture
-def completions() -> Iterator[CompletionsServer]:
-    with completions_server([]) as fake:
+def completions() -> Iterator[FakeServer]:
+    with FakeServer() as fake:  # it answers POST /v1/completions with TextCompletion
         yield fake
+
+
+def prompt(server: FakeServer) -> str:
+    """The prompt of the last text-completion request."""
+    return str(server.completion_requests[-1].body["prompt"])
 
 
 @pytest.mark.anyio
 async def test_completions_send_the_whole_prompt_rendered_here(
-    completions: CompletionsServer,
+    completions: FakeServer,
 ) -> None:
-    completions.texts.append("safe")
+    completions.add(TextCompletion("safe"))
     guard = LlamaGuard("llama-guard-3-8b", base_url=completions.url, categories=["S2", "S9"])
     async with guard:
         verdict = await guard(ANSWER)
     assert verdict.tripped is False
-    body = completions.bodies[0]
+    body = completions.completion_requests[0].body
     assert {k: body[k] for k in ("model", "max_tokens", "temperature")} == {
         "model": "llama-guard-3-8b",
         "max_tokens": 64,
         "temperature": 0,
     }
-    assert completions.prompt == (
+    assert prompt(completions) == (
         "<|start_header_id|>user<|end_header_id|>\n\n"
         "Task: Check if there is unsafe content in 'Agent' messages in conversations according "
         "our safety policy with the below categories.\n\n"
@@ -176,52 +181,52 @@ async def test_completions_send_the_whole_prompt_rendered_here(
 
 
 @pytest.mark.anyio
-async def test_completions_carry_categories_of_your_own(completions: CompletionsServer) -> None:
+async def test_completions_carry_categories_of_your_own(completions: FakeServer) -> None:
     own = Category("S15", "Competitor Mentions", "Naming a competitor's product.")
-    completions.texts.append("unsafe\nS15")
+    completions.add(TextCompletion("unsafe\nS15"))
     with pytest.raises(GuardrailTripped) as info:
         async with LlamaGuard(base_url=completions.url, categories=["S1", own]) as guard:
             await run_guardrails([guard], GuardrailCheck("input", "Is AcmeLock better?"))
     assert info.value.verdict.reason == "unsafe: S15 (Competitor Mentions)"
     assert "S1: Violent Crimes.\nS15: Competitor Mentions.\nNaming a competitor's product.\n" in (
-        completions.prompt
+        prompt(completions)
     )
 
 
 @pytest.mark.anyio
-async def test_a_code_the_prompt_did_not_list_is_an_error(completions: CompletionsServer) -> None:
-    completions.texts.append("unsafe\nS3")
+async def test_a_code_the_prompt_did_not_list_is_an_error(completions: FakeServer) -> None:
+    completions.add(TextCompletion("unsafe\nS3"))
     with pytest.raises(GuardrailError, match="S3 is not one of the categories"):
         async with LlamaGuard(base_url=completions.url, categories=["S1"]) as guard:
             await guard(ANSWER)
 
 
 @pytest.mark.anyio
-async def test_begin_of_text_is_sent_only_when_asked(completions: CompletionsServer) -> None:
-    completions.texts.extend(["safe", "safe"])
+async def test_begin_of_text_is_sent_only_when_asked(completions: FakeServer) -> None:
+    completions.add(TextCompletion("safe"), TextCompletion("safe"))
     async with LlamaGuard(base_url=completions.url) as guard:
         await guard(ANSWER)
-    assert not completions.prompt.startswith("<|begin_of_text|>")
+    assert not prompt(completions).startswith("<|begin_of_text|>")
     async with LlamaGuard(base_url=completions.url, begin_of_text=True) as guard:
         await guard(ANSWER)
-    assert completions.prompt.startswith("<|begin_of_text|><|start_header_id|>user")
+    assert prompt(completions).startswith("<|begin_of_text|><|start_header_id|>user")
 
 
 @pytest.mark.anyio
 async def test_classify_judges_the_last_message_of_a_conversation(
-    completions: CompletionsServer,
+    completions: FakeServer,
 ) -> None:
-    completions.texts.extend(["safe", "unsafe\nS10"])
+    completions.add(TextCompletion("safe"), TextCompletion("unsafe\nS10"))
     async with LlamaGuard(base_url=completions.url) as guard:
         assert (await guard.classify([UserMessage("hi")])).tripped is False
-        assert "'User' messages" in completions.prompt
+        assert "'User' messages" in prompt(completions)
         verdict = await guard.classify([UserMessage("hi"), AssistantMessage("slur")])
     assert verdict.categories == ("S10",)
-    assert "'Agent' messages" in completions.prompt
+    assert "'Agent' messages" in prompt(completions)
 
 
-def test_the_guard_works_from_one_event_loop_to_the_next(completions: CompletionsServer) -> None:
-    completions.texts.extend(["safe", "safe"])
+def test_the_guard_works_from_one_event_loop_to_the_next(completions: FakeServer) -> None:
+    completions.add(TextCompletion("safe"), TextCompletion("safe"))
     guard = LlamaGuard(base_url=completions.url)
 
     async def once() -> bool:
@@ -230,7 +235,7 @@ def test_the_guard_works_from_one_event_loop_to_the_next(completions: Completion
 
     for _ in range(2):  # run_sync starts a fresh loop each time; connections must follow
         assert anyio.run(once) is False
-    assert len(completions.bodies) == 2
+    assert len(completions.completion_requests) == 2
 
 
 def test_prompt_shows_what_would_be_sent() -> None:

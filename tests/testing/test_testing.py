@@ -53,3 +53,35 @@ def test_models_are_listed_at_v1_models() -> None:
     with FakeServer(models=["a", "b"]) as server, urlopen(server.url + "/models") as response:
         listed = json.load(response)
     assert [m["id"] for m in listed["data"]] == ["a", "b"]
+
+
+def _post(url: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+    from urllib.error import HTTPError
+    from urllib.request import Request
+
+    request = Request(url, json.dumps(body).encode(), {"content-type": "application/json"})
+    try:
+        with urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_text_completions_are_served_and_recorded() -> None:
+    from agentkit.testing import TextCompletion
+
+    script: list[Reply] = [
+        TextCompletion("unsafe\nS2", usage={"prompt_tokens": 9}),
+        Completion("x"),
+    ]
+    with FakeServer(script) as server:
+        status, body = _post(server.url + "/completions", {"model": "guard", "prompt": "Task: ..."})
+        assert status == 200
+        assert body["object"] == "text_completion"
+        assert body["choices"] == [{"index": 0, "text": "unsafe\nS2", "finish_reason": "stop"}]
+        assert body["usage"] == {"prompt_tokens": 9}
+        # A chat reply where a text completion was asked is the test's mistake, said so.
+        status, body = _post(server.url + "/completions", {"prompt": "again"})
+        assert status == 500 and "needs a TextCompletion" in str(body)
+    assert [r.body["prompt"] for r in server.completion_requests] == ["Task: ...", "again"]
+    assert server.chat_requests == []
