@@ -6,6 +6,8 @@
 | AGENTKIT_API_KEY, else OPENAI_API_KEY | the key when `api_key` is not given |
 | AGENTKIT_MODEL | the model id of demos and agent files that ask `model_from_env()` |
 | XDG_STATE_HOME | where `agentkit chat` keeps its input history (`~/.local/state` when unset) |
+| OTEL_EXPORTER_OTLP_ENDPOINT | `--otel`: the collector (its exporters read OTEL_* too) |
+| OTEL_SERVICE_NAME | `--otel`: the service name, default "agentkit" |
 
 Nothing else in `agentkit` reads `os.environ`; the ready-made tools read their own settings
 (`AGENTKIT_FILES_ROOT`, `AGENTKIT_SANDBOX`, ...) through `setting()`.
@@ -25,6 +27,7 @@ __all__ = [
     "base_url",
     "endpoint_configured",
     "model_from_env",
+    "otlp_endpoint",
     "overridden",
     "setting",
 ]
@@ -48,6 +51,11 @@ def base_url() -> str | None:
 def api_key() -> str | None:
     """The key the environment holds: AGENTKIT_API_KEY, else OPENAI_API_KEY."""
     return setting("AGENTKIT_API_KEY") or setting("OPENAI_API_KEY")
+
+
+def otlp_endpoint() -> str | None:
+    """The OTLP collector `--otel` sends to: OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT."""
+    return setting("OTEL_EXPORTER_OTLP_ENDPOINT") or setting("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
 def endpoint_configured() -> bool:

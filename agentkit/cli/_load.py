@@ -76,6 +76,8 @@ class Options:
     json: bool = False
     verbose: bool = False
     plain: bool = False
+    trace: bool = False
+    otel: bool = False
 
 
 @dataclass(frozen=True)

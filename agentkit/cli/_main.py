@@ -133,6 +133,15 @@ def _agent_options(command: F) -> F:
         click.option(
             "-v", "--verbose", is_flag=True, help="Full tool arguments and results; tracebacks."
         ),
+        click.option(
+            "--trace", is_flag=True, help="A timeline of each run on stderr when it ends."
+        ),
+        click.option(
+            "--otel",
+            is_flag=True,
+            help="Send spans and metrics over OTLP to $OTEL_EXPORTER_OTLP_ENDPOINT "
+            "(needs agentkit[otlp]).",
+        ),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -154,6 +163,8 @@ def _options(target: str | None, flags: dict[str, Any]) -> Options:
         json=flags["json_output"],
         verbose=flags["verbose"],
         plain=flags["plain"],
+        trace=flags["trace"],
+        otel=flags["otel"],
     )
 
 
@@ -191,6 +202,9 @@ def _execute(options: Options, body: Callable[[Renderer], int]) -> NoReturn:
             exc = RuntimeError(f"internal error: {type(exc).__name__}: {exc} (-v shows where)")
         renderer.error(exc, EXIT_RUN_ERROR)
         code = EXIT_RUN_ERROR
+    for callback in renderer.exit_callbacks:
+        with contextlib.suppress(Exception):  # a flush that fails must not change the status
+            callback()
     _leave(code, threads_before)
 
 

@@ -21,7 +21,7 @@ import signal
 import threading
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -43,6 +43,7 @@ from agentkit.cli._text import (
     plural,
 )
 from agentkit.events import (
+    AgentEvent,
     Event,
     ModelReplyFinished,
     ModelRequestStarted,
@@ -127,14 +128,20 @@ class Renderer(ABC):
     def _check_leave(self, answer: str | None) -> None:
         if answer is not None and answer.strip().lower() in self.leave_words:
             raise LeaveRequested(answer.strip())
+        self.exit_callbacks: list[Callable[[], object]] = []  # `on_exit`
 
     def event(self, event: Event) -> None:
-        """Show one event of the run (and count what it used)."""
-        if isinstance(event, ModelReplyFinished):
-            self.session_usage = self.session_usage + event.usage
-        elif isinstance(event, ToolCallFinished) and event.call.name != self.hidden_tool:
+        """Show one event of the run (and count what it used, a sub-agent's too)."""
+        used = event.event if isinstance(event, AgentEvent) else event
+        if isinstance(used, ModelReplyFinished):
+            self.session_usage = self.session_usage + used.usage
+        elif isinstance(used, ToolCallFinished) and used.call.name != self.hidden_tool:
             self.session_usage = self.session_usage + Usage(tool_calls=1)
         self._show(event)
+
+    def on_exit(self, callback: Callable[[], object]) -> None:
+        """Call `callback` when the command ends, however it ends (`--otel`'s flush)."""
+        self.exit_callbacks.append(callback)
 
     @abstractmethod
     def _show(self, event: Event) -> None:

@@ -24,6 +24,7 @@ from anyio.abc import TaskStatus
 from agentkit._loop.output import OUTPUT_TOOL_NAME
 from agentkit.agent import Agent, RunResult
 from agentkit.cli._load import Options, load_agent
+from agentkit.cli._observe import observe
 from agentkit.cli._render import ApprovalInterrupted, LeaveRequested, Renderer
 from agentkit.cli._status import EXIT_OFFLINE
 from agentkit.errors import AgentkitError, UserError
@@ -57,7 +58,7 @@ def prepare(options: Options, renderer: Renderer) -> Agent[Any]:
         renderer.notice(line)
     if loaded.agent.output_type not in (None, str):
         renderer.hidden_tool = OUTPUT_TOOL_NAME
-    return loaded.agent
+    return observe(loaded.agent, options, renderer)  # --trace, --otel, sub-agents' calls
 
 
 def _watch_signals() -> bool:
