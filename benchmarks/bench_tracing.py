@@ -1,16 +1,16 @@
-"""What tracing costs: per event, and per model turn of a real streamed run.
+"""What tracing costs: per event, and per model turn of a real run with the hooks wired in.
 
-    python benchmarks/bench_tracing.py            # about 2 minutes on 2 cores
-    python benchmarks/bench_tracing.py --smoke    # a few runs of each, no thresholds
+    python benchmarks/bench_tracing.py            # about 4 minutes on 2 cores
+    python benchmarks/bench_tracing.py --smoke    # a few runs of each, no thresholds (CI)
 
 Part 1, *events*: the events of a synthetic run (5 tool turns with one call each, then an
-answer: 24 events) fed to each hook, CPU per event. Part 2, *loop*: `Agent.stream()` against
-the benchmark server (`bench-k5-n1`, in its own process), each event handed to the hook,
-CPU of this process per model turn; the hand-written `openai` streaming loop runs too, as
-the baseline of the other benchmarks. Until `Agent(hooks=[...])` exists, `stream()` is how
-a hook sees a run, so part 2 measures tracing as users can run it today.
+answer: 25 events) fed to each hook, CPU per event. Part 2, *loop*: `Agent(hooks=[...])`
+against the benchmark server (`bench-k5-n1`, in its own process), CPU of this process per
+model turn, with `run()` (non-streaming, as `benchmarks/run.py`'s overhead scenario) and
+with `stream()`. The hand-written `openai` loop (run and stream) runs too, interleaved, and
+every figure is also given as a ratio to it.
 
-Configurations, interleaved in every repetition: no hook; a no-op hook; OpenTelemetryHook
+Configurations, interleaved in every repetition: no hooks; a no-op hook; OpenTelemetryHook
 with the API only (no SDK: what an install without a configured SDK gets); with the SDK
 (in-memory exporter, SimpleSpanProcessor, SDK metrics with an in-memory reader); the same
 with a BatchSpanProcessor; the same with content capture on.
@@ -28,10 +28,9 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -45,6 +44,7 @@ from agentkit.events import (  # noqa: E402
     ModelReplyFinished,
     ModelRequestStarted,
     RunFinished,
+    RunStarted,
     ToolCallFinished,
     ToolCallStarted,
 )
@@ -52,38 +52,33 @@ from agentkit.messages import SystemMessage, ToolMessage, UserMessage  # noqa: E
 
 PROMPT = "What's the weather in Paris, what is 17+25, and who is user 42?"
 MODEL = "bench-k5-n1"
-
-
-@dataclass(frozen=True, slots=True)
-class RunStarted:
-    """The event phase 2 adds (INTEGRATION.md): it names the agent, model and server."""
-
-    agent: str
-    model: str
-    prompt: str
-    run_id: str = ""
-    server_address: str | None = "127.0.0.1"
-    server_port: int | None = 8000
-    type: Literal["run_started"] = field(default="run_started", init=False)
+SETTINGS = {"temperature": 0.2, "max_tokens": 512}
+TURNS = 6  # model turns per run of bench-k5-n1: five tool turns and the answer
 
 
 def synthetic_run(turns: int = 5) -> list[Any]:
     """The events of one run: `turns` tool turns of one call each, then an answer."""
+    run_id = "run_0123456789abcdef"
     messages: list[Any] = [SystemMessage(SYSTEM), UserMessage(PROMPT)]
-    events: list[Any] = [RunStarted("bench", MODEL, PROMPT)]
+    events: list[Any] = [RunStarted("bench", MODEL, PROMPT, run_id, None, None, "127.0.0.1", 8000)]
     for turn in range(1, turns + 2):
-        events.append(ModelRequestStarted(turn))
+        events.append(ModelRequestStarted(turn, run_id, tuple(messages), SETTINGS))
         if turn > turns:
             answer = AssistantMessage("It is 22 degrees and sunny in Paris; 17 + 25 = 42.")
-            events.append(ModelReplyFinished(turn, answer, Usage(1, 400 + 60 * turn, 20)))
+            usage = Usage(1, 400 + 60 * turn, 20)
+            events.append(ModelReplyFinished(turn, answer, usage, run_id, "stop", MODEL, "c-1"))
             break
         call = ToolCall("get_weather", {"city": "Paris, France", "unit": "c"}, id=f"c{turn}")
         reply = AssistantMessage(None, (call,))
-        events.append(ModelReplyFinished(turn, reply, Usage(1, 400 + 60 * turn, 25)))
-        events.append(ToolCallStarted(call))
-        events.append(ToolCallFinished(call, "22 degrees C, sunny, in Paris", False, 0.0002))
+        usage = Usage(1, 400 + 60 * turn, 25)
+        events.append(ModelReplyFinished(turn, reply, usage, run_id, "tool_calls", MODEL, "c-1"))
+        events.append(ToolCallStarted(call, run_id))
+        events.append(
+            ToolCallFinished(call, "22 degrees C, sunny, in Paris", False, 0.0002, run_id)
+        )
         messages += [reply, ToolMessage(call.id, "22 degrees C, sunny", call.name)]
-    events.append(RunFinished(RunResult("done", messages, Usage(6, 3800, 145, turns))))
+    result = RunResult("done", messages, Usage(6, 3800, 145, turns))
+    events.append(RunFinished(result, run_id))
     return events
 
 
@@ -130,7 +125,7 @@ def setups() -> list[Setup]:
         tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider()
     )
     return [
-        Setup("no hook", None),
+        Setup("no hooks", None),
         Setup("no-op hook", _noop),
         Setup("otel, API only", api),
         Setup("otel, SDK", *sdk(batch=False)),
@@ -154,42 +149,81 @@ def measure_events(setup: Setup, events: list[Any], runs: int) -> float:
     return (time.process_time() - start) / (runs * len(events)) * 1e6
 
 
-async def measure_loop(setup: Setup, agent: Agent[Any], runs: int) -> float:
-    """CPU milliseconds per model turn of streamed runs, the hook fed every event."""
-    hook = setup.hook
+def agent_for(url: str, setup: Setup) -> Agent[Any]:
+    hooks = [setup.hook] if setup.hook is not None else []
+    return Agent(
+        MODEL,
+        base_url=url,
+        api_key="bench",
+        instructions=SYSTEM,
+        tools=TOOLS,
+        max_turns=20,
+        model_settings=SETTINGS,  # type: ignore[arg-type]
+        hooks=hooks,
+    )
+
+
+async def measure_loop(setup: Setup, agent: Agent[Any], runs: int, stream: bool) -> float:
+    """CPU milliseconds per model turn of runs with the setup's hook wired in."""
     start = time.process_time()
     for _ in range(runs):
-        async for event in agent.stream(PROMPT):
-            if hook is not None:
-                hook(event)
+        if stream:
+            async for _event in agent.stream(PROMPT):
+                pass
+        else:
+            await agent.run(PROMPT)
         setup.reset()
-    return (time.process_time() - start) / (runs * 6) * 1000
+    return (time.process_time() - start) / (runs * TURNS) * 1000
 
 
-async def measure_handwritten(adapter: HandwrittenAdapter, runs: int) -> float:
+async def measure_handwritten(adapter: HandwrittenAdapter, runs: int, stream: bool) -> float:
     start = time.process_time()
     for _ in range(runs):
-        await adapter.stream(PROMPT)
-    return (time.process_time() - start) / (runs * 6) * 1000
+        await (adapter.stream(PROMPT) if stream else adapter.run(PROMPT))
+    return (time.process_time() - start) / (runs * TURNS) * 1000
 
 
-def median_table(samples: dict[str, list[float]], base: str, unit: str) -> list[str]:
-    rows = [f"| configuration | {unit} median [min-max] | vs {base} |", "|---|---|---|"]
-    reference = statistics.median(samples[base])
+def median_table(samples: dict[str, list[float]], bases: tuple[str, ...], unit: str) -> list[str]:
+    heads = " | ".join(f"vs {base}" for base in bases)
+    rows = [f"| configuration | {unit} median [min-max] | {heads} |"]
+    rows.append("|---|---|" + "---|" * len(bases))
+    references = [statistics.median(samples[base]) for base in bases]
     for name, values in samples.items():
         middle = statistics.median(values)
-        rows.append(
-            f"| {name} | {middle:.3g} [{min(values):.3g}-{max(values):.3g}] | "
-            f"{middle / reference:.2f}x |"
-        )
+        ratios = " | ".join(f"{middle / reference:.2f}x" for reference in references)
+        rows.append(f"| {name} | {middle:.3g} [{min(values):.3g}-{max(values):.3g}] | {ratios} |")
     return rows
+
+
+HAND = "hand-written openai loop"
+
+
+async def loop_samples(
+    configs: list[Setup], url: str, reps: int, runs: int, stream: bool
+) -> dict[str, list[float]]:
+    """Every configuration and the hand-written loop, `reps` times in rotating order."""
+    agents = {setup.name: agent_for(url, setup) for setup in configs}
+    handwritten = HandwrittenAdapter(url, MODEL)
+    samples: dict[str, list[float]] = {HAND: [], **{c.name: [] for c in configs}}
+    for setup in configs:
+        await measure_loop(setup, agents[setup.name], 2, stream)  # warm up
+    await measure_handwritten(handwritten, 2, stream)
+    for rep in range(reps):
+        samples[HAND].append(await measure_handwritten(handwritten, runs, stream))
+        for setup in configs[rep % len(configs) :] + configs[: rep % len(configs)]:
+            value = await measure_loop(setup, agents[setup.name], runs, stream)
+            samples[setup.name].append(value)
+    for agent in agents.values():
+        await agent.aclose()
+    await handwritten.close()
+    return samples
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--smoke", action="store_true", help="a few runs, no results written")
     args = parser.parse_args()
-    reps, event_runs, loop_runs = (1, 20, 2) if args.smoke else (7, 4000, 80)
+    reps, event_runs, loop_runs = (1, 20, 2) if args.smoke else (7, 4000, 60)
     events = synthetic_run()
     configs = setups()
 
@@ -200,59 +234,45 @@ async def main() -> None:
             event_samples[setup.name].append(measure_events(setup, events, event_runs))
 
     server = Server()
-    loop_samples: dict[str, list[float]] = {"hand-written openai loop": []}
-    loop_samples.update({c.name: [] for c in configs})
     try:
-        agent: Agent[Any] = Agent(
-            MODEL,
-            base_url=server.url,
-            api_key="bench",
-            instructions=SYSTEM,
-            tools=TOOLS,
-            max_turns=20,
-        )
-        handwritten = HandwrittenAdapter(server.url, MODEL)
-        for setup in configs:
-            await measure_loop(setup, agent, 2)  # warm up
-        await measure_handwritten(handwritten, 2)
-        for rep in range(reps):
-            order = configs[rep % len(configs) :] + configs[: rep % len(configs)]
-            loop_samples["hand-written openai loop"].append(
-                await measure_handwritten(handwritten, loop_runs)
-            )
-            for setup in order:
-                loop_samples[setup.name].append(await measure_loop(setup, agent, loop_runs))
-        await agent.aclose()
-        await handwritten.close()
+        ran = await loop_samples(configs, server.url, reps, loop_runs, stream=False)
+        streamed = await loop_samples(configs, server.url, reps, loop_runs, stream=True)
     finally:
         server.close()
 
     command = "python benchmarks/bench_tracing.py" + (" --smoke" if args.smoke else "")
-    report = render(event_samples, loop_samples, len(events), reps, event_runs, loop_runs, command)
+    counts = (len(events), reps, event_runs, loop_runs)
+    report = render(event_samples, ran, streamed, counts, command)
     print(report)
     if args.smoke:
         return
     date = dt.date.today().isoformat()
     results = HERE / "results"
     (results / f"tracing-{date}.md").write_text(report + "\n")
-    raw = {"events": event_samples, "loop": loop_samples, "command": command, "date": date}
+    raw = {
+        "events": event_samples,
+        "run": ran,
+        "stream": streamed,
+        "command": command,
+        "date": date,
+    }
     (results / f"tracing-{date}.json").write_text(json.dumps(raw, indent=2) + "\n")
 
 
 def render(
     event_samples: dict[str, list[float]],
-    loop_samples: dict[str, list[float]],
-    count: int,
-    reps: int,
-    event_runs: int,
-    loop_runs: int,
+    ran: dict[str, list[float]],
+    streamed: dict[str, list[float]],
+    counts: tuple[int, int, int, int],
     command: str,
 ) -> str:
+    count, reps, event_runs, loop_runs = counts
     machine = _machine()
     versions = ", ".join(
         f"{name} {metadata.version(name)}"
         for name in ("openai", "opentelemetry-api", "opentelemetry-sdk", "anyio")
     )
+    bases = ("no hooks", HAND)
     lines = [
         "# agentkit tracing benchmark",
         "",
@@ -264,12 +284,16 @@ def render(
         f"## events: one run's {count} events, replayed {event_runs} times, {reps} "
         "interleaved repetitions",
         "",
-        *median_table(event_samples, "no-op hook", "CPU per event (µs)"),
+        *median_table(event_samples, ("no-op hook",), "CPU per event (µs)"),
         "",
-        f"## loop: `Agent.stream()`, 5 tool turns + an answer, {loop_runs} runs x {reps} "
-        "repetitions",
+        f"## `Agent.run()` with the hooks wired in: 5 tool turns + an answer, {loop_runs} runs "
+        f"x {reps} repetitions",
         "",
-        *median_table(loop_samples, "no hook", "CPU per model turn (ms)"),
+        *median_table(ran, bases, "CPU per model turn (ms)"),
+        "",
+        f"## `Agent.stream()`, the same, {loop_runs} runs x {reps} repetitions",
+        "",
+        *median_table(streamed, bases, "CPU per model turn (ms)"),
     ]
     return "\n".join(lines)
 

@@ -124,11 +124,11 @@ class Renderer(ABC):
         self.offline = False  # the offline model answers
         self.auto_offline = False  # ... because nothing named an endpoint or a model
         self.leave_words: frozenset[str] = frozenset()  # answers that leave (the chat's /exit)
+        self.exit_callbacks: list[Callable[[], object]] = []  # `on_exit`
 
     def _check_leave(self, answer: str | None) -> None:
         if answer is not None and answer.strip().lower() in self.leave_words:
             raise LeaveRequested(answer.strip())
-        self.exit_callbacks: list[Callable[[], object]] = []  # `on_exit`
 
     def event(self, event: Event) -> None:
         """Show one event of the run (and count what it used, a sub-agent's too)."""

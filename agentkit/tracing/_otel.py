@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import UserError
 from . import _attrs as a
+from ._chat import Requests
 from ._state import Run, answer_text, as_json, set_usage
 
 __all__ = ["OpenTelemetryHook"]
@@ -97,11 +98,12 @@ class OpenTelemetryHook:
         self.max_content_chars = max_content_chars
         self.provider_name = provider_name
         self._runs: dict[str, Run] = {}
+        self._requests = Requests(self)
         self._handlers: dict[str, Callable[[Run, Any], None]] = {
-            "model_request_started": self._request_started,
-            "model_request_retried": self._request_retried,
-            "text_delta": self._text_delta,
-            "model_reply_finished": self._reply_finished,
+            "model_request_started": self._requests.started,
+            "model_request_retried": self._requests.retried,
+            "text_delta": lambda run, event: self._requests.delta(run),
+            "model_reply_finished": self._requests.finished,
             "tool_call_started": self._tool_started,
             "tool_call_finished": self._tool_finished,
             "guardrail_checked": self._guardrail_checked,
@@ -207,101 +209,12 @@ class OpenTelemetryHook:
 
     def _close_open(self, run: Run, kind: str | None) -> None:
         """End what a run left open: its request fails with it, unfinished calls too."""
-        if run.chat is not None:
-            if kind is not None:
-                self._mark_error(run.chat, kind, "")
-            self._record_duration(run, kind)
-            run.chat.end()
-            run.chat = None
+        self._requests.failed(run, kind or "_OTHER")
         for span in run.tools.values():
             if kind is not None:
                 self._mark_error(span, kind, "")
             span.end()
         run.tools.clear()
-
-    # Model requests ---------------------------------------------------------------------
-
-    def _request_started(self, run: Run, event: Any) -> None:
-        if run.chat is not None:
-            run.chat.end()  # a request without a reply event: cannot happen, do not leak it
-        run.chat_start = time.perf_counter()
-        run.chat_stream = bool(getattr(event, "stream", False))
-        run.first_chunk_seen = False
-        if not run.recording:
-            run.chat = self._nothing
-            return
-        model = run.common.get(a.REQUEST_MODEL)
-        attributes = {a.OPERATION: "chat", **run.common}
-        attributes.update(a.request_attributes(getattr(event, "settings", None) or {}))
-        if run.chat_stream:
-            attributes[a.STREAM] = True
-        run.chat = self._tracer.start_span(
-            f"chat {model}" if model else "chat",
-            context=run.context,
-            kind=self._client,
-            attributes=attributes,
-        )
-        if self.capture_content:
-            messages = getattr(event, "messages", ())
-            run.chat.set_attribute(a.INPUT_MESSAGES, a.input_messages(messages, self._cap))
-
-    def _request_retried(self, run: Run, event: Any) -> None:
-        if run.chat is not None and run.recording:
-            attributes = {
-                "retry.attempt": int(getattr(event, "attempt", 0)),
-                a.ERROR_TYPE: str(getattr(event, "reason", "")),
-                "retry.delay": float(getattr(event, "delay", 0.0)),
-            }
-            run.chat.add_event("agentkit.request.retry", attributes)
-
-    def _text_delta(self, run: Run, event: Any) -> None:
-        if run.chat is not None and run.chat_stream and not run.first_chunk_seen:
-            run.first_chunk_seen = True
-            if run.recording:
-                run.chat.set_attribute(a.FIRST_CHUNK, time.perf_counter() - run.chat_start)
-
-    def _reply_finished(self, run: Run, event: Any) -> None:
-        span = run.chat
-        if span is None:
-            return
-        usage = getattr(event, "usage", None)
-        response_model = getattr(event, "response_model", None)
-        points = {a.OPERATION: "chat", **run.common}
-        if response_model:
-            points[a.RESPONSE_MODEL] = response_model
-        self._record_duration(run, None, points)
-        prompt = getattr(usage, "prompt_tokens", 0) or 0
-        completion = getattr(usage, "completion_tokens", 0) or 0
-        if prompt or completion:  # zero means the server did not say: no usage point
-            self._tokens.record(prompt, {**points, a.TOKEN_TYPE: "input"})
-            self._tokens.record(completion, {**points, a.TOKEN_TYPE: "output"})
-        if run.recording:
-            finish = getattr(event, "finish_reason", None)
-            message = getattr(event, "message", None)
-            if finish is None and message is not None:
-                finish = "tool_calls" if message.tool_calls else "stop"
-            attributes: dict[str, Any] = {a.FINISH_REASONS: (finish or "stop",)}
-            if prompt or completion:
-                attributes[a.INPUT_TOKENS] = prompt
-                attributes[a.OUTPUT_TOKENS] = completion
-            if response_model:
-                attributes[a.RESPONSE_MODEL] = response_model
-            response_id = getattr(event, "response_id", None)
-            if response_id:
-                attributes[a.RESPONSE_ID] = response_id
-            if self.capture_content and message is not None:
-                attributes[a.OUTPUT_MESSAGES] = a.output_messages(message, finish, self._cap)
-            span.set_attributes(attributes)
-        span.end()
-        run.chat = None
-
-    def _record_duration(
-        self, run: Run, kind: str | None, points: dict[str, Any] | None = None
-    ) -> None:
-        points = dict(points or {a.OPERATION: "chat", **run.common})
-        if kind is not None:
-            points[a.ERROR_TYPE] = kind
-        self._duration.record(time.perf_counter() - run.chat_start, points)
 
     # Tool calls -----------------------------------------------------------------------
 

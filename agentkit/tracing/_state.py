@@ -20,10 +20,10 @@ class Run:
     context: Any
     recording: bool
     common: dict[str, Any]  # provider, model, server: on chat spans and metric points
-    chat: Any = None
-    chat_start: float = 0.0
-    chat_stream: bool = False
-    first_chunk_seen: bool = False
+    chat: Any = None  # the request in flight (`_chat.Pending`)
+    settings: Any = None  # the request settings last seen, and their attributes
+    request_attributes: dict[str, Any] = field(default_factory=dict)
+    points: dict[Any, tuple[dict[str, Any], ...]] = field(default_factory=dict)  # by model
     tools: dict[str, Any] = field(default_factory=dict)
     children: list[str] = field(default_factory=list)
     last: Any = None

@@ -60,7 +60,7 @@ def team(folder: Path) -> str:
 
 
 def test_trace_prints_a_timeline_on_stderr_when_the_run_ends() -> None:
-    result = invoke("run", "--trace", "--tools", "calculator", "what is 17*23?")
+    result = invoke("run", "--offline", "--trace", "--tools", "calculator", "what is 17*23?")
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("trace: "))
@@ -72,7 +72,9 @@ def test_trace_prints_a_timeline_on_stderr_when_the_run_ends() -> None:
 
 
 def test_trace_shows_a_failed_run_too() -> None:
-    result = invoke("run", "--trace", "--max-turns", "1", "--tools", "calculator", "17*23?")
+    result = invoke(
+        "run", "--offline", "--trace", "--max-turns", "1", "--tools", "calculator", "17*23?"
+    )
     assert result.exit_code == 1
     assert "failed: MaxTurnsExceeded" in result.stderr
     assert result.stderr.index("trace: ") < result.stderr.index("error: ")
@@ -112,7 +114,7 @@ def test_otel_sends_the_runs_spans_to_the_collector(monkeypatch: pytest.MonkeyPa
     with FakeServer() as collector:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url.removesuffix("/v1"))
         monkeypatch.setenv("OTEL_SERVICE_NAME", "cli-test")
-        result = invoke("run", "--otel", "--tools", "calculator", "what is 17*23?")
+        result = invoke("run", "--offline", "--otel", "--tools", "calculator", "what is 17*23?")
         posts = {request.path: request for request in collector.requests}
     assert result.exit_code == 0, result.output
     assert set(posts) == {"/v1/traces", "/v1/metrics"}
