@@ -4,7 +4,7 @@
     python benchmarks/bench_tracing.py --smoke    # a few runs of each, no thresholds (CI)
 
 Part 1, *events*: the events of a synthetic run (5 tool turns with one call each, then an
-answer: 25 events) fed to each hook, CPU per event. Part 2, *loop*: `Agent(hooks=[...])`
+answer: 24 events) fed to each hook, CPU per event. Part 2, *loop*: `Agent(hooks=[...])`
 against the benchmark server (`bench-k5-n1`, in its own process), CPU of this process per
 model turn, with `run()` (non-streaming, as `benchmarks/run.py`'s overhead scenario) and
 with `stream()`. The hand-written `openai` loop (run and stream) runs too, interleaved, and
