@@ -10,9 +10,9 @@ verdict.tripped, verdict.categories        # True, ("S2",)
 
 A guardrail is any callable, sync or async, taking a `GuardrailCheck` and returning a
 `Verdict` (or None to pass); give it to `Agent(input_guardrails=[...],
-output_guardrails=[...], tool_result_guardrails=[...])`. `run_guardrails` runs the guardrails of one check together and
-raises `GuardrailTripped` (a `RunError` carrying the verdict) when one trips, or
-`GuardrailError` when one cannot decide.
+output_guardrails=[...], tool_result_guardrails=[...])`. `run_guardrails` runs the
+guardrails of one check together and raises `GuardrailTripped` (a `RunError` carrying the
+verdict) when one trips, or `GuardrailError` when one cannot decide.
 """
 
 from ._llamaguard import DEFAULT_GUARD_MODEL, LlamaGuard
