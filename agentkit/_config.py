@@ -1,19 +1,28 @@
-"""Checking an agent's configuration: every problem collected, then reported at once."""
+"""An agent's configuration: checked (every problem collected, then reported at once), and
+read through the agent (`ConfigReads`: `agent.max_turns` and the like)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sniffio
 
+from agentkit._loop.execute import Approval
 from agentkit._loop.hooks import hook_problems
 from agentkit.errors import UserError
+from agentkit.models import ModelSettings
+from agentkit.models._base import check_settings
 from agentkit.tools import Tool, ToolRegistry
 from agentkit.tools._schema import check_name
+from agentkit.usage import UsageLimits
+
+if TYPE_CHECKING:
+    from agentkit.agent import AgentConfig
 
 __all__ = [
     "Collector",
+    "ConfigReads",
     "config_problems",
     "event_loop_running",
     "extension_problems",
@@ -35,6 +44,52 @@ class Collector:
         except UserError as exc:
             self.problems.append(str(exc))
             return None
+
+
+class ConfigReads:
+    """The configuration, read through the agent as before (`agent.max_turns`, ...)."""
+
+    config: AgentConfig
+
+    @property
+    def instructions(self) -> str | None:
+        return self.config.instructions
+
+    @property
+    def output_type(self) -> Any:
+        return self.config.output_type
+
+    @property
+    def max_turns(self) -> int:
+        return self.config.max_turns
+
+    @property
+    def approval(self) -> Approval | None:
+        return self.config.approval
+
+    @property
+    def approve_all_tools(self) -> bool:
+        return self.config.approve_all_tools
+
+    @property
+    def max_tool_failures(self) -> int:
+        return self.config.max_tool_failures
+
+    @property
+    def model_settings(self) -> ModelSettings:
+        return check_settings(self.config.model_settings)
+
+    @property
+    def usage_limits(self) -> UsageLimits:
+        return self.config.usage_limits
+
+    @property
+    def max_parallel_tools(self) -> int:
+        return self.config.max_parallel_tools
+
+    @property
+    def max_result_chars(self) -> int:
+        return self.config.max_result_chars
 
 
 def registry(tools: Iterable[Tool | Callable[..., Any]]) -> ToolRegistry:

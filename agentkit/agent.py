@@ -17,6 +17,7 @@ import anyio
 
 from agentkit._config import (
     Collector,
+    ConfigReads,
     config_problems,
     event_loop_running,
     extension_problems,
@@ -84,7 +85,7 @@ class AgentConfig:
 _FIELDS = tuple(f.name for f in dataclasses.fields(AgentConfig))
 
 
-class Agent(Generic[OutputT]):
+class Agent(ConfigReads, Generic[OutputT]):
     """A Llama 3.1 agent: instructions, tools, a model, and the loop that ties them.
 
     Args:
@@ -226,47 +227,6 @@ class Agent(Generic[OutputT]):
             guards=Guards(input_guardrails, output_guardrails, tool_result_guardrails),
             max_depth=max_depth,
         )
-
-    # The configuration, read through the agent as before.
-    @property
-    def instructions(self) -> str | None:
-        return self.config.instructions
-
-    @property
-    def output_type(self) -> Any:
-        return self.config.output_type
-
-    @property
-    def max_turns(self) -> int:
-        return self.config.max_turns
-
-    @property
-    def approval(self) -> Approval | None:
-        return self.config.approval
-
-    @property
-    def approve_all_tools(self) -> bool:
-        return self.config.approve_all_tools
-
-    @property
-    def max_tool_failures(self) -> int:
-        return self.config.max_tool_failures
-
-    @property
-    def model_settings(self) -> ModelSettings:
-        return check_settings(self.config.model_settings)
-
-    @property
-    def usage_limits(self) -> UsageLimits:
-        return self.config.usage_limits
-
-    @property
-    def max_parallel_tools(self) -> int:
-        return self.config.max_parallel_tools
-
-    @property
-    def max_result_chars(self) -> int:
-        return self.config.max_result_chars
 
     def replace(self, **changes: Any) -> Agent[Any]:
         """A new agent with the settings in `changes` and this one's for the rest.
