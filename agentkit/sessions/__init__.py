@@ -21,10 +21,21 @@ async with session.run(model="llama-3.1-70b") as run:   # one run at a time
   tokenizer, and a trimmed view of the history when it would not fit.
 """
 
+from ._context import HistoryProcessor, prepare_view, run_history_processor
 from ._errors import ContextBudgetExceeded, SessionBusy, SessionError, SessionNotFound
 from ._memory import MemoryRun, MemorySession, MemoryStore
 from ._paths import default_db_path
 from ._sqlite import SQLiteRun, SQLiteSession, SQLiteStore
+from ._tokenize import TokenCounter, server_root, server_token_counter
+from ._tokens import LLAMA31, TemplateCosts, TokenEstimator
+from ._trim import (
+    CONTEXT_WINDOW,
+    OUTPUT_RESERVE,
+    ContextBudget,
+    Trimmer,
+    TrimResult,
+    default_input_budget,
+)
 from ._types import (
     RunRecord,
     RunStatus,
@@ -37,7 +48,12 @@ from ._types import (
 )
 
 __all__ = [
+    "CONTEXT_WINDOW",
+    "LLAMA31",
+    "OUTPUT_RESERVE",
+    "ContextBudget",
     "ContextBudgetExceeded",
+    "HistoryProcessor",
     "MemoryRun",
     "MemorySession",
     "MemoryStore",
@@ -54,6 +70,16 @@ __all__ = [
     "SessionNotFound",
     "SessionRun",
     "SessionStore",
+    "TemplateCosts",
+    "TokenCounter",
+    "TokenEstimator",
+    "TrimResult",
+    "Trimmer",
     "conversation_problems",
     "default_db_path",
+    "default_input_budget",
+    "prepare_view",
+    "run_history_processor",
+    "server_root",
+    "server_token_counter",
 ]
