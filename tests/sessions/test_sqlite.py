@@ -20,33 +20,36 @@ pytestmark = pytest.mark.anyio
 HOLDER = Path(__file__).with_name("_holder.py")
 
 
-def raw(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(path, isolation_level=None)
+def sql(path: Path, statement: str) -> list[tuple[object, ...]]:
+    """One statement on a connection of the test's own, closed after."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        return conn.execute(statement).fetchall()
+    finally:
+        conn.close()
 
 
 async def test_the_file_is_in_wal_mode_at_the_current_schema_version(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "folder" / "s.db"  # folders made on first use
     await SQLiteSession("s", path).append(turn("a"))
-    conn = raw(path)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert sql(path, "PRAGMA journal_mode") == [("wal",)]
+    assert sql(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
 async def test_a_file_from_a_newer_agentkit_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     await SQLiteSession("s", path).append(turn("a"))
-    raw(path).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    sql(path, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(SessionError, match="newer than this agentkit knows"):
         await SQLiteSession("s", path).load()
 
 
 async def test_a_database_agentkit_did_not_create_is_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
-    raw(path).execute("CREATE TABLE invoices (id INTEGER)")
+    sql(path, "CREATE TABLE invoices (id INTEGER)")
     with pytest.raises(SessionError, match="did not create.*invoices"):
         await SQLiteSession("s", path).load()
-    tables = raw(path).execute("SELECT name FROM sqlite_master").fetchall()
-    assert tables == [("invoices",)]
+    assert sql(path, "SELECT name FROM sqlite_master") == [("invoices",)]
 
 
 async def test_a_file_that_is_not_a_database_gets_a_clear_error(tmp_path: Path) -> None:
@@ -98,7 +101,7 @@ async def test_the_index_catches_up_with_writes_made_without_fts5(tmp_path: Path
     hits = await with_fts.search("beta")  # the same open store sees the mark and rebuilds
     assert [h.session for h in hits] == ["b"]
     assert await with_fts.search("alpha") == []
-    assert raw(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert sql(path, "PRAGMA integrity_check") == [("ok",)]
 
 
 async def test_removed_and_cleared_messages_leave_the_index(tmp_path: Path) -> None:
@@ -108,8 +111,8 @@ async def test_removed_and_cleared_messages_leave_the_index(tmp_path: Path) -> N
     await store.remove("a")
     await store.session("b").clear()
     assert await store.search("walrus") == []
-    conn = raw(tmp_path / "s.db")
-    conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
+    # FTS5's own check raises when the index and the messages disagree.
+    sql(tmp_path / "s.db", "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
 
 
 async def test_a_lease_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
@@ -133,7 +136,7 @@ async def test_a_run_whose_lease_was_taken_over_cannot_write(tmp_path: Path) -> 
     path = tmp_path / "s.db"
     session = SQLiteSession("s", path)
     async with session.run() as run:
-        raw(path).execute("DELETE FROM leases")  # as if an operator broke the lease
+        sql(path, "DELETE FROM leases")  # as if an operator broke the lease
         async with SQLiteSession("s", path).run() as other:
             await other.commit(turn("other"))
             with pytest.raises(SessionBusy, match="no longer holds"):
