@@ -144,7 +144,11 @@ class _Plan:
         if not starts or starts[0] != 0:
             starts = [0, *starts]
         bounds = [*starts, self.current]
-        self.turns = [(a, b) for a, b in itertools.pairwise(bounds) if a < b]
+        self.turns = [
+            (a, b)
+            for a, b in itertools.pairwise(bounds)
+            if any(self.droppable(i) for i in range(a, b))
+        ]
         self._short: dict[int, tuple[ToolMessage, float, int] | None] = {}
         self.cut_results = 0  # of the last view
 

@@ -18,7 +18,7 @@ import anyio
 from agentkit.sessions import SQLiteSession
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from tests.sessions._turns import turn  # noqa: E402
+from tests.sessions._turns import turn
 
 
 async def main(db: str, name: str, mode: str) -> None:
@@ -40,4 +40,5 @@ async def main(db: str, name: str, mode: str) -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, *sys.argv[1:4])
+    db, name, third = sys.argv[1:4]
+    anyio.run(main, db, name, third)

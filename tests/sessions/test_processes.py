@@ -39,7 +39,7 @@ async def test_four_processes_append_200_turns_each_without_locks_gaps_or_interl
         for w in range(WORKERS)
     ]
     for proc in procs:
-        out, err = proc.communicate(timeout=600)
+        _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0 and not err, err  # no "database is locked", nothing
 
     store = SQLiteStore(path)

@@ -12,6 +12,7 @@ import pytest
 from agentkit.errors import UserError
 from agentkit.messages import (
     AssistantMessage,
+    Message,
     SystemMessage,
     ToolCall,
     ToolMessage,
@@ -58,7 +59,7 @@ async def test_a_new_session_is_empty_and_not_listed(store: SessionStore) -> Non
 
 async def test_every_kind_of_message_comes_back_equal(store: SessionStore) -> None:
     weird = ToolCall("f", None, id="odd", raw_arguments="{not json")
-    messages = [
+    messages: list[Message] = [
         SystemMessage("rules"),
         UserMessage("héllo 🌍"),
         AssistantMessage("thinking", (ToolCall("g", {"n": [1, {"x": None}]}, id="c1"), weird)),
