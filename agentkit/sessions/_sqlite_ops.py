@@ -173,11 +173,12 @@ def append(
     with transaction(conn):
         sid = ensure(conn, name, now)
         check_lease(conn, sid, name, token)
-        seq, turn = conn.execute(
-            "SELECT COALESCE(MAX(seq), -1) + 1, COALESCE(MAX(turn), -1) + 1 "
-            "FROM messages WHERE session_id = ?",
+        # The last row by the (session_id, seq) index: no scan of a long session.
+        last = conn.execute(
+            "SELECT seq, turn FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT 1",
             (sid,),
         ).fetchone()
+        seq, turn = (0, 0) if last is None else (last[0] + 1, last[1] + 1)
         conn.executemany(INSERT, _rows(messages, sid, seq, turn, run_id, now))
         index(conn, fts, sid, seq)
         conn.execute(
