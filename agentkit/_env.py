@@ -8,6 +8,7 @@
 | XDG_STATE_HOME | where `agentkit chat` keeps its input history (`~/.local/state` when unset) |
 | OTEL_EXPORTER_OTLP_ENDPOINT | `--otel`: the collector (its exporters read OTEL_* too) |
 | OTEL_SERVICE_NAME | `--otel`: the service name, default "agentkit" |
+| AGENTKIT_SESSIONS | the sessions database, instead of the user's data folder (found from XDG_DATA_HOME, HOME, LOCALAPPDATA) |
 
 Nothing else in `agentkit` reads `os.environ`; the ready-made tools read their own settings
 (`AGENTKIT_FILES_ROOT`, `AGENTKIT_SANDBOX`, ...) through `setting()`.
@@ -16,7 +17,7 @@ Nothing else in `agentkit` reads `os.environ`; the ready-made tools read their o
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "model_from_env",
     "otlp_endpoint",
     "overridden",
+    "sessions_db",
     "setting",
+    "settings",
 ]
 
 DEFAULT_BASE_URL = "https://api.haimaker.ai/v1"
@@ -73,6 +76,17 @@ def model_from_env(default: str = DEFAULT_MODEL) -> str:
     if chosen:
         return chosen
     return default if endpoint_configured() else "offline"
+
+
+def settings(names: Iterable[str]) -> dict[str, str]:
+    """The named variables that are set, for code that takes an environment as a mapping."""
+    return {name: os.environ[name] for name in names if name in os.environ}
+
+
+def sessions_db(environ: Mapping[str, str] | None = None) -> str | None:
+    """AGENTKIT_SESSIONS (from `environ` when given): the sessions database; None when unset."""
+    value = (os.environ if environ is None else environ).get("AGENTKIT_SESSIONS", "")
+    return value.strip() or None
 
 
 @contextmanager

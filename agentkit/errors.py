@@ -5,6 +5,10 @@ AgentkitError
 ├── UserError                 a programmer mistake, raised at definition time
 │                             (a bad tool, a bad config): every problem listed at once
 ├── ModelRetry                raised by a tool on purpose: its message goes back to the model
+├── SessionError              a stored session cannot be used (bad file, newer schema, I/O)
+│   ├── SessionNotFound       no session of that name (also a LookupError)
+│   └── SessionBusy           another run holds the session (`.name`, `.holder`); raised
+│                             before a run starts, so it is no RunError
 └── RunError                  a run could not finish; carries `messages` and `usage` so far
     ├── ModelError            the endpoint failed after the SDK's retries, or answered garbage
     ├── MaxTurnsExceeded      the model was still calling tools after `max_turns` replies
@@ -15,7 +19,9 @@ AgentkitError
     ├── GuardrailError        a guardrail could not decide (it raised, its endpoint failed,
     │                         its answer was no verdict): an undecided check never passes
     ├── HookError             a hook marked `critical` raised (`__cause__` is its error)
-    └── MaxDepthExceeded      agents calling agents went deeper than `max_depth`
+    ├── MaxDepthExceeded      agents calling agents went deeper than `max_depth`
+    └── ContextBudgetExceeded even the system prompt, tools and current turn are over
+                              `max_input_tokens` (`.needed`, `.budget`); raised before sending
 ```
 
 Failures inside a tool call (unknown tool, bad JSON, bad arguments, an exception, a timeout)
@@ -35,6 +41,7 @@ CheckKind = Literal["input", "output", "tool_result"]
 
 __all__ = [
     "AgentkitError",
+    "ContextBudgetExceeded",
     "GuardrailError",
     "GuardrailTripped",
     "HookError",
@@ -43,6 +50,9 @@ __all__ = [
     "ModelError",
     "ModelRetry",
     "RunError",
+    "SessionBusy",
+    "SessionError",
+    "SessionNotFound",
     "ToolRetriesExceeded",
     "UsageLimitExceeded",
     "UserError",
@@ -212,3 +222,50 @@ class MaxDepthExceeded(RunError):
     def __init__(self, message: str, *, path: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.path = path
+
+
+class ContextBudgetExceeded(RunError):
+    """Even the smallest prompt (system, tools, the current turn) is over the token budget.
+
+    Raised before the request is sent, instead of the endpoint's HTTP 400.
+
+    Attributes:
+        needed: The estimated tokens of that smallest prompt.
+        budget: The budget (`max_input_tokens`).
+    """
+
+    def __init__(self, message: str, *, needed: int, budget: int) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.budget = budget
+
+
+# Sessions (`agentkit.sessions`): conversations that persist.
+
+
+class SessionError(AgentkitError):
+    """A stored session cannot be used: an unreadable database, a bad file, a missing name."""
+
+
+class SessionNotFound(SessionError, LookupError):
+    """No session of that name is stored."""
+
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(
+            f"no session named {name!r} in {where} (`agentkit sessions list` shows the names)"
+        )
+        self.name = name
+
+
+class SessionBusy(SessionError):
+    """Another run holds the session: two runs never interleave in one conversation.
+
+    Attributes:
+        name: The session.
+        holder: Who holds it, e.g. "pid 4242 on host box, since 12:03:05".
+    """
+
+    def __init__(self, message: str, *, name: str, holder: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.holder = holder

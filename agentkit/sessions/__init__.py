@@ -21,8 +21,9 @@ async with session.run(model="llama-3.1-70b") as run:   # one run at a time
   tokenizer, and a trimmed view of the history when it would not fit.
 """
 
+from agentkit.errors import ContextBudgetExceeded, SessionBusy, SessionError, SessionNotFound
+
 from ._context import HistoryProcessor, prepare_view, run_history_processor
-from ._errors import ContextBudgetExceeded, SessionBusy, SessionError, SessionNotFound
 from ._memory import MemoryRun, MemorySession, MemoryStore
 from ._paths import default_db_path
 from ._sqlite import SQLiteRun, SQLiteSession, SQLiteStore

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from agentkit.errors import SessionError
 from agentkit.messages import Message, Usage, message_from_json, message_to_json
 
-from ._errors import SessionError
 from ._types import RunRecord, RunStatus, conversation_problems
 
 __all__ = ["FORMAT_VERSION", "Exported", "StoredMessage", "dump", "parse"]

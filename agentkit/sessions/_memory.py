@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import anyio.lowlevel
 
+from agentkit.errors import SessionBusy, SessionError, SessionNotFound
 from agentkit.messages import Message, Usage
 
-from ._errors import SessionBusy, SessionError, SessionNotFound
 from ._jsonl import Exported, StoredMessage, dump, parse
 from ._runs import check_block, ended, take
 from ._types import RunRecord, SearchHit, SessionInfo, message_text, title_of

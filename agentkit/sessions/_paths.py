@@ -1,25 +1,17 @@
-"""Where the sessions database lives by default.
-
-`sessions_env()` is the only place in this package that reads an environment variable;
-phase 2 moves it into `agentkit/_env.py`, the one module that reads them (INTEGRATION.md).
-"""
+"""Where the sessions database lives by default (the variables are read by `agentkit._env`)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["DB_NAME", "default_db_path", "sessions_env"]
+from agentkit import _env
+
+__all__ = ["DB_NAME", "default_db_path"]
 
 DB_NAME = "sessions.db"
-
-
-def sessions_env(environ: Mapping[str, str] | None = None) -> str | None:
-    """AGENTKIT_SESSIONS, the database file to use instead of the default; None when unset."""
-    value = (os.environ if environ is None else environ).get("AGENTKIT_SESSIONS", "")
-    return value.strip() or None
+_VARIABLES = ("AGENTKIT_SESSIONS", "HOME", "XDG_DATA_HOME", "LOCALAPPDATA")
 
 
 def default_db_path(environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
@@ -29,9 +21,13 @@ def default_db_path(environ: Mapping[str, str] | None = None, platform: str | No
     when XDG_DATA_HOME is unset or not absolute, as the XDG spec says); macOS:
     `~/Library/Application Support/agentkit/`; Windows: `%LOCALAPPDATA%\\agentkit\\`.
     Nothing is created here: the folder is made when the database is first opened.
+
+    Args:
+        environ: The environment to read instead of the process's (for tests).
+        platform: `sys.platform` to assume.
     """
-    env = os.environ if environ is None else environ
-    chosen = sessions_env(env)
+    env = _env.settings(_VARIABLES) if environ is None else environ
+    chosen = _env.sessions_db(env)
     if chosen is not None:
         return Path(chosen).expanduser()
     platform = sys.platform if platform is None else platform

@@ -7,10 +7,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 
-from agentkit.errors import UserError
+from agentkit.errors import SessionBusy, UserError
 from agentkit.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 
-from ._errors import SessionBusy
 from ._types import RunStatus, conversation_problems
 
 __all__ = ["check_block", "ended", "take"]

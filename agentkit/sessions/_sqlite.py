@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 
 import anyio.to_thread
 
+from agentkit.errors import UserError
 from agentkit.messages import Message, Usage
 
 from . import _sqlite_admin as admin, _sqlite_ops as ops
@@ -143,8 +144,6 @@ class SQLiteSession:
         store: SQLiteStore | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
-            from agentkit.errors import UserError
-
             raise UserError(f"a session needs a non-empty name, got {name!r}")
         self._name = name
         self.store = store if store is not None else SQLiteStore(path)

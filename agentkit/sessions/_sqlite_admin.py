@@ -11,9 +11,9 @@ import time
 from collections.abc import Sequence
 from typing import Any, cast
 
+from agentkit.errors import SessionError, SessionNotFound
 from agentkit.messages import Usage, message_from_json, message_to_json
 
-from ._errors import SessionError, SessionNotFound
 from ._jsonl import Exported, StoredMessage
 from ._sqlite_db import index_stale, rebuild_index, transaction
 from ._sqlite_ops import INSERT, check_lease, delete_messages, index, session_id

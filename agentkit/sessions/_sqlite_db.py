@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from ._errors import SessionError
+from agentkit.errors import SessionError
 
 __all__ = ["SCHEMA_VERSION", "Database", "transaction"]
 

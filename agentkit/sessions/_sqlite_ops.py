@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from agentkit.errors import SessionBusy, SessionError
 from agentkit.messages import Message, Usage, message_from_json, message_to_json
 
-from ._errors import SessionBusy, SessionError
 from ._lease import Holder, describe, is_alive
 from ._sqlite_db import index_stale, rebuild_index, transaction
 from ._types import RunStatus, message_text, title_of

@@ -19,10 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentkit.errors import UserError
+from agentkit.errors import ContextBudgetExceeded, UserError
 from agentkit.messages import Message, SystemMessage, ToolMessage, UserMessage
 
-from ._errors import ContextBudgetExceeded
 from ._tokens import TokenEstimator
 
 __all__ = [

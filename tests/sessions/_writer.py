@@ -17,8 +17,8 @@ import anyio
 
 from agentkit.sessions import SQLiteStore
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from tests.sessions._turns import turn
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _session_turns import turn
 
 
 async def main(db: str, worker: str, turns: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 from agentkit.messages import AssistantMessage, ToolCall, ToolMessage, UserMessage
 from agentkit.sessions import SessionError, SQLiteSession, conversation_problems
 
-from ._turns import turn
+from _session_turns import turn
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ import pytest
 from agentkit.messages import message_to_json
 from agentkit.sessions import MemoryStore, SessionError
 
-from ._turns import turn
+from _session_turns import turn
 
 pytestmark = pytest.mark.anyio
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from agentkit._env import sessions_db
 from agentkit.sessions import default_db_path
-from agentkit.sessions._paths import sessions_env
 
 
 def test_agentkit_sessions_wins_everywhere() -> None:
@@ -47,10 +47,20 @@ def test_the_users_data_folder_by_platform(
 
 
 def test_the_env_lookup_reads_only_agentkit_sessions() -> None:
-    assert sessions_env({"AGENTKIT_SESSIONS": " /a.db "}) == "/a.db"
-    assert sessions_env({}) is None
+    assert sessions_db({"AGENTKIT_SESSIONS": " /a.db "}) == "/a.db"
+    assert sessions_db({}) is None
 
 
 def test_nothing_is_created_by_asking(tmp_path: Path) -> None:
     default_db_path({"HOME": str(tmp_path)}, "linux")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_process_environment_is_read_through_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AGENTKIT_SESSIONS", str(tmp_path / "mine.db"))
+    assert default_db_path() == tmp_path / "mine.db"
+    monkeypatch.delenv("AGENTKIT_SESSIONS")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert default_db_path(platform="linux") == tmp_path / "data" / "agentkit" / "sessions.db"

@@ -17,7 +17,7 @@ import pytest
 from agentkit.messages import UserMessage
 from agentkit.sessions import SQLiteSession, SQLiteStore, conversation_problems
 
-from ._turns import turn
+from _session_turns import turn
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -17,8 +17,15 @@ def test_every_public_name_is_exported_once() -> None:
 
 
 def test_the_errors_sit_under_the_roots() -> None:
+    import agentkit
+    import agentkit.errors
     from agentkit.errors import AgentkitError, RunError
 
+    for name in ("SessionError", "SessionNotFound", "SessionBusy", "ContextBudgetExceeded"):
+        assert getattr(sessions, name) is getattr(agentkit.errors, name) is getattr(agentkit, name)
+        assert name in agentkit.errors.__doc__  # drawn in the tree
+    assert issubclass(sessions.SessionNotFound, LookupError)
+    assert not issubclass(sessions.SessionBusy, RunError)  # raised before a run starts
     assert issubclass(sessions.SessionBusy, sessions.SessionError)
     assert issubclass(sessions.SessionError, AgentkitError)
     assert issubclass(sessions.ContextBudgetExceeded, RunError)

@@ -13,7 +13,7 @@ from agentkit.messages import UserMessage
 from agentkit.sessions import SessionBusy, SessionError, SQLiteSession, SQLiteStore
 from agentkit.sessions._sqlite_db import SCHEMA_VERSION
 
-from ._turns import turn
+from _session_turns import turn
 
 pytestmark = pytest.mark.anyio
 

@@ -30,7 +30,7 @@ from agentkit.sessions import (
     conversation_problems,
 )
 
-from ._turns import turn
+from _session_turns import turn
 
 pytestmark = pytest.mark.anyio
 
