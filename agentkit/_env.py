@@ -8,7 +8,7 @@
 | XDG_STATE_HOME | where `agentkit chat` keeps its input history (`~/.local/state` when unset) |
 | OTEL_EXPORTER_OTLP_ENDPOINT | `--otel`: the collector (its exporters read OTEL_* too) |
 | OTEL_SERVICE_NAME | `--otel`: the service name, default "agentkit" |
-| AGENTKIT_SESSIONS | the sessions database, instead of the user's data folder (found from XDG_DATA_HOME, HOME, LOCALAPPDATA) |
+| AGENTKIT_SESSIONS | the sessions database (else the data folder: XDG_DATA_HOME, HOME...) |
 
 Nothing else in `agentkit` reads `os.environ`; the ready-made tools read their own settings
 (`AGENTKIT_FILES_ROOT`, `AGENTKIT_SANDBOX`, ...) through `setting()`.

@@ -10,11 +10,10 @@ from pathlib import Path
 import anyio
 import anyio.lowlevel
 import pytest
+from _session_turns import turn
 
 from agentkit.messages import AssistantMessage, ToolCall, ToolMessage, UserMessage
 from agentkit.sessions import SessionError, SQLiteSession, conversation_problems
-
-from _session_turns import turn
 
 pytestmark = pytest.mark.anyio
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from _session_turns import turn
 
 from agentkit.messages import message_to_json
 from agentkit.sessions import MemoryStore, SessionError
-
-from _session_turns import turn
 
 pytestmark = pytest.mark.anyio
 

@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from _session_turns import turn
 
 from agentkit.messages import UserMessage
 from agentkit.sessions import SQLiteSession, SQLiteStore, conversation_problems
-
-from _session_turns import turn
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

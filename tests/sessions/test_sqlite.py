@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from _session_turns import turn
 
 from agentkit.messages import UserMessage
 from agentkit.sessions import SessionBusy, SessionError, SQLiteSession, SQLiteStore
 from agentkit.sessions._sqlite_db import SCHEMA_VERSION
-
-from _session_turns import turn
 
 pytestmark = pytest.mark.anyio
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from _session_turns import turn
 
 from agentkit.errors import UserError
 from agentkit.messages import (
@@ -29,8 +30,6 @@ from agentkit.sessions import (
     SQLiteStore,
     conversation_problems,
 )
-
-from _session_turns import turn
 
 pytestmark = pytest.mark.anyio
 
