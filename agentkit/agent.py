@@ -11,7 +11,7 @@ import copy
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 
@@ -30,6 +30,8 @@ from agentkit._loop.hooks import Hook
 from agentkit._loop.loop import Loop
 from agentkit._loop.nested import Parent, agent_tool, close_all
 from agentkit._loop.output import OutputSpec
+from agentkit._loop.stored import check_session, stored_events
+from agentkit._loop.window import budget_problems, input_budget
 from agentkit.errors import UserError
 from agentkit.events import Event, RunFinished, RunResult
 from agentkit.guardrails import Guardrail
@@ -39,6 +41,9 @@ from agentkit.models._base import check_settings
 from agentkit.models._resolve import resolve_model
 from agentkit.tools import Tool, ToolRegistry
 from agentkit.usage import UsageLimits, check_price
+
+if TYPE_CHECKING:
+    from agentkit.sessions import HistoryProcessor, Session, TokenCounter
 
 __all__ = ["Agent", "AgentConfig", "RunResult", "UsageLimits"]
 
@@ -80,6 +85,9 @@ class AgentConfig:
     output_guardrails: tuple[Guardrail, ...] = ()
     tool_result_guardrails: tuple[Guardrail, ...] = ()
     max_depth: int = 5
+    max_input_tokens: int | None = None  # the context budget (issue 13)
+    history_processor: HistoryProcessor | None = None
+    token_counter: TokenCounter | None = None
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(AgentConfig))
@@ -121,6 +129,10 @@ class Agent(ConfigReads, Generic[OutputT]):
         output_guardrails: Judge the final answer first (`stream()` holds its text till then).
         tool_result_guardrails: Judge each tool result before the model sees it.
         max_depth: How deep agents used as tools may call each other, from this agent.
+        max_input_tokens: The prompt's token budget; past it, requests send a trimmed view.
+            Default: Llama 3.1-3.3's 131,072 minus `max_tokens` (else 16,384); else none.
+        history_processor: Before each request, messages in, the messages to send out.
+        token_counter: Exact sizes from the server near the budget (`server_token_counter`).
     """
 
     def __init__(
@@ -151,6 +163,9 @@ class Agent(ConfigReads, Generic[OutputT]):
         output_guardrails: Sequence[Guardrail] = (),
         tool_result_guardrails: Sequence[Guardrail] = (),
         max_depth: int = 5,
+        max_input_tokens: int | None = None,
+        history_processor: HistoryProcessor | None = None,
+        token_counter: TokenCounter | None = None,
     ) -> None:
         problems = config_problems(
             max_turns, max_tool_failures, max_parallel_tools, max_result_chars
@@ -179,6 +194,9 @@ class Agent(ConfigReads, Generic[OutputT]):
                 problems.append(f"`{OUTPUT_TOOL_NAME}` is reserved for the output tool: rename it")
         if usage_limits is not None and not isinstance(usage_limits, UsageLimits):
             problems.append(f"usage_limits must be a UsageLimits, got {usage_limits!r:.80}")
+        problems += budget_problems(
+            max_input_tokens, model_, settings, history_processor, token_counter
+        )
         if problems or model_ is None or tools_ is None or settings is None:
             raise UserError("the agent is not valid:", problems)
         self.config = AgentConfig(
@@ -207,6 +225,9 @@ class Agent(ConfigReads, Generic[OutputT]):
             output_guardrails=tuple(output_guardrails),
             tool_result_guardrails=tuple(tool_result_guardrails),
             max_depth=max_depth,
+            max_input_tokens=max_input_tokens,
+            history_processor=history_processor,
+            token_counter=token_counter,
         )
         self.model: Model = model_
         self.tools: ToolRegistry = tools_
@@ -226,6 +247,9 @@ class Agent(ConfigReads, Generic[OutputT]):
             hooks=self.config.hooks,
             guards=Guards(input_guardrails, output_guardrails, tool_result_guardrails),
             max_depth=max_depth,
+            max_input_tokens=input_budget(max_input_tokens, model_.name, settings),
+            history_processor=history_processor,
+            token_counter=token_counter,
         )
 
     def replace(self, **changes: Any) -> Agent[Any]:
@@ -298,6 +322,8 @@ class Agent(ConfigReads, Generic[OutputT]):
         deps: Any = None,
         model_settings: ModelSettings | None = None,
         usage_limits: UsageLimits | None = None,
+        session: Session | None = None,
+        session_wait: float = 0.0,
     ) -> RunResult[OutputT]:
         """Run the agent on a prompt until it gives a final answer.
 
@@ -307,15 +333,19 @@ class Agent(ConfigReads, Generic[OutputT]):
             deps: Passed to tools as `RunContext.deps`.
             model_settings: Settings for this run, over the agent's.
             usage_limits: Limits for this run, instead of the agent's.
+            session: A stored conversation (`agentkit.sessions`): loaded, and each whole turn
+                stored as it ends. `session_wait`: seconds to queue behind a run holding it.
 
         Raises:
             ModelError: The endpoint failed after retries, or answered garbage.
             MaxTurnsExceeded: The model kept calling tools for `max_turns` replies.
             UsageLimitExceeded: A usage limit was reached.
             ToolRetriesExceeded: A tool kept failing past its budget.
+            ContextBudgetExceeded, SessionBusy: see `max_input_tokens`, `session_wait`.
         """
         result: RunResult[OutputT] | None = None
-        events = self._events(prompt, messages, deps, model_settings, usage_limits, stream=False)
+        stored = (session, session_wait)
+        events = self._events(prompt, messages, deps, model_settings, usage_limits, False, stored)
         async for event in events:
             if isinstance(event, RunFinished):
                 result = event.result
@@ -330,6 +360,8 @@ class Agent(ConfigReads, Generic[OutputT]):
         deps: Any = None,
         model_settings: ModelSettings | None = None,
         usage_limits: UsageLimits | None = None,
+        session: Session | None = None,
+        session_wait: float = 0.0,
     ) -> RunResult[OutputT]:
         """`run()` from synchronous code, in a fresh event loop.
 
@@ -351,6 +383,8 @@ class Agent(ConfigReads, Generic[OutputT]):
                     deps=deps,
                     model_settings=model_settings,
                     usage_limits=usage_limits,
+                    session=session,
+                    session_wait=session_wait,
                 )
             finally:
                 with anyio.CancelScope(shield=True):
@@ -366,12 +400,16 @@ class Agent(ConfigReads, Generic[OutputT]):
         deps: Any = None,
         model_settings: ModelSettings | None = None,
         usage_limits: UsageLimits | None = None,
+        session: Session | None = None,
+        session_wait: float = 0.0,
     ) -> AsyncIterator[Event]:
         """Run the agent with streaming requests, yielding events as they happen.
 
         Text deltas arrive as `TextDelta`; the last event is `RunFinished` with the result.
+        With `session=`, `aclose()` a stream you stop reading early: it gives the session back.
         """
-        return self._events(prompt, messages, deps, model_settings, usage_limits, stream=True)
+        stored = (session, session_wait)
+        return self._events(prompt, messages, deps, model_settings, usage_limits, True, stored)
 
     def _events(
         self,
@@ -380,11 +418,16 @@ class Agent(ConfigReads, Generic[OutputT]):
         deps: Any,
         settings: ModelSettings | None,
         limits: UsageLimits | None,
-        *,
         stream: bool,
+        stored: tuple[Session | None, float] = (None, 0.0),
+        *,
         parent: Parent | None = None,
     ) -> AsyncIterator[Event]:
         merged = check_settings({**self.config.model_settings, **(settings or {})})
         limits = limits or self.config.usage_limits
         loop = self._loop
+        session, wait = stored
+        if session is not None:  # a run on a session: see `_loop.stored`
+            check_session(session, history)
+            return stored_events(loop, session, wait, prompt, deps, merged, limits, stream)
         return loop.events(prompt, history, deps, merged, limits, stream=stream, parent=parent)

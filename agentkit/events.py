@@ -8,6 +8,8 @@ first; per model turn: `ModelRequestStarted`, a `ModelRequestRetried` for each r
 request, any `TextDelta`s, `ModelReplyFinished`, then for each tool call a
 `ToolCallStarted` and a `ToolCallFinished`; `GuardrailChecked` after each guardrail's
 check; and at the end one `RunFinished`, or `RunFailed` just before the error is raised.
+A `ContextTrimmed` comes just before the `ModelRequestStarted` of a request whose history
+had to be trimmed to fit `max_input_tokens`.
 A sub-agent's events (an agent used as a tool) come wrapped in `AgentEvent`.
 
 Every event carries the `run_id` of its run, so one hook can follow concurrent runs.
@@ -26,6 +28,7 @@ OutputT = TypeVar("OutputT")
 
 __all__ = [
     "AgentEvent",
+    "ContextTrimmed",
     "Event",
     "GuardrailChecked",
     "ModelReplyFinished",
@@ -219,6 +222,38 @@ class GuardrailChecked:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextTrimmed:
+    """The history sent was trimmed to fit `max_input_tokens` (the stored one is unchanged).
+
+    Said when the cuts are decided; the next requests keep them (so the prompt's start stays
+    the same for the server's prefix cache) without a new event, until the budget is passed
+    again. Token counts are agentkit's estimates.
+
+    Attributes:
+        turn: The model turn about to be requested.
+        tokens_before: The estimate for the whole history.
+        tokens: The estimate for what is sent.
+        budget: `max_input_tokens`.
+        dropped_turns: Oldest user turns left out, each with all its calls and results.
+        dropped_messages: Messages left out.
+        cut_results: Old tool results shortened to their head and tail, with a marker.
+        cut_chars: Characters cut from them.
+        run_id: The run's id.
+    """
+
+    turn: int
+    tokens_before: int
+    tokens: int
+    budget: int
+    dropped_turns: int
+    dropped_messages: int
+    cut_results: int
+    cut_chars: int
+    run_id: str = ""
+    type: Literal["context_trimmed"] = field(default="context_trimmed", init=False)
+
+
+@dataclass(frozen=True, slots=True)
 class RunResult(Generic[OutputT]):
     """What a finished run produced.
 
@@ -290,7 +325,13 @@ Event = Union[  # noqa: UP007 - a runtime alias users can pass to isinstance-fre
     RunFinished,
     RunFailed,
     AgentEvent,
+    ContextTrimmed,
 ]
+
+
+_TRIMMED_FIELDS = tuple(
+    f for f in ContextTrimmed.__dataclass_fields__ if f not in ("type", "run_id")
+)
 
 
 def _call_dict(call: ToolCall) -> dict[str, Any]:
@@ -371,4 +412,6 @@ def _other_dict(event: Event) -> dict[str, Any]:
         }
     if isinstance(event, AgentEvent):
         return {"path": list(event.path), "event": event_to_dict(event.event)}
+    if isinstance(event, ContextTrimmed):
+        return {name: getattr(event, name) for name in _TRIMMED_FIELDS}
     raise TypeError(f"not an agentkit event: {event!r:.100}")

@@ -11,9 +11,9 @@ their caller's tool calls (`nested`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -26,6 +26,7 @@ from agentkit._loop.nested import AgentTool, Caller, Parent
 from agentkit._loop.output import OutputSpec
 from agentkit._loop.reply import Notify, ReplyStep
 from agentkit._loop.state import RunState
+from agentkit._loop.window import RunWindow, Window
 from agentkit.errors import MaxTurnsExceeded, UserError
 from agentkit.events import (
     AgentEvent,
@@ -42,6 +43,10 @@ from agentkit.models import OUTPUT_TOOL_NAME, Model, ModelSettings
 from agentkit.models.openai import messages_from_wire
 from agentkit.tools import ToolRegistry
 from agentkit.usage import UsageLimits
+
+if TYPE_CHECKING:
+    from agentkit._loop.stored import Stored
+    from agentkit.sessions import HistoryProcessor, TokenCounter
 
 __all__ = ["Loop"]
 
@@ -74,6 +79,9 @@ class Loop:
         hooks: Sequence[Hook] = (),
         guards: Guards | None = None,
         max_depth: int = 5,
+        max_input_tokens: int | None = None,
+        history_processor: HistoryProcessor | None = None,
+        token_counter: TokenCounter | None = None,
     ) -> None:
         self.model = model
         self.tools = tools
@@ -85,6 +93,7 @@ class Loop:
         if output is not None:
             definitions.append(output.definition)
         self.replies = ReplyStep(model, definitions, price)
+        self.window = Window(max_input_tokens, history_processor, token_counter, definitions)
         self.guards = guards or Guards()
         self.calls = CallStep(tools, output, self.guards)
         self.executor = Executor(
@@ -114,20 +123,23 @@ class Loop:
         *,
         stream: bool,
         parent: Parent | None = None,
-    ) -> AsyncIterator[Event]:
+        stored: Stored | None = None,
+    ) -> AsyncGenerator[Event, None]:
         """Run the loop for one prompt, yielding its events: `RunStarted` first, then the
         turns', and `RunFinished` last, or `RunFailed` before the error is raised.
 
         Every event goes to the hooks before it is yielded (a retry and a sub-agent's
         events, as they happen). A cancellation, or a reader that stops reading, gives the
-        hooks `RunFailed` too, without yielding it.
+        hooks `RunFailed` too, without yielding it. With `stored` (see `_loop.stored`), each
+        whole turn is stored as the next begins.
         """
         upper = parent.caller.run if parent is not None else None
-        run = RunState(self._start(prompt, history), limits, deps, self._budget, upper)
+        run = RunState(self._start(prompt, history), limits, deps, self._budget, upper, stored)
+        window = self.window.open(stored and stored.session)
         hooks = HookCalls(self.hooks, run.fail, self.model.secrets) if self.hooks else None
         caller = self._caller(run, parent, stream, hooks) if self.starts_agents else None
         executor = self._executor(parent)
-        turns = self._turns(run, prompt, settings, stream, executor, caller, hooks)
+        turns = self._turns(run, prompt, settings, stream, executor, caller, hooks, window)
         started = self._started(run, prompt, parent, stream)
         finished = False
         try:
@@ -160,14 +172,18 @@ class Loop:
         executor: Executor,
         caller: Caller | None,
         notify: Notify | None,
+        window: RunWindow | None,
     ) -> AsyncGenerator[Event, None]:
         """The turns of one run, between the input and the output guardrails' checks."""
         if self.guards.input:
             async for event in self._guarded(run, await self.guards.check_input(run, prompt)):
                 yield event
         for turn in range(1, self.max_turns + 1):
+            await run.commit()  # the turn before, whole: all its calls are answered
             held: list[Event] = []
-            turn_events = self._turn(run, settings, stream, turn, executor, caller, notify, held)
+            turn_events = self._turn(
+                run, settings, stream, turn, executor, caller, notify, held, window
+            )
             async for event in turn_events:
                 yield event
             if run.answer is not None and self.guards.output:
@@ -177,6 +193,7 @@ class Loop:
             for event in held:
                 yield event
             if run.answer is not None:
+                await run.commit()
                 yield RunFinished(run.result(), run.run_id)
                 return
         raise run.fail(
@@ -197,11 +214,12 @@ class Loop:
         caller: Caller | None,
         notify: Notify | None,
         held: list[Event],
+        window: RunWindow | None = None,
     ) -> AsyncGenerator[Event, None]:
         """One turn: the reply, then its calls or its answer. With output guardrails, the
         events of a reply that may be the answer go to `held`, to be shown once they pass."""
         hold = bool(self.guards.output)
-        async for event in self.replies.reply(run, settings, stream, turn, notify):
+        async for event in self.replies.reply(run, settings, stream, turn, notify, window):
             if hold and isinstance(event, (TextDelta, ModelReplyFinished)):
                 held.append(event)
             else:

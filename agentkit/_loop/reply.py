@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextvars import Token
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentkit._hygiene import StreamRedactor, redact
 from agentkit._loop import notes
 from agentkit._loop.state import RunState
+from agentkit._loop.window import observe
 from agentkit.errors import ModelError, RunError
 from agentkit.events import (
     Event,
@@ -26,10 +27,13 @@ from agentkit.events import (
     TextDelta,
 )
 from agentkit.llama import TextGate, extract_tool_calls, strip_special_tokens
-from agentkit.messages import AssistantMessage, ToolCall, new_call_id, parse_arguments
+from agentkit.messages import AssistantMessage, Message, ToolCall, new_call_id, parse_arguments
 from agentkit.models import Model, ModelResponse, ModelSettings, ToolUseFailed
 from agentkit.models._retries import unwatch, watch
 from agentkit.usage import Usage, priced
+
+if TYPE_CHECKING:
+    from agentkit._loop.window import RunWindow
 
 __all__ = ["Notify", "ReplyStep"]
 
@@ -63,26 +67,33 @@ class ReplyStep:
         stream: bool,
         turn: int,
         notify: Notify | None = None,
+        window: RunWindow | None = None,
     ) -> AsyncIterator[Event]:
         """Get the model's reply (text deltas first when streaming) and record it in the run.
 
         Each retry of a request is handed to `notify` as it starts (the hooks), and yielded
-        once the request has ended.
+        once the request has ended. With a `window` (a context budget, a history processor),
+        each request sends its view of the conversation, and a `ContextTrimmed` says when
+        that view was newly trimmed.
         """
         while True:
             run.check_requests()
-            yield ModelRequestStarted(turn, run.run_id, tuple(run.messages), settings, stream)
+            messages: Sequence[Message] = run.messages
+            trimmed = None
+            if window is not None:  # the context budget: see `_loop.window`
+                messages, trimmed = await window.view(run, turn)
+            if trimmed is not None:
+                yield trimmed
+            yield ModelRequestStarted(turn, run.run_id, tuple(messages), settings, stream)
             retries = _Retries(turn, run.run_id, notify)
             try:
                 if stream:
-                    async for event in self._streamed(run, settings, retries):
+                    async for event in self._streamed(run, messages, settings, retries):
                         yield event
                 else:
                     token = watch(retries.heard)
                     try:
-                        response = await self.model.request(
-                            run.messages, self.definitions, settings
-                        )
+                        response = await self.model.request(messages, self.definitions, settings)
                     finally:
                         unwatch(token)
                     for event in retries.take():
@@ -100,6 +111,7 @@ class ReplyStep:
             # A usable reply: a later tool_use_failed gets its own second chance.
             run.asked_after_tool_use_failed = False
             reply = run.last_reply()
+            observe(window, messages, reply.usage)
             yield ModelReplyFinished(
                 turn,
                 reply.message,
@@ -126,7 +138,11 @@ class ReplyStep:
         return False
 
     async def _streamed(
-        self, run: RunState, settings: ModelSettings, retries: _Retries
+        self,
+        run: RunState,
+        messages: Sequence[Message],
+        settings: ModelSettings,
+        retries: _Retries,
     ) -> AsyncIterator[TextDelta | ModelRequestRetried]:
         gate = TextGate()
         redactor = StreamRedactor(self.model.secrets)
@@ -137,7 +153,7 @@ class ReplyStep:
         # yield, so it never spans the caller's code between events.
         token: Token[Any] | None = watch(retries.heard)
         try:
-            async for item in self.model.request_stream(run.messages, self.definitions, settings):
+            async for item in self.model.request_stream(messages, self.definitions, settings):
                 if token is not None:
                     unwatch(token)
                     token = None

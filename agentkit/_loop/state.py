@@ -3,7 +3,8 @@
 Every change to the conversation goes through a `RunState` method, so the rules that keep it
 valid to continue from (each call answered exactly once, in call order) live in one place.
 Every `RunError` leaving a run goes through `fail`, so it carries the messages and usage so
-far; the checks answer any pending tool calls first.
+far; the checks answer any pending tool calls first. A run on a session stores its turns
+through `commit`, whole (a reply with all its results), never the system prompt.
 """
 
 from __future__ import annotations
@@ -11,15 +12,25 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentkit._context import RunContext
 from agentkit._loop import notes
 from agentkit.errors import RunError, ToolRetriesExceeded, UsageLimitExceeded
 from agentkit.events import RunResult
-from agentkit.messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
+from agentkit.messages import (
+    AssistantMessage,
+    Message,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+    UserMessage,
+)
 from agentkit.models import ModelResponse
 from agentkit.usage import Usage, UsageLimits
+
+if TYPE_CHECKING:
+    from agentkit._loop.stored import Stored
 
 __all__ = ["Answer", "RunState", "new_run_id"]
 
@@ -48,6 +59,7 @@ class RunState:
         budget: Failures in a row that stop the run, by tool name.
         parent: For a sub-agent's run, the run whose tool call started it: usage counts in
             every run up the tree as it is used, and the top run's limits bind them all.
+        stored: The session the run stores its turns into, if any.
     """
 
     def __init__(
@@ -57,6 +69,7 @@ class RunState:
         deps: Any,
         budget: Callable[[str], int],
         parent: RunState | None = None,
+        stored: Stored | None = None,
     ) -> None:
         self._messages = messages
         self.run_id = new_run_id()
@@ -71,6 +84,13 @@ class RunState:
         self.answer: Answer | None = None
         self.asked_after_tool_use_failed = False
         self.asked_after_empty_reply = False
+        # The run's prompt: what comes before it is history (the budget never drops it);
+        # from it on, what a session has not stored yet.
+        self.prompt_at = len(messages) - 1
+        self._unstored = self.prompt_at
+        self.stored = stored
+        if stored is not None:
+            stored.run = self
 
     @property
     def messages(self) -> Sequence[Message]:
@@ -116,6 +136,22 @@ class RunState:
         while run is not None:  # a sub-agent's usage is its callers' too, as it happens
             run.usage = run.usage + usage
             run = run.parent
+
+    async def commit(self) -> None:
+        """Store what the run added since the last commit in its session, as one block.
+
+        Called where every call is answered (a turn boundary, the answer, a `RunError`), so
+        a session never holds half a turn. A block holds a reply: the prompt is stored with
+        the first one, never alone (a prompt the model never answered is not kept, to be
+        asked twice). The system prompt is not stored: changed instructions apply to old
+        sessions.
+        """
+        if self.stored is None:
+            return
+        block = [m for m in self._messages[self._unstored :] if not isinstance(m, SystemMessage)]
+        if any(isinstance(m, AssistantMessage) for m in block):
+            await self.stored.lease.commit(block, usage=self.usage)
+            self._unstored = len(self._messages)
 
     # Tool calls and their failures.
 

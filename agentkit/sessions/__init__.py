@@ -35,6 +35,7 @@ from ._trim import (
     ContextBudget,
     Trimmer,
     TrimResult,
+    context_window,
     default_input_budget,
 )
 from ._types import (
@@ -76,6 +77,7 @@ __all__ = [
     "TokenEstimator",
     "TrimResult",
     "Trimmer",
+    "context_window",
     "conversation_problems",
     "default_db_path",
     "default_input_budget",

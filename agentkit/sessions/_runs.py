@@ -64,7 +64,8 @@ def ended(error: BaseException | None) -> tuple[RunStatus, str | None]:
     """A run's status and error text from the exception that ended it (None: success)."""
     if error is None:
         return "ok", None
-    if isinstance(error, anyio.get_cancelled_exc_class() | KeyboardInterrupt):
+    # GeneratorExit: a `stream()` abandoned by its reader, and closed.
+    if isinstance(error, anyio.get_cancelled_exc_class() | KeyboardInterrupt | GeneratorExit):
         return "cancelled", None
     text = f"{type(error).__name__}: {error}"
     return "failed", text if len(text) <= 500 else text[:499] + "…"

@@ -13,7 +13,8 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from agentkit.messages import Message, messages_to_wire
+from agentkit.messages import Message
+from agentkit.models.openai import messages_to_wire
 
 __all__ = ["TokenCounter", "server_root", "server_token_counter"]
 

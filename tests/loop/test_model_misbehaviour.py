@@ -119,7 +119,9 @@ async def test_huge_argument_of_several_megabytes(fake_server: FakeServer, strea
     size = 4_000_000
     huge = {"name": "count", "arguments": json.dumps({"text": "y" * size})}
     fake_server.add(Completion(tool_calls=[huge], chunk_size=256_000), Completion("counted"))
-    result = await run_on_server(fake_server, stream=stream, tools=[count])
+    # A budget past the 4 MB (the default one refuses it before sending: see tests/sessions).
+    budget = 10 * size
+    result = await run_on_server(fake_server, stream=stream, tools=[count], max_input_tokens=budget)
     assert result.output == "counted"
     assert tool_results(result.messages) == [str(size)]
     assert len(fake_server.chat_requests) == 2
