@@ -1,16 +1,18 @@
 """`agentkit`: run, chat with and inspect agents from the command line.
 
-Commands: `agentkit run [TARGET] PROMPT`, `agentkit chat [TARGET]`, `agentkit tools FILE...`.
+Commands: `agentkit run [TARGET] PROMPT`, `agentkit chat [TARGET]`, `agentkit tools FILE...`,
+`agentkit sessions ...` (declared in `_sessions_cli`).
 This module only declares the commands (click); the work is in `_load` (the agent and its
 tools), `_render` (output) and `_session` (run and chat), imported when a command runs
 so that `agentkit --help` stays fast.
 
 Exit status: 0 success; 1 the run failed (the endpoint is unreachable or answered an error,
-max turns or a usage limit was reached, a tool kept failing); 2 a usage error (a bad option,
-a missing or broken agent or tool file, an unknown built-in tool, an invalid configuration);
-3 `run` answered on the offline model because no endpoint is configured (a script that lost
-its key does not "succeed"; `--offline` chooses that model on purpose and exits 0);
-130 interrupted with Ctrl-C.
+max turns or a usage limit was reached, a tool kept failing, the prompt does not fit the
+context budget, the session is in use); 2 a usage error (a bad option, a missing or broken
+agent or tool file, an unknown built-in tool, an invalid configuration, an unknown session,
+a sessions database that cannot be used); 3 `run` answered on the offline model because no
+endpoint is configured (a script that lost its key does not "succeed"; `--offline` chooses
+that model on purpose and exits 0); 130 interrupted with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
+
+from agentkit.cli._sessions_cli import (
+    remember_db,
+    session_choice,
+    session_options,
+    sessions_db_option,
+    sessions_group,
+)
 
 if TYPE_CHECKING:
     from agentkit.cli._load import Options
@@ -45,8 +55,9 @@ agentkit runs on the offline model, which calls tools but is not a language mode
 
 \b
 Exit status: 0 success; 1 the run failed (endpoint error, max turns, usage limit, a tool
-kept failing); 2 usage error (bad option, agent or tool file, a model without an endpoint);
-3 answered offline because no endpoint is configured; 130 interrupted."""
+kept failing, over the context budget, session in use); 2 usage error (bad option, agent or
+tool file, a model without an endpoint, unknown session); 3 answered offline because no
+endpoint is configured; 130 interrupted."""
 
 
 class _Commands(click.Group):
@@ -75,8 +86,10 @@ class _Commands(click.Group):
     cls=_Commands, epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
 )
 @click.version_option(package_name="agentkit-llama", prog_name="agentkit")
-def main() -> None:
+@sessions_db_option
+def main(sessions_db: str | None) -> None:
     """Run tool-calling Llama 3.1 agents from the command line."""
+    remember_db(sessions_db)
 
 
 def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -172,7 +185,7 @@ def _execute(options: Options, body: Callable[[Renderer], int]) -> NoReturn:
     """Run a command body with the renderer, mapping failures to one line and an exit status."""
     from agentkit.cli._output import make_renderer
     from agentkit.cli._render import ApprovalInterrupted
-    from agentkit.errors import AgentkitError, RunError
+    from agentkit.errors import AgentkitError, RunError, SessionBusy
 
     threads_before = set(threading.enumerate())
     renderer = make_renderer(options)
@@ -193,6 +206,9 @@ def _execute(options: Options, body: Callable[[Renderer], int]) -> NoReturn:
             renderer.notice(hint)
         if exc.usage is not None and exc.usage.requests and not options.json:
             renderer.usage(exc.usage)  # what the failed run cost still counts
+        code = EXIT_RUN_ERROR
+    except SessionBusy as exc:  # another run holds the session: a failed run, try again later
+        renderer.error(exc, EXIT_RUN_ERROR)
         code = EXIT_RUN_ERROR
     except AgentkitError as exc:
         renderer.error(exc, EXIT_USAGE)
@@ -288,6 +304,7 @@ def _split_run_args(args: tuple[str, ...]) -> tuple[str | None, str]:
 @main.command(epilog=_EPILOG)
 @click.argument("args", nargs=-1, required=True, metavar="[TARGET] PROMPT")
 @_agent_options
+@session_options(continue_flag=True)
 def run(args: tuple[str, ...], **flags: Any) -> None:
     """Answer one PROMPT, streaming the answer and showing each tool call.
 
@@ -299,9 +316,13 @@ def run(args: tuple[str, ...], **flags: Any) -> None:
     Tools marked as needing approval always ask y/n, reading the answer from stdin
     (with --json the question is a JSON line); no answer (end of stdin) declines.
 
+    The run is stored as a new session (--session NAME: resume or start that one; -c:
+    continue the latest; --no-store: store nothing). `agentkit sessions` lists them.
+
     \b
     agentkit run --tools calculator "what is 17*23?"
     agentkit run examples/weather.py 'What is the weather in "Paris"?'
+    agentkit run -c "and in Lyon?"
     """
     target, prompt = _split_run_args(args)
     if prompt == "-":
@@ -310,12 +331,19 @@ def run(args: tuple[str, ...], **flags: Any) -> None:
             raise click.UsageError("the prompt read from stdin is empty")
     elif not prompt.strip():
         raise click.UsageError("the prompt is empty: say what the agent should do")
+    choice = session_choice(flags)
     options = _options(target, flags)
 
     def body(renderer: Renderer) -> int:
         from agentkit.cli._session import run_once
+        from agentkit.cli._stored import open_conversation
 
-        return run_once(options, prompt, renderer)
+        stored = open_conversation(choice, "run")
+        try:
+            return run_once(options, prompt, renderer, stored)
+        finally:
+            if stored is not None:
+                stored.close()
 
     _execute(options, body)
 
@@ -323,6 +351,7 @@ def run(args: tuple[str, ...], **flags: Any) -> None:
 @main.command(epilog=_EPILOG)
 @click.argument("target", required=False)
 @_agent_options
+@session_options(continue_flag=False)
 def chat(target: str | None, **flags: Any) -> None:
     """Chat with an agent; the conversation carries over from turn to turn.
 
@@ -331,13 +360,24 @@ def chat(target: str | None, **flags: Any) -> None:
     starts a new conversation, /exit (or Ctrl-D) leaves. Ctrl-C cancels the current
     answer (that turn is dropped), not the session. With stdin not a terminal, an
     approval's answer is the next input line.
+
+    The conversation is stored as it goes (--session NAME resumes or starts that one, else a
+    new one is named by the time; --no-store stores nothing): /session shows it, /session
+    NAME switches, /reset starts a new one.
     """
+    choice = session_choice(flags)
     options = _options(target, flags)
 
     def body(renderer: Renderer) -> int:
         from agentkit.cli._session import ChatSession
+        from agentkit.cli._stored import open_conversation
 
-        return ChatSession(options, renderer).run()
+        stored = open_conversation(choice, "chat")
+        try:
+            return ChatSession(options, renderer, stored).run()
+        finally:
+            if stored is not None:
+                stored.close()
 
     _execute(options, body)
 
@@ -374,3 +414,6 @@ def tools_command(specs: tuple[str, ...], verbose: bool) -> None:
         return 0
 
     _execute(options, body)
+
+
+main.add_command(sessions_group(_execute))

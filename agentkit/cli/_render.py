@@ -38,12 +38,14 @@ from agentkit.cli._text import (
     arguments_lines,
     call_summary,
     clean,
+    context_note,
     cut,
     format_usage,
     plural,
 )
 from agentkit.events import (
     AgentEvent,
+    ContextTrimmed,
     Event,
     ModelReplyFinished,
     ModelRequestStarted,
@@ -235,6 +237,9 @@ class TextRenderer(Renderer):
             self._call_finished(event)
         elif isinstance(event, RunFinished):
             self._finished(event.result.output)
+        elif isinstance(event, ContextTrimmed):
+            self.pause()
+            self.err.print(Text(context_note(event), style="dim"))
 
     def _text(self, text: str) -> None:
         if self._status is not None:

@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from anyio.abc import TaskStatus
@@ -32,6 +32,9 @@ from agentkit.events import RunFinished
 from agentkit.messages import Message
 from agentkit.models.offline import OfflineModel
 
+if TYPE_CHECKING:
+    from agentkit.cli._stored import Conversation
+
 __all__ = ["ChatSession", "prepare", "run_once"]
 
 T = TypeVar("T")
@@ -43,6 +46,7 @@ COMMANDS = (
     ("/usage", "requests, tokens, tool calls and cost of the whole session (across /reset)"),
     ("/reset", "start a new conversation (the session's usage keeps counting)"),
     ("/multiline", "Enter adds a line, Alt-Enter (or Esc, Enter) sends; again to switch back"),
+    ("/session", "the stored session; /session NAME switches to another (resumed or new)"),
     ("/exit", "leave (also /quit, or Ctrl-D); Ctrl-C cancels only the current answer"),
 )
 EXIT_WORDS = frozenset({"/exit", "/quit"})
@@ -108,22 +112,32 @@ async def _until_interrupted(work: Callable[[], Awaitable[T]]) -> T:
 
 
 def _run_turn(
-    agent: Agent[Any], prompt: str, messages: Sequence[Message] | None, renderer: Renderer
+    agent: Agent[Any],
+    prompt: str,
+    messages: Sequence[Message] | None,
+    renderer: Renderer,
+    stored: Conversation | None = None,
 ) -> RunResult[Any]:
     """One turn in its own event loop; KeyboardInterrupt when Ctrl-C cancelled it."""
 
     async def work() -> RunResult[Any]:
-        return await _turn(agent, prompt, messages, renderer)
+        return await _turn(agent, prompt, messages, renderer, stored)
 
     return anyio.run(_until_interrupted, work)
 
 
 async def _turn(
-    agent: Agent[Any], prompt: str, messages: Sequence[Message] | None, renderer: Renderer
+    agent: Agent[Any],
+    prompt: str,
+    messages: Sequence[Message] | None,
+    renderer: Renderer,
+    stored: Conversation | None = None,
 ) -> RunResult[Any]:
     result: RunResult[Any] | None = None
+    # A stored conversation is the session's (agentkit.cli._stored), not `messages`.
+    history = {"messages": messages} if stored is None else stored.run_args()
     try:
-        async for event in agent.stream(prompt, messages=messages):
+        async for event in agent.stream(prompt, **history):
             renderer.event(event)
             if isinstance(event, RunFinished):
                 result = event.result
@@ -135,10 +149,12 @@ async def _turn(
     return result
 
 
-def run_once(options: Options, prompt: str, renderer: Renderer) -> int:
+def run_once(
+    options: Options, prompt: str, renderer: Renderer, stored: Conversation | None = None
+) -> int:
     """Run the agent on one prompt; the exit status (errors propagate to the caller)."""
     agent = prepare(options, renderer)
-    result = _run_turn(agent, prompt, None, renderer)
+    result = _run_turn(agent, prompt, None, renderer, stored)
     if not options.json:
         renderer.usage(result.usage)
     return EXIT_OFFLINE if renderer.auto_offline else 0
@@ -147,11 +163,14 @@ def run_once(options: Options, prompt: str, renderer: Renderer) -> int:
 class ChatSession:
     """A conversation with one agent: prompts from stdin, `/commands`, Ctrl-C per turn."""
 
-    def __init__(self, options: Options, renderer: Renderer) -> None:
+    def __init__(
+        self, options: Options, renderer: Renderer, stored: Conversation | None = None
+    ) -> None:
         self.options = options
         self.renderer = renderer
         self.agent = prepare(options, renderer)
         self.messages: list[Message] | None = None
+        self.stored = stored  # the session the conversation is kept in
         self.interactive = sys.stdin.isatty() and not options.json
         renderer.leave_words = EXIT_WORDS
         self.reader: Any = None
@@ -167,6 +186,8 @@ class ChatSession:
         """Read and answer prompts until /exit or the end of stdin; the exit status."""
         tools = ", ".join(self.agent.tools.names) or "none"
         self.renderer.info(f"chatting with {self.agent.model.name} (tools: {tools}). {CHAT_HELP}")
+        if self.stored is not None:
+            self.stored.greet(self.renderer)
         while True:
             line = self._read()
             if line is None:
@@ -204,6 +225,8 @@ class ChatSession:
         command = text.split()[0].lower()
         if command in ("/exit", "/quit"):
             return True
+        if self.stored is not None and self.stored.command(text, self.renderer):
+            return False  # /session, /reset
         if command == "/help":
             width = max(len(name) for name, _ in COMMANDS)
             lines = [f"{name.ljust(width)}  {what}" for name, what in COMMANDS]
@@ -231,7 +254,7 @@ class ChatSession:
     def _ask(self, prompt: str) -> bool:
         """Answer one prompt; True when the user asked to leave (/exit at an approval)."""
         try:
-            result = _run_turn(self.agent, prompt, self.messages, self.renderer)
+            result = _run_turn(self.agent, prompt, self.messages, self.renderer, self.stored)
         except LeaveRequested:
             self.renderer.info("(left during the turn: it is not part of the conversation)")
             return True

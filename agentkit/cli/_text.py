@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from agentkit._hygiene import clean_text
+from agentkit.events import ContextTrimmed
 from agentkit.messages import ToolCall, Usage
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "arguments_lines",
     "call_summary",
     "clean",
+    "context_note",
     "cut",
     "format_usage",
     "plural",
@@ -119,3 +121,14 @@ def call_summary(call: ToolCall) -> str:
             f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in call.arguments.items()
         )
     return cut(clean(f"{call.name}({inside})").replace("\n", " "), CALL_CHARS)
+
+
+def context_note(event: ContextTrimmed) -> str:
+    """`(context: 31 old turns left out, 4 long tool results cut, to fit 114,688 tokens)`."""
+    parts = []
+    if event.dropped_turns:
+        parts.append(plural(event.dropped_turns, "old turn") + " left out")
+    if event.cut_results:
+        parts.append(plural(event.cut_results, "long tool result") + " cut")
+    what = ", ".join(parts) or "trimmed"
+    return f"(context: {what}, to fit {event.budget:,} tokens; the session keeps everything)"

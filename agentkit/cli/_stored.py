@@ -1,0 +1,203 @@
+"""The session an `agentkit run` or `agentkit chat` stores into, in the sessions database.
+
+The database: `--sessions-db`, else AGENTKIT_SESSIONS, else the user's data folder
+(`agentkit.sessions.default_db_path`). `run` and `chat` store by default: into `--session
+NAME` (resumed, or started), the latest session with `run -c`, else a new session named by
+the time (`run-2026-12-07-0933`), so that `run -c` continues it. `--no-store` writes
+nothing: `run` then reads the session it is given (if any) without adding to it, and `chat`
+keeps its conversation in a `MemorySession` (the context budget's cuts still carry over
+from turn to turn).
+
+Every CLI turn runs in its own event loop; a `SQLiteStore` holds nothing bound to one (a
+lock and a connection used from worker threads), so one store serves all the turns of a chat.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+
+from agentkit.cli._text import plural
+from agentkit.errors import SessionError
+from agentkit.sessions import MemorySession, Session, SQLiteStore, default_db_path
+
+if TYPE_CHECKING:
+    from agentkit.cli._render import Renderer
+
+__all__ = ["Conversation", "SessionChoice", "open_conversation", "open_store"]
+
+T = TypeVar("T")
+
+
+def _sync(work: Callable[[], Awaitable[T]]) -> T:
+    """`work()` in an event loop of its own (the CLI is synchronous between turns)."""
+    return anyio.run(work)
+
+
+@dataclass(frozen=True)
+class SessionChoice:
+    """What the command line says about sessions.
+
+    Attributes:
+        name: `--session NAME`.
+        latest: `-c/--continue`.
+        store: False with `--no-store`.
+        wait: `--wait SECONDS`: how long to queue behind a run holding the session.
+        db: `--sessions-db PATH`.
+    """
+
+    name: str | None = None
+    latest: bool = False
+    store: bool = True
+    wait: float = 0.0
+    db: str | None = None
+
+
+def db_path(choice: SessionChoice) -> Path:
+    """The sessions database: `--sessions-db`, else AGENTKIT_SESSIONS, else the data folder."""
+    return Path(choice.db).expanduser() if choice.db else default_db_path()
+
+
+def open_store(choice: SessionChoice) -> SQLiteStore:
+    """The sessions database (opened, and created if need be, at its first use)."""
+    return SQLiteStore(db_path(choice))
+
+
+def new_name(store: SQLiteStore, kind: str) -> str:
+    """A name no stored session has: `chat-2026-12-07-0933`, then `...-0933-2`, ..."""
+    base = f"{kind}-{time.strftime('%Y-%m-%d-%H%M')}"
+
+    async def free() -> str:
+        for n in range(1, 1000):
+            name = base if n == 1 else f"{base}-{n}"
+            if await store.session(name).info() is None:
+                return name
+        raise SessionError(f"no free session name like {base!r}: give one with --session NAME")
+
+    return _sync(free)
+
+
+class Conversation:
+    """The session a run or chat stores into, and what `/session` and `/reset` do with it.
+
+    Args:
+        session: The session (a `MemorySession` when nothing is stored).
+        store: The database, when stored.
+        wait: Seconds a run queues behind another holding the session.
+        kind: "run" or "chat", for new names.
+    """
+
+    def __init__(self, session: Session, store: SQLiteStore | None, wait: float, kind: str) -> None:
+        self.session = session
+        self.store = store
+        self.wait = wait
+        self.kind = kind
+
+    @property
+    def name(self) -> str:
+        """The session's name."""
+        return self.session.name
+
+    def run_args(self) -> dict[str, Any]:
+        """The keywords for `agent.stream(prompt, ...)`."""
+        return {"session": self.session, "session_wait": self.wait}
+
+    def describe(self, *, greeting: bool = False) -> str:
+        """Which session this is, in a line."""
+        if self.store is None:
+            return "nothing is stored (--no-store)"
+        info = _sync(self.session.info)
+        if info is None or not info.messages:
+            state = "new"
+        else:
+            state = f"{'resumed: ' if greeting else ''}{plural(info.messages, 'message')}"
+        return f"session {self.name} ({state}), in {self.store.path}"
+
+    def greet(self, renderer: Renderer) -> None:
+        """Say which session the chat is in."""
+        renderer.info(f"{self.describe(greeting=True)}; /session NAME switches to another")
+
+    def command(self, text: str, renderer: Renderer) -> bool:
+        """Run `/session [NAME]` or `/reset`; False for any other command."""
+        words = text.split()
+        command = words[0].lower()
+        if command == "/session":
+            if len(words) > 1:
+                self.switch(" ".join(words[1:]))
+            renderer.info(self.describe())
+            return True
+        if command == "/reset":
+            self.switch(None)
+            renderer.info(
+                f"the conversation was reset: {self.describe()} "
+                "(/usage still counts the whole session)"
+            )
+            return True
+        return False
+
+    def switch(self, name: str | None) -> None:
+        """Go on in the session `name`, or in a new one."""
+        if self.store is None:
+            self.session = MemorySession(name or "chat")
+            return
+        self.session = self.store.session(name or new_name(self.store, self.kind))
+
+    def close(self) -> None:
+        """Close the database connection."""
+        if self.store is not None:
+            self.store.close()
+
+
+def open_conversation(choice: SessionChoice, kind: str) -> Conversation | None:
+    """The session `agentkit run` (kind "run") or `agentkit chat` ("chat") uses.
+
+    None for a `run --no-store` given no session: nothing to read, nothing to store.
+
+    Raises:
+        SessionError: `-c` and no session is stored; the database cannot be used.
+    """
+    if not choice.store:
+        return _unstored(choice, kind)
+    store = open_store(choice)
+    if choice.latest:
+        latest = _sync(store.latest)
+        if latest is None:
+            store.close()
+            raise _nothing_to_continue(store.path)
+        name = latest.name
+    else:
+        name = choice.name or new_name(store, kind)
+    return Conversation(store.session(name), store, choice.wait, kind)
+
+
+def _unstored(choice: SessionChoice, kind: str) -> Conversation | None:
+    """With --no-store: a `MemorySession` holding a copy of the session asked for, if any."""
+    if not (choice.name or choice.latest):
+        return None if kind == "run" else Conversation(MemorySession("chat"), None, 0.0, kind)
+    memory = MemorySession(choice.name or "chat")
+    if not db_path(choice).exists():  # nothing to read, and nothing is created
+        if choice.latest:
+            raise _nothing_to_continue(str(db_path(choice)))
+        return Conversation(memory, None, 0.0, kind)
+    found = open_conversation(SessionChoice(choice.name, choice.latest, db=choice.db), kind)
+    assert found is not None
+    try:
+        history = _sync(found.session.load)
+    finally:
+        found.close()
+    memory = MemorySession(found.name)
+    if history:
+        _sync(lambda: memory.append(history))
+    return Conversation(memory, None, 0.0, kind)
+
+
+def _nothing_to_continue(path: str) -> SessionError:
+    return SessionError(
+        f"no stored session to continue in {path} (`agentkit run PROMPT` starts one; "
+        "--session NAME names it)"
+    )
