@@ -15,6 +15,11 @@ result, the answer). Measured for:
   `from_json` before it (what users do today with `result.messages`);
 - openai-agents `SQLiteSession` (`get_items` + `add_items`), when installed.
 
+And the same chat turn through `Agent.run` (a `FunctionModel`: one tool call, then the
+answer), so the session's share is seen next to the loop's own cost: the loop alone; with a
+`SQLiteSession`; with it and the default Llama 3.1 context budget (the estimate of the whole
+history before each request); and `messages=` with a `to_json` file, the hand-written way.
+
 Each turn adds to the history, so "1,000 stored" grows to 1,000 + turns. Wall and CPU
 (process, worker threads included) per turn: median, and the 10th-90th percentiles.
 For scale: agentkit's own loop costs 1.38 ms of CPU per model turn (results/2026-12-07.md).
@@ -167,7 +172,77 @@ async def openai_agents(folder: Path, stored: int, turns: int) -> dict[str, floa
     return await measure(step, stored, turns)
 
 
+def _weather(city: str, unit: str = "c") -> str:
+    """Get the weather.
+
+    Args:
+        city: The city.
+        unit: c or f.
+    """
+    return f"22°{unit.upper()} and sunny in {city}, light wind from the west, no rain expected"
+
+
+def _agent(model_name: str) -> Any:
+    from agentkit import Agent
+    from agentkit.testing import FunctionModel
+
+    def reply(messages: list[Message], request: Any) -> Any:
+        if isinstance(messages[-1], UserMessage):
+            n = len(messages)
+            return ToolCall("_weather", {"city": f"Paris {n}", "unit": "c"}, id=f"c{n:07d}")
+        return "It is 22°C and sunny in Paris today, with a light wind from the west."
+
+    return Agent(FunctionModel(reply, name=model_name), tools=[_weather], instructions="Brief.")
+
+
+def _prompt(i: int) -> str:
+    return f"What is the weather in Paris today? This is question number {i}."
+
+
+async def agent_alone(folder: Path, stored: int, turns: int) -> dict[str, float]:
+    agent = _agent("bench")
+
+    async def step(i: int) -> None:
+        await agent.run(_prompt(i))
+
+    return await measure(step, stored, turns)
+
+
+async def agent_session(folder: Path, stored: int, turns: int, model: str = "bench") -> Any:
+    session = SQLiteSession("bench", folder / "agent.db")
+    await fill(session, stored)
+    await session.load()
+    agent = _agent(model)
+
+    async def step(i: int) -> None:
+        await agent.run(_prompt(i), session=session)
+
+    return await measure(step, stored, turns)
+
+
+async def agent_session_budget(folder: Path, stored: int, turns: int) -> Any:
+    return await agent_session(folder, stored, turns, "meta-llama/llama-3.1-70b-instruct")
+
+
+async def agent_handwritten(folder: Path, stored: int, turns: int) -> dict[str, float]:
+    path = folder / "agent.json"
+    path.write_text(to_json([m for i in range(stored) for m in turn(i)]))
+    agent = _agent("bench")
+
+    async def step(i: int) -> None:
+        result = await agent.run(_prompt(i), messages=from_json(path.read_bytes()))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(to_json(result.messages))
+        os.replace(tmp, path)
+
+    return await measure(step, stored, turns)
+
+
 ADAPTERS = {
+    "Agent.run, no history (the loop alone: 2 model turns)": agent_alone,
+    "Agent.run + SQLiteSession": agent_session,
+    "Agent.run + SQLiteSession, Llama 3.1 default budget": agent_session_budget,
+    "Agent.run(messages=) + to_json file": agent_handwritten,
     "agentkit SQLiteSession (same object)": agentkit_same,
     "agentkit SQLiteSession (new object each turn)": agentkit_fresh,
     "hand-written: to_json file per turn": handwritten,

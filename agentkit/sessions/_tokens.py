@@ -44,6 +44,7 @@ class TemplateCosts:
 
 
 LLAMA31 = TemplateCosts()
+_KEEP_COSTS = 50_000  # messages whose cost an estimator remembers
 
 
 def _looks_like_json(text: str) -> bool:
@@ -77,6 +78,9 @@ class TokenEstimator:
         self.scale = 1.0
         self.observations = 0
         self._tools: tuple[Sequence[Mapping[str, Any]], int, float] | None = None
+        # Each message's cost, by identity (messages are frozen): a conversation's messages
+        # are the same objects from one request to the next, so each is counted once.
+        self._costs: dict[int, tuple[Message, float]] = {}
 
     def __repr__(self) -> str:
         return f"TokenEstimator(scale={self.scale:.3f}, observations={self.observations})"
@@ -88,6 +92,16 @@ class TokenEstimator:
 
     def message_tokens(self, message: Message) -> float:
         """Unscaled tokens of one message, its template overhead included."""
+        known = self._costs.get(id(message))
+        if known is not None and known[0] is message:
+            return known[1]
+        tokens = self._message_tokens(message)
+        if len(self._costs) >= _KEEP_COSTS:
+            self._costs.clear()  # a bound: views make new (cut) messages at every request
+        self._costs[id(message)] = (message, tokens)
+        return tokens
+
+    def _message_tokens(self, message: Message) -> float:
         tokens = float(self.costs.per_message)
         if message.content:
             tokens += self.text_tokens(message.content)
