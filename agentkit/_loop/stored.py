@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from agentkit.errors import GuardrailError, GuardrailTripped, RunError, UserError
 from agentkit.events import Event
 from agentkit.models import ModelSettings
-from agentkit.sessions import Session, SessionRun
 from agentkit.usage import UsageLimits
 
 if TYPE_CHECKING:
     from agentkit._loop.loop import Loop
     from agentkit._loop.state import RunState
+    from agentkit.sessions import Session, SessionRun
 
 __all__ = ["Stored", "stored_events"]
 
@@ -42,6 +42,8 @@ class Stored:
 
 def check_session(session: Any, history: Any) -> None:
     """Refuse what cannot be a session, and a session given with `messages=`."""
+    from agentkit.sessions import Session
+
     if not isinstance(session, Session):
         raise UserError(
             f"session= must be a session (SQLiteSession, MemorySession, or your own "

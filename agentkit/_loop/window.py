@@ -8,7 +8,7 @@ cuts (the hysteresis that keeps the prompt's start stable for the server's prefi
 its calibration carry over from run to run; per run without a session.
 
 With neither a budget nor a processor, `Window.open` gives None and the loop sends the
-conversation as it is, at no cost.
+conversation as it is, at no cost; `agentkit.sessions` is not even imported then.
 """
 
 from __future__ import annotations
@@ -21,22 +21,14 @@ from agentkit.errors import ContextBudgetExceeded
 from agentkit.events import ContextTrimmed
 from agentkit.messages import Message
 from agentkit.models import Model
-from agentkit.sessions import (
-    ContextBudget,
-    HistoryProcessor,
-    TokenCounter,
-    Trimmer,
-    context_window,
-    default_input_budget,
-    prepare_view,
-    run_history_processor,
-)
+from agentkit.sessions._windows import context_window, default_input_budget
 from agentkit.usage import Usage
 
 if TYPE_CHECKING:
     from agentkit._loop.state import RunState
+    from agentkit.sessions import ContextBudget, HistoryProcessor, TokenCounter, Trimmer
 
-__all__ = ["RunWindow", "Window", "budget_problems", "input_budget", "observe", "view"]
+__all__ = ["RunWindow", "Window", "budget_problems", "input_budget", "observe"]
 
 
 def input_budget(
@@ -98,7 +90,11 @@ class Window:
         counter: TokenCounter | None,
         definitions: Sequence[Mapping[str, Any]],
     ) -> None:
-        self.budget = None if budget is None else ContextBudget(budget)
+        self.budget: ContextBudget | None = None
+        if budget is not None:
+            from agentkit.sessions import ContextBudget
+
+            self.budget = ContextBudget(budget)
         self.processor = processor
         self.counter = counter
         self.definitions = definitions
@@ -108,6 +104,8 @@ class Window:
         """What one run uses; None when there is nothing to do (no budget, no processor)."""
         if self.budget is None:
             return None if self.processor is None else RunWindow(self, None)
+        from agentkit.sessions import Trimmer
+
         if conversation is None:
             return RunWindow(self, Trimmer(self.budget))
         try:
@@ -135,6 +133,8 @@ class RunWindow:
             ContextBudgetExceeded: Even the minimum does not fit (through `run.fail`).
             UserError: The history processor broke the conversation.
         """
+        from agentkit.sessions import prepare_view, run_history_processor
+
         window, trimmer = self.window, self.trimmer
         if trimmer is None:
             assert window.processor is not None
@@ -169,6 +169,12 @@ class RunWindow:
         """Recalibrate the estimate from the prompt tokens the server reported for `messages`."""
         if self.trimmer is not None:
             self.trimmer.estimator.observe(messages, self.window.definitions, usage.prompt_tokens)
+
+
+def observe(self, messages: Sequence[Message], usage: Usage) -> None:
+    """Recalibrate the estimate from the prompt tokens the server reported for `messages`."""
+    if self.trimmer is not None:
+        self.trimmer.estimator.observe(messages, self.window.definitions, usage.prompt_tokens)
 
 
 async def view(

@@ -37,3 +37,23 @@ def test_importing_opens_no_file_and_no_http_client() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_agents_without_sessions_or_budget_load_none_of_it() -> None:
+    code = (
+        "import sys; from agentkit import Agent; "
+        "Agent('my-model', base_url='http://127.0.0.1:1/v1', api_key='k'); "
+        "print(sorted(m for m in sys.modules if m.startswith('agentkit.sessions.') "
+        "or m == 'sqlite3'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['agentkit.sessions._windows']"
+
+
+def test_names_load_on_first_use_and_unknown_ones_fail() -> None:
+    import pytest
+
+    assert sessions.SQLiteSession.__module__ == "agentkit.sessions._sqlite"
+    assert set(sessions.__all__) <= set(dir(sessions))
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        sessions.Nothing  # noqa: B018
