@@ -171,19 +171,6 @@ class RunWindow:
             self.trimmer.estimator.observe(messages, self.window.definitions, usage.prompt_tokens)
 
 
-def observe(self, messages: Sequence[Message], usage: Usage) -> None:
-    """Recalibrate the estimate from the prompt tokens the server reported for `messages`."""
-    if self.trimmer is not None:
-        self.trimmer.estimator.observe(messages, self.window.definitions, usage.prompt_tokens)
-
-
-async def view(
-    window: RunWindow | None, run: RunState, turn: int
-) -> tuple[Sequence[Message], ContextTrimmed | None]:
-    """What a request sends: the run's conversation, or the window's view of it."""
-    return (run.messages, None) if window is None else await window.view(run, turn)
-
-
 def observe(window: RunWindow | None, messages: Sequence[Message], usage: Usage) -> None:
     """Recalibrate the window's estimate from a reply's usage (nothing without a window)."""
     if window is not None:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import anyio
 import click
 
-from agentkit.cli._render import json_line
+from agentkit.cli._jsonlines import json_line
 from agentkit.cli._text import call_summary, clean, cut, format_usage, plural
 from agentkit.errors import SessionError, SessionNotFound, UserError
 from agentkit.messages import (
