@@ -30,7 +30,7 @@ from agentkit._loop.hooks import Hook
 from agentkit._loop.loop import Loop
 from agentkit._loop.nested import Parent, agent_tool, close_all
 from agentkit._loop.output import OutputSpec
-from agentkit._loop.stored import check_session, stored_events
+from agentkit._loop.stored import stored_events
 from agentkit._loop.window import budget_problems, input_budget
 from agentkit.errors import UserError
 from agentkit.events import Event, RunFinished, RunResult
@@ -129,8 +129,7 @@ class Agent(ConfigReads, Generic[OutputT]):
         output_guardrails: Judge the final answer first (`stream()` holds its text till then).
         tool_result_guardrails: Judge each tool result before the model sees it.
         max_depth: How deep agents used as tools may call each other, from this agent.
-        max_input_tokens: The prompt's token budget; past it, requests send a trimmed view.
-            Default: Llama 3.1-3.3's 131,072 minus `max_tokens` (else 16,384); else none.
+        max_input_tokens: Past it, requests send a trimmed history (Llama 3.1 default: 114,688).
         history_processor: Before each request, messages in, the messages to send out.
         token_counter: Exact sizes from the server near the budget (`server_token_counter`).
     """
@@ -194,9 +193,7 @@ class Agent(ConfigReads, Generic[OutputT]):
                 problems.append(f"`{OUTPUT_TOOL_NAME}` is reserved for the output tool: rename it")
         if usage_limits is not None and not isinstance(usage_limits, UsageLimits):
             problems.append(f"usage_limits must be a UsageLimits, got {usage_limits!r:.80}")
-        problems += budget_problems(
-            max_input_tokens, model_, settings, history_processor, token_counter
-        )
+        problems += budget_problems(max_input_tokens, model_, settings)
         if problems or model_ is None or tools_ is None or settings is None:
             raise UserError("the agent is not valid:", problems)
         self.config = AgentConfig(
@@ -323,7 +320,6 @@ class Agent(ConfigReads, Generic[OutputT]):
         model_settings: ModelSettings | None = None,
         usage_limits: UsageLimits | None = None,
         session: Session | None = None,
-        session_wait: float = 0.0,
     ) -> RunResult[OutputT]:
         """Run the agent on a prompt until it gives a final answer.
 
@@ -333,19 +329,16 @@ class Agent(ConfigReads, Generic[OutputT]):
             deps: Passed to tools as `RunContext.deps`.
             model_settings: Settings for this run, over the agent's.
             usage_limits: Limits for this run, instead of the agent's.
-            session: A stored conversation (`agentkit.sessions`): loaded, and each whole turn
-                stored as it ends. `session_wait`: seconds to queue behind a run holding it.
+            session: A stored conversation (`agentkit.sessions`): loaded, each turn stored.
 
         Raises:
             ModelError: The endpoint failed after retries, or answered garbage.
             MaxTurnsExceeded: The model kept calling tools for `max_turns` replies.
             UsageLimitExceeded: A usage limit was reached.
             ToolRetriesExceeded: A tool kept failing past its budget.
-            ContextBudgetExceeded, SessionBusy: see `max_input_tokens`, `session_wait`.
         """
         result: RunResult[OutputT] | None = None
-        stored = (session, session_wait)
-        events = self._events(prompt, messages, deps, model_settings, usage_limits, False, stored)
+        events = self._events(prompt, messages, deps, model_settings, usage_limits, False, session)
         async for event in events:
             if isinstance(event, RunFinished):
                 result = event.result
@@ -361,7 +354,6 @@ class Agent(ConfigReads, Generic[OutputT]):
         model_settings: ModelSettings | None = None,
         usage_limits: UsageLimits | None = None,
         session: Session | None = None,
-        session_wait: float = 0.0,
     ) -> RunResult[OutputT]:
         """`run()` from synchronous code, in a fresh event loop.
 
@@ -384,7 +376,6 @@ class Agent(ConfigReads, Generic[OutputT]):
                     model_settings=model_settings,
                     usage_limits=usage_limits,
                     session=session,
-                    session_wait=session_wait,
                 )
             finally:
                 with anyio.CancelScope(shield=True):
@@ -401,15 +392,13 @@ class Agent(ConfigReads, Generic[OutputT]):
         model_settings: ModelSettings | None = None,
         usage_limits: UsageLimits | None = None,
         session: Session | None = None,
-        session_wait: float = 0.0,
     ) -> AsyncIterator[Event]:
         """Run the agent with streaming requests, yielding events as they happen.
 
         Text deltas arrive as `TextDelta`; the last event is `RunFinished` with the result.
         With `session=`, `aclose()` a stream you stop reading early: it gives the session back.
         """
-        stored = (session, session_wait)
-        return self._events(prompt, messages, deps, model_settings, usage_limits, True, stored)
+        return self._events(prompt, messages, deps, model_settings, usage_limits, True, session)
 
     def _events(
         self,
@@ -419,15 +408,13 @@ class Agent(ConfigReads, Generic[OutputT]):
         settings: ModelSettings | None,
         limits: UsageLimits | None,
         stream: bool,
-        stored: tuple[Session | None, float] = (None, 0.0),
+        session: Session | None = None,
         *,
         parent: Parent | None = None,
     ) -> AsyncIterator[Event]:
         merged = check_settings({**self.config.model_settings, **(settings or {})})
         limits = limits or self.config.usage_limits
         loop = self._loop
-        session, wait = stored
         if session is not None:  # a run on a session: see `_loop.stored`
-            check_session(session, history)
-            return stored_events(loop, session, wait, prompt, deps, merged, limits, stream)
+            return stored_events(loop, session, history, prompt, deps, merged, limits, stream)
         return loop.events(prompt, history, deps, merged, limits, stream=stream, parent=parent)

@@ -59,15 +59,21 @@ def check_session(session: Any, history: Any) -> None:
 async def stored_events(
     loop: Loop,
     session: Session,
-    wait: float,
+    history: Any,
     prompt: str,
     deps: Any,
     settings: ModelSettings,
     limits: UsageLimits,
     stream: bool,
 ) -> AsyncIterator[Event]:
-    """The loop's events for a run on `session`; see the module's docstring."""
+    """The loop's events for a run on `session`; see the module's docstring.
+
+    The run waits `session.wait` seconds (the stores' sessions have it; 0 for others) for
+    another run holding the session before `SessionBusy`.
+    """
+    check_session(session, history)
     loop._start(prompt, None)  # a bad prompt is refused before the session is taken
+    wait = getattr(session, "wait", 0.0)
     async with session.run(model=loop.model.name, wait=wait) as lease:
         stored = Stored(session, lease)
         history = await session.load()

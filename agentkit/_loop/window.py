@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from agentkit.errors import ContextBudgetExceeded
+from agentkit.errors import ContextBudgetExceeded, UserError
 from agentkit.events import ContextTrimmed
 from agentkit.messages import Message
 from agentkit.models import Model
@@ -47,14 +47,9 @@ def input_budget(
 
 
 def budget_problems(
-    max_input_tokens: Any,
-    model: Model | None,
-    settings: Mapping[str, Any] | None,
-    processor: Any,
-    counter: Any,
+    max_input_tokens: Any, model: Model | None, settings: Mapping[str, Any] | None
 ) -> list[str]:
-    """What is wrong with the agent's context-budget settings (its model and settings, once
-    they are valid)."""
+    """What is wrong with the agent's budget (given its model and settings, once valid)."""
     problems = []
     value = max_input_tokens
     if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
@@ -67,9 +62,6 @@ def budget_problems(
                 f"prompt in {model.name}'s {context_window(model.name) or 0:,}-token context: "
                 "lower it, or set max_input_tokens"
             )
-    for name, hook in (("history_processor", processor), ("token_counter", counter)):
-        if hook is not None and not callable(hook):
-            problems.append(f"{name} must be a function, got {hook!r:.80}")
     return problems
 
 
@@ -90,6 +82,13 @@ class Window:
         counter: TokenCounter | None,
         definitions: Sequence[Mapping[str, Any]],
     ) -> None:
+        wrong = [
+            f"{name} must be a function, got {hook!r:.80}"
+            for name, hook in (("history_processor", processor), ("token_counter", counter))
+            if hook is not None and not callable(hook)
+        ]
+        if wrong:
+            raise UserError("the agent is not valid:", wrong)
         self.budget: ContextBudget | None = None
         if budget is not None:
             from agentkit.sessions import ContextBudget

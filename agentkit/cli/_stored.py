@@ -105,7 +105,7 @@ class Conversation:
 
     def run_args(self) -> dict[str, Any]:
         """The keywords for `agent.stream(prompt, ...)`."""
-        return {"session": self.session, "session_wait": self.wait}
+        return {"session": self.session}
 
     def describe(self, *, greeting: bool = False) -> str:
         """Which session this is, in a line."""
@@ -145,7 +145,8 @@ class Conversation:
         if self.store is None:
             self.session = MemorySession(name or "chat")
             return
-        self.session = self.store.session(name or new_name(self.store, self.kind))
+        name = name or new_name(self.store, self.kind)
+        self.session = self.store.session(name, wait=self.wait)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -172,7 +173,7 @@ def open_conversation(choice: SessionChoice, kind: str) -> Conversation | None:
         name = latest.name
     else:
         name = choice.name or new_name(store, kind)
-    return Conversation(store.session(name), store, choice.wait, kind)
+    return Conversation(store.session(name, wait=choice.wait), store, choice.wait, kind)
 
 
 def _unstored(choice: SessionChoice, kind: str) -> Conversation | None:

@@ -21,7 +21,7 @@ from agentkit.errors import SessionBusy, SessionError, SessionNotFound
 from agentkit.messages import Message, Usage
 
 from ._jsonl import Exported, StoredMessage, dump, parse
-from ._runs import check_block, ended, take
+from ._runs import check_block, check_wait, ended, take
 from ._types import RunRecord, SearchHit, SessionInfo, message_text, title_of
 
 __all__ = ["MemoryRun", "MemorySession", "MemoryStore"]
@@ -49,9 +49,9 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._run_ids = itertools.count(1)
 
-    def session(self, name: str) -> MemorySession:
+    def session(self, name: str, *, wait: float = 0.0) -> MemorySession:
         """The session of that name (stored at its first append)."""
-        return MemorySession(name, store=self)
+        return MemorySession(name, store=self, wait=wait)
 
     def _get(self, name: str, create: bool = False) -> _Stored | None:
         stored = self._sessions.get(name)
@@ -196,9 +196,16 @@ class MemoryStore:
 
 
 class MemorySession:
-    """One conversation in memory: `MemorySession()`, or `store.session(name)`."""
+    """One conversation in memory: `MemorySession()`, or `store.session(name)`.
 
-    def __init__(self, name: str = "default", *, store: MemoryStore | None = None) -> None:
+    `wait`: seconds a run on it waits for another run holding it, before `SessionBusy`.
+    """
+
+    def __init__(
+        self, name: str = "default", *, store: MemoryStore | None = None, wait: float = 0.0
+    ) -> None:
+        check_wait(wait)
+        self.wait = wait
         self._name = name
         self.store = store if store is not None else MemoryStore()
 

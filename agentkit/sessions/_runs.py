@@ -12,7 +12,7 @@ from agentkit.messages import AssistantMessage, Message, SystemMessage, ToolMess
 
 from ._types import RunStatus, conversation_problems
 
-__all__ = ["check_block", "ended", "take"]
+__all__ = ["check_block", "check_wait", "ended", "take"]
 
 _MESSAGE_TYPES = (SystemMessage, UserMessage, AssistantMessage, ToolMessage)
 
@@ -35,13 +35,18 @@ def check_block(messages: Sequence[Message], name: str) -> list[Message]:
     return block
 
 
+def check_wait(wait: object) -> None:
+    """Refuse a wait that is not a number of seconds >= 0."""
+    if not (isinstance(wait, int | float) and wait >= 0 and not math.isnan(wait)):
+        raise UserError(f"wait must be a number of seconds >= 0, got {wait!r}")
+
+
 async def take(name: str, attempt: Callable[[], Awaitable[int | str]], wait: float) -> int:
     """The run id from `attempt()`, retried until `wait` seconds pass; SessionBusy then.
 
     `attempt` returns the new run's id, or a description of the holder when busy.
     """
-    if not (isinstance(wait, int | float) and wait >= 0 and not math.isnan(wait)):
-        raise UserError(f"wait must be a number of seconds >= 0, got {wait!r}")
+    check_wait(wait)
     deadline = anyio.current_time() + wait
     delay = 0.01
     while True:

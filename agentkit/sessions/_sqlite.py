@@ -25,7 +25,7 @@ from . import _sqlite_admin as admin, _sqlite_ops as ops
 from ._jsonl import dump, parse
 from ._lease import this_process
 from ._paths import default_db_path
-from ._runs import check_block, ended, take
+from ._runs import check_block, check_wait, ended, take
 from ._sqlite_db import Database
 from ._types import RunRecord, SearchHit, SessionInfo
 
@@ -73,9 +73,9 @@ class SQLiteStore:
         """Close the connection (the next call opens it again)."""
         self._db.close()
 
-    def session(self, name: str) -> SQLiteSession:
+    def session(self, name: str, *, wait: float = 0.0) -> SQLiteSession:
         """The session of that name in this file (stored at its first append)."""
-        return SQLiteSession(name, store=self)
+        return SQLiteSession(name, store=self, wait=wait)
 
     async def search_kind(self) -> Literal["fts5", "like"]:
         """How `search` finds text: "fts5", or "like" where the SQLite build lacks FTS5."""
@@ -134,6 +134,8 @@ class SQLiteSession:
         name: The session's name.
         path: The database file (default: see `SQLiteStore`), unless `store` is given.
         store: The store to use, sharing its connection.
+        wait: Seconds a run on it (`agent.run(..., session=...)`) waits for another run
+            holding it to end, before `SessionBusy` (`math.inf`: as long as it takes).
     """
 
     def __init__(
@@ -142,9 +144,12 @@ class SQLiteSession:
         path: str | os.PathLike[str] | None = None,
         *,
         store: SQLiteStore | None = None,
+        wait: float = 0.0,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise UserError(f"a session needs a non-empty name, got {name!r}")
+        check_wait(wait)
+        self.wait = wait
         self._name = name
         self.store = store if store is not None else SQLiteStore(path)
         self._version: tuple[int, int] | None = None

@@ -166,8 +166,9 @@ class Session(Protocol):
 class SessionStore(Protocol):
     """Many named sessions: what the CLI lists, shows, forks, removes and searches."""
 
-    def session(self, name: str) -> Session:
-        """The session of that name (it is stored at its first append)."""
+    def session(self, name: str, *, wait: float = 0.0) -> Session:
+        """The session of that name (stored at its first append); runs on it wait `wait`
+        seconds for another run holding it."""
         ...
 
     async def sessions(self, limit: int | None = None) -> list[SessionInfo]:

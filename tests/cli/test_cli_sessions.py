@@ -268,8 +268,8 @@ def test_a_trimmed_history_is_said_in_one_line_and_over_budget_is_exit_1(
     events = [json.loads(line) for line in as_json.splitlines()]
     # A new process decides the cuts afresh (a chat keeps them from turn to turn).
     kinds = [e["type"] for e in events]
-    assert kinds[:2] == ["context_trimmed", "model_request_started"]
-    assert events[0]["budget"] == 600 and events[0]["dropped_turns"] > 0
+    assert kinds[:3] == ["run_started", "context_trimmed", "model_request_started"]
+    assert events[1]["budget"] == 600 and events[1]["dropped_turns"] > 0
     huge = invoke(*base, "x " * 5_000)
     assert huge.exit_code == 1
     assert "over the budget of 600 (max_input_tokens)" in error_line(huge)

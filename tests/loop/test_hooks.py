@@ -343,6 +343,7 @@ async def test_a_streamed_reply_carries_the_servers_model_id_and_finish_reason()
 
 def test_every_event_type_has_a_dict_with_its_run_id() -> None:
     from agentkit import AssistantMessage, RunResult, ToolCall, Usage
+    from agentkit.events import ContextTrimmed
 
     call_ = ToolCall("add", {"a": 1}, id="c1")
     inner = TextDelta("hi", "run_child")
@@ -358,6 +359,7 @@ def test_every_event_type_has_a_dict_with_its_run_id() -> None:
         RunFinished(RunResult("x"), "r"),
         RunFailed(ModelError("boom"), Usage(), "r"),
         AgentEvent(("a", "b"), inner, "r"),
+        ContextTrimmed(2, 900, 700, 800, 1, 4, 0, 0, "r"),
     ]
     import typing
 

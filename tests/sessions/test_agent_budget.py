@@ -103,8 +103,10 @@ async def test_old_long_results_are_cut_before_any_turn_is_dropped() -> None:
         head, tail = short.content.split("\n\n[...")[0], short.content.rsplit("]\n\n", 1)[1]
         assert whole.content.startswith(head) and whole.content.endswith(tail)  # kept ends
         assert len(short.content) < len(whole.content) // 10
+    assert event.run_id and event.run_id == events[0].run_id  # RunStarted's
     assert event_to_dict(event) == {
         "type": "context_trimmed",
+        "run_id": event.run_id,
         "turn": 1,
         "tokens_before": event.tokens_before,
         "tokens": event.tokens,
@@ -240,15 +242,17 @@ async def test_hysteresis_carries_over_between_runs_on_one_session(tmp_path: obj
 
 
 def test_bad_budget_settings_are_refused_with_every_problem() -> None:
+    with pytest.raises(UserError) as listed:
+        Agent(ScriptedModel([]), max_input_tokens=0, max_turns=0)
+    assert "max_input_tokens must be a whole number >= 1" in str(listed.value)
+    assert "max_turns must be" in str(listed.value)  # listed with the others
     with pytest.raises(UserError) as caught:
         Agent(
             ScriptedModel([]),
-            max_input_tokens=0,
             history_processor="summary",  # type: ignore[arg-type]
             token_counter=5,  # type: ignore[arg-type]
         )
     text = str(caught.value)
-    assert "max_input_tokens must be a whole number >= 1" in text
     assert "history_processor must be a function" in text
     assert "token_counter must be a function" in text
     with pytest.raises(UserError, match="leaves no room for the prompt"):

@@ -234,7 +234,8 @@ async def test_a_second_run_on_a_held_session_is_refused_or_waits(store: Session
         outputs.append((await first.run("one", session=session)).output)
 
     async def run_second_waiting() -> None:
-        outputs.append((await second.run("two", session=session, session_wait=30)).output)
+        waiting = store.session("s", wait=30)  # queues behind the first run
+        outputs.append((await second.run("two", session=waiting)).output)
 
     async with anyio.create_task_group() as group:
         group.start_soon(run_first)
@@ -276,3 +277,44 @@ async def test_an_output_type_run_stores_the_final_result_call_with_its_result(
         "final_result"
     )
     assert conversation_problems(stored) == []
+
+
+def test_a_bad_wait_is_refused_where_the_session_is_made(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="wait must be a number of seconds >= 0"):
+        SQLiteSession("s", tmp_path / "s.db", wait=-1)
+    with pytest.raises(UserError, match="wait must be"):
+        MemoryStore().session("s", wait=float("nan"))
+
+
+async def test_an_answer_a_guardrail_stopped_is_not_stored(store: SessionStore) -> None:
+    from agentkit import GuardrailTripped
+    from agentkit.guardrails import GuardrailCheck, Verdict
+
+    def no_secret(check: GuardrailCheck) -> Verdict | None:
+        return Verdict.trip("says 'secret'") if "secret" in check.content else None
+
+    session = store.session("s")
+    model = ScriptedModel([call("add", a=1, b=2), "the secret is 3", "it is 3"])
+    agent = Agent(model, tools=[add], output_guardrails=[no_secret])
+    with pytest.raises(GuardrailTripped):
+        await agent.run("1+2?", session=session)
+    stored = await session.load()
+    # The whole first turn stays; the answer the guardrail stopped is not kept to be resent.
+    assert roles(stored) == ["user", "assistant", "tool"]
+    assert "secret" not in str(stored)
+    (record,) = await session.runs()
+    assert record.status == "failed" and "GuardrailTripped" in (record.error or "")
+    assert (await agent.run("again?", session=session)).output == "it is 3"
+
+
+async def test_hooks_see_the_trimmed_event_with_the_run_id(store: SessionStore) -> None:
+    seen: list[Any] = []
+    session = store.session("s")
+    await session.append([UserMessage("old " * 4_000), AssistantMessage("noted")])
+    agent = Agent(ScriptedModel(["ok"]), hooks=[seen.append], max_input_tokens=500)
+    await agent.run("now", session=session)
+    kinds = [e.type for e in seen]
+    assert kinds[:3] == ["run_started", "context_trimmed", "model_request_started"]
+    assert seen[1].run_id == seen[0].run_id
+    # The request event carries what was sent: the trimmed view.
+    assert [m.content for m in seen[2].messages] == ["now"]
