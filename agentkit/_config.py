@@ -1,26 +1,30 @@
-"""An agent's configuration: checked (every problem collected, then reported at once), and
-read through the agent (`ConfigReads`: `agent.max_turns` and the like)."""
+"""An agent's configuration: the value (`AgentConfig`), checked (every problem collected,
+then reported at once), and read through the agent (`ConfigReads`: `agent.max_turns`...)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sniffio
 
+from agentkit._env import DEFAULT_MODEL
 from agentkit._loop.execute import Approval
-from agentkit._loop.hooks import hook_problems
+from agentkit._loop.hooks import Hook, hook_problems
 from agentkit.errors import UserError
-from agentkit.models import ModelSettings
+from agentkit.guardrails import Guardrail
+from agentkit.models import Model, ModelSettings
 from agentkit.models._base import check_settings
 from agentkit.tools import Tool, ToolRegistry
 from agentkit.tools._schema import check_name
 from agentkit.usage import UsageLimits
 
 if TYPE_CHECKING:
-    from agentkit.agent import AgentConfig
+    from agentkit.sessions import HistoryProcessor, TokenCounter
 
 __all__ = [
+    "AgentConfig",
     "Collector",
     "ConfigReads",
     "config_problems",
@@ -30,6 +34,46 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """An agent's configuration, as given: `Agent(**dataclasses.asdict-like fields)`.
+
+    A plain value: compare it, keep it, send it to another process (it pickles when its
+    tools, approval callback and `Model` do: module-level functions, tools of tool files,
+    and `OpenAIModel`s built from a model id do). See `Agent` for what each field means.
+    """
+
+    model: str | Model = DEFAULT_MODEL
+    instructions: str | None = None
+    tools: tuple[Tool | Callable[..., Any], ...] = ()
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    max_turns: int = 10
+    output_type: Any = None
+    approval: Approval | None = None
+    approve_all_tools: bool = False
+    max_tool_failures: int = 2
+    model_settings: Mapping[str, Any] = field(default_factory=dict)
+    usage_limits: UsageLimits = field(default_factory=UsageLimits)
+    max_parallel_tools: int = 8
+    max_result_chars: int = 100_000
+    max_retries: int = 2
+    timeout: float = 60.0
+    deadline: float = 600.0
+    price: tuple[float, float] | None = None
+    # Observing, composing and guarding (issue 15).
+    name: str = "agent"
+    description: str | None = None
+    hooks: tuple[Hook, ...] = ()
+    input_guardrails: tuple[Guardrail, ...] = ()
+    output_guardrails: tuple[Guardrail, ...] = ()
+    tool_result_guardrails: tuple[Guardrail, ...] = ()
+    max_depth: int = 5
+    max_input_tokens: int | None = None  # the context budget (issue 13)
+    history_processor: HistoryProcessor | None = None
+    token_counter: TokenCounter | None = None
 
 
 class Collector:

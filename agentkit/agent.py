@@ -10,12 +10,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 
 from agentkit._config import (
+    AgentConfig,
     Collector,
     ConfigReads,
     config_problems,
@@ -48,46 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["Agent", "AgentConfig", "RunResult", "UsageLimits"]
 
 OutputT = TypeVar("OutputT")
-
-
-@dataclass(frozen=True)
-class AgentConfig:
-    """An agent's configuration, as given: `Agent(**dataclasses.asdict-like fields)`.
-
-    A plain value: compare it, keep it, send it to another process (it pickles when its
-    tools, approval callback and `Model` do: module-level functions, tools of tool files,
-    and `OpenAIModel`s built from a model id do). See `Agent` for what each field means.
-    """
-
-    model: str | Model = DEFAULT_MODEL
-    instructions: str | None = None
-    tools: tuple[Tool | Callable[..., Any], ...] = ()
-    base_url: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    max_turns: int = 10
-    output_type: Any = None
-    approval: Approval | None = None
-    approve_all_tools: bool = False
-    max_tool_failures: int = 2
-    model_settings: Mapping[str, Any] = field(default_factory=dict)
-    usage_limits: UsageLimits = field(default_factory=UsageLimits)
-    max_parallel_tools: int = 8
-    max_result_chars: int = 100_000
-    max_retries: int = 2
-    timeout: float = 60.0
-    deadline: float = 600.0
-    price: tuple[float, float] | None = None
-    # Observing, composing and guarding (issue 15).
-    name: str = "agent"
-    description: str | None = None
-    hooks: tuple[Hook, ...] = ()
-    input_guardrails: tuple[Guardrail, ...] = ()
-    output_guardrails: tuple[Guardrail, ...] = ()
-    tool_result_guardrails: tuple[Guardrail, ...] = ()
-    max_depth: int = 5
-    max_input_tokens: int | None = None  # the context budget (issue 13)
-    history_processor: HistoryProcessor | None = None
-    token_counter: TokenCounter | None = None
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(AgentConfig))
