@@ -265,7 +265,9 @@ async def main(smoke: bool) -> dict[str, Any]:
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    found = {"agentkit": version("agentkit"), "sqlite": __import__("sqlite3").sqlite_version}
+    import agentkit
+
+    found = {"agentkit": agentkit.__version__, "sqlite": __import__("sqlite3").sqlite_version}
     for name in ("openai-agents",):
         with contextlib.suppress(PackageNotFoundError):
             found[name] = version(name)

@@ -226,7 +226,7 @@ def summarise(values: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, 
 def _versions() -> dict[str, str]:
     found = {}
     for package in (
-        "agentkit",
+        "agentkit-llama",
         "openai",
         "httpx2",
         "pydantic",
