@@ -67,20 +67,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 
 from agentkit import _env
 
 from . import (
+    _sandbox_cgroup as _cgroup,
     _sandbox_command as _command,
     _sandbox_process as _process,
+    _sandbox_rlimits as _rlimits,
     _sandbox_seccomp as _seccomp,
 )
 
@@ -96,9 +97,7 @@ BWRAP_ENV = "AGENTKIT_BWRAP"
 _PROBE_SECONDS = 20.0
 
 
-class SandboxUnavailable(RuntimeError):
-    """No acceptable sandbox on this machine; the message says what the user can do."""
-
+SandboxUnavailable = _rlimits.SandboxUnavailable
 
 # ---------------------------------------------------------------------------- locating things
 
@@ -140,19 +139,19 @@ class _Bwrap:
     features: frozenset[str]
 
 
-def _launch(
-    command: Sequence[str],
-    limits: Limits,
-    *,
-    drop: bool,
-    report_fd: int | None = None,
-    rules: bytes | None = None,
-) -> list[str]:
-    """The launcher's command line, run by `interpreter()` (a seam: tests replace it)."""
-    spec = limits.launcher_spec()
-    return _command.launcher_argv(
-        interpreter(), command, spec, drop=drop, report_fd=report_fd, rules=rules
-    )
+def plan(
+    limits: Limits, *, uid: int | None, cgroup_fd: int | None, network: bool
+) -> dict[str, Any]:
+    """What the launcher sets up in both modes (`_sandbox_rlimits.py` adds its own parts)."""
+    rules = _seccomp.sandbox_filter(network=network)
+    return {
+        "limits": limits.launcher_limits(),
+        "uid": uid,
+        "gid": uid,
+        "cgroup_fd": cgroup_fd,
+        "keyctl": _seccomp.syscall_number("keyctl"),
+        "seccomp": rules.hex() if rules is not None else None,
+    }
 
 
 # ---------------------------------------------------------------------------- running
@@ -165,34 +164,35 @@ async def _run_bwrap(
     limits: Limits,
     stdin: bytes | None = None,
 ) -> Outcome:
-    rules = _seccomp.userns_filter()
+    as_root = os.geteuid() == 0
+    # As root the code runs as a uid of its own (bwrap makes no user namespace then); else as
+    # 65534 in bwrap's user namespace, which is the user's own uid outside it.
+    uid = _command.run_uid() if as_root else None
+    cgroup = _cgroup.create(limits.memory_bytes)
     fds: list[int] = []
     try:
         info = os.pipe()
         fds += info
         os.set_blocking(info[0], False)
-        seccomp_fd = None
-        if rules is not None:
-            # bwrap reads the filter from this pipe up to its end (it fits in the pipe buffer).
-            seccomp = os.pipe()
-            fds += seccomp
-            os.write(seccomp[1], rules)
-            os.close(seccomp[1])
-            fds.remove(seccomp[1])
-            seccomp_fd = seccomp[0]
-        as_root = os.geteuid() == 0
+        passed = [info[1]]
+        cgroup_fd = None
+        if cgroup is not None:
+            cgroup_fd = cgroup.procs_fd()
+            fds.append(cgroup_fd)
+            passed.append(cgroup_fd)
+        launcher = _command.launcher_argv(
+            interpreter(), command, plan(limits, uid=uid, cgroup_fd=cgroup_fd, network=True)
+        )
         argv = _command.bwrap_argv(
             bwrap.path,
             bwrap.features,
-            _launch(command, limits, drop=as_root),
+            launcher,
             as_root=as_root,
             workdir=workdir,
             tmp_bytes=limits.tmp_bytes,
             info_fd=info[1],
-            seccomp_fd=seccomp_fd,
         )
         env = _command.sandbox_env("/")
-        passed = (info[1],) if seccomp_fd is None else (info[1], seccomp_fd)
         return await _process.execute(
             argv,
             cwd=None,
@@ -202,10 +202,14 @@ async def _run_bwrap(
             stdin=stdin,
             info=info[0],
             pass_fds=passed,
+            cgroup=cgroup,
+            uid=uid,
         )
     finally:
         for fd in fds:
             os.close(fd)
+        if cgroup is not None:
+            cgroup.remove()
 
 
 _PROBED: dict[tuple[str, int, str], _Bwrap | str] = {}
@@ -297,73 +301,4 @@ async def run(
     bwrap = await choose_mode()
     if bwrap is not None:
         return await _run_bwrap(bwrap, command, workdir, limits, stdin)
-    return await _run_rlimits(command, workdir, limits, stdin)
-
-
-async def _run_rlimits(
-    command: Sequence[str], workdir: Path | None, limits: Limits, stdin: bytes | None
-) -> Outcome:
-    rules = _seccomp.userns_filter()
-    if rules is None:
-        raise SandboxUnavailable(
-            f"rlimits-only mode has no seccomp filter to forbid user namespaces on "
-            f"{os.uname().machine} (x86_64 and aarch64 only), so the code was not run. Tell "
-            "the user; do not retry. The user can install bubblewrap."
-        )
-    drop = os.geteuid() == 0
-    if drop:
-        _check_reachable(command)
-    report = os.pipe()
-    try:
-        os.set_blocking(report[0], False)
-        with tempfile.TemporaryDirectory(prefix="agentkit-sandbox-") as home:
-            if drop:
-                # The code runs as uid 65534: its home and working folder must be its own.
-                os.chown(home, _command.SANDBOX_UID, _command.SANDBOX_GID)
-            argv = _launch(command, limits, drop=drop, report_fd=report[1], rules=rules)
-            cwd = str(workdir) if workdir is not None else home
-            env = _command.sandbox_env(home)
-            return await _process.execute(
-                argv,
-                cwd=cwd,
-                env=env,
-                limits=limits,
-                mode=RLIMITS_ONLY,
-                stdin=stdin,
-                report=report[0],
-                pass_fds=(report[1],),
-            )
-    finally:
-        os.close(report[0])
-        os.close(report[1])
-
-
-def _not_searchable(path: str) -> str | None:
-    """The first folder above `path` that uid 65534 may not pass (by its mode bits), if any."""
-    for folder in reversed(Path(os.path.realpath(path)).parents):
-        try:
-            info = os.stat(folder)
-        except OSError:
-            return str(folder)
-        if info.st_uid != _command.SANDBOX_UID and not info.st_mode & stat.S_IXOTH:
-            return str(folder)
-    return None
-
-
-def _check_reachable(command: Sequence[str]) -> None:
-    """Refuse, saying why, when uid 65534 could not even start the program (rlimits as root)."""
-    paths = [command[0]] if os.path.isabs(command[0]) else []
-    own = getattr(sys, "_base_executable", "") or sys.executable
-    if paths and os.path.realpath(command[0]) == os.path.realpath(own):
-        # The interpreter agentkit runs on also needs its installation (standard library).
-        paths += [os.path.join(root, "lib") for root in _command.python_roots()]
-    for path in paths:
-        folder = _not_searchable(path)
-        if folder is not None:
-            raise SandboxUnavailable(
-                f"rlimits-only mode runs the code as uid {_command.SANDBOX_UID} when agentkit "
-                f"runs as root, and that user cannot reach {path} ({folder} is not searchable "
-                "by others), so the code was not run. Tell the user; do not retry. The user can "
-                "install bubblewrap, run agentkit as a normal user, or use a Python installed "
-                "where every user can read it."
-            )
+    return await _rlimits.run(command, workdir, limits, stdin, interpreter(), plan)

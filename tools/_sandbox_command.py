@@ -4,8 +4,9 @@ A helper of `_sandbox.py`, not a tool module. It holds:
 
 - `bwrap_argv(...)`: bwrap's namespaces, binds and options (`_sandbox.py` describes what they
   build), ending with the launcher's command line;
-- `LAUNCHER` and `launcher_argv(...)`: the small program (run with `python -I -S -c`) that
-  starts the command in both modes, and the argv that runs it;
+- `LAUNCHER` and `launcher_argv(...)`: the small program (`_sandbox_launcher.py`, run with
+  `python -I -S -c`) that starts the command in both modes, and the argv that runs it;
+- `run_uid()`: a uid of its own for a run, when agentkit runs as root;
 - `sandbox_env(home)`, the whole environment of a run, and `python_roots()`, the Python
   installation folders bound read-only next to the system ones.
 
@@ -13,26 +14,34 @@ They are apart from `_sandbox.py`, which decides the mode and runs these command
 what the sandbox shows and how the command is started can be read, and reviewed, in one place.
 Everything here only builds argv lists and the environment: nothing is started here.
 
-Security role: the launcher applies the resource limits (see `Limits.launcher_spec()` in
-`_sandbox_process.py`), drops to uid/gid 65534 when agentkit runs as root, installs the seccomp
-filter when given one (rlimits-only mode; bwrap installs it itself), then executes the command;
-in rlimits-only mode it stays, as a child subreaper, so that no process of the run escapes it.
+Security role: the launcher applies the resource limits (see `Limits.launcher_limits()` in
+`_sandbox_process.py`), joins the run's cgroup, drops to the run's own uid when agentkit runs
+as root, leaves agentkit's session keyring, confines itself with Landlock (rlimits-only mode)
+and installs the seccomp filter, then executes the command; in rlimits-only mode it stays, as
+a child subreaper, so that no process of the run escapes it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import grp
+import json
 import os
+import pwd
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 WORKDIR = "/work"
-# The user and group the code runs as: "nobody".
+# The user and group the code runs as inside bubblewrap's user namespace (agentkit is not
+# root): "nobody". As root, each run has a uid of its own instead (`run_uid`).
 SANDBOX_UID = 65534
 SANDBOX_GID = 65534
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_ETC_FILES = (
+ETC_FILES = (
     "/etc/ld.so.cache",
     "/etc/ld.so.conf",
     "/etc/ld.so.conf.d",
@@ -41,114 +50,77 @@ _ETC_FILES = (
 )
 _PATH = "/usr/local/bin:/usr/bin:/bin"
 
-# Runs as `python -I -S -c LAUNCHER <limits> <drop|keep> <exec|FD> <filter|-> <argv...>`. The
-# process that becomes the command applies the limits, drops to uid/gid 65534 when asked
-# (agentkit runs as root), installs the seccomp filter when given one (rlimits-only mode; bwrap
-# installs it itself), then replaces itself with argv. With `exec` the launcher is that
-# process (bubblewrap). With a file descriptor (rlimits-only mode) the launcher forks it and
-# stays, as a child subreaper, so that every process the command starts, even one that leaves
-# its session and is orphaned, remains its descendant and agentkit can count and kill it. The
-# launcher reaps, writes the command's wait status to FD when it ends, exits once no child is
-# left, and ends the way the command did.
-LAUNCHER = f"""\
-import os, resource, signal, sys
-spec, user, how, rules, *argv = sys.argv[1:]
-# Everything is imported before the drop to uid 65534, which may not reach the interpreter's
-# own library: execvp imports `warnings` on its first call.
-try:
-    import warnings
-    if how != "exec" or rules != "-":
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        class Prog(ctypes.Structure):
-            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
-except Exception as exc:
-    sys.stderr.write(f"sandbox setup failed: {{exc}}\\n")
-    os._exit(126)
+# The launcher's source (`_sandbox_launcher.py`), passed to the interpreter with `-c`: the
+# sandbox user may not be able to read agentkit's files, and under bubblewrap cannot see them.
+LAUNCHER = Path(__file__).with_name("_sandbox_launcher.py").read_text(encoding="utf-8")
 
-def forbid(rules):
-    prog = Prog(len(rules) // 8, rules)
-    n = ctypes.c_ulong
-    if libc.prctl(38, n(1), n(0), n(0), n(0)) or libc.prctl(22, n(2), ctypes.byref(prog)):
-        raise OSError(ctypes.get_errno(), "prctl: " + os.strerror(ctypes.get_errno()))
-
-def start():
-    try:
-        for item in spec.split(","):
-            name, soft, hard = item.split(":")
-            resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
-        if user == "drop":
-            os.setgroups([])
-            os.setgid({SANDBOX_GID})
-            os.setuid({SANDBOX_UID})
-        if rules != "-":
-            forbid(bytes.fromhex(rules))
-    except Exception as exc:
-        sys.stderr.write(f"sandbox setup failed: {{exc}}\\n")
-        os._exit(126)
-    os.umask(0o077)
-    try:
-        os.execvp(argv[0], argv)
-    except OSError as exc:
-        hint = " (it runs as uid {SANDBOX_UID})" if user == "drop" else ""
-        sys.stderr.write(f"cannot run {{argv[0]!r}}: {{exc.strerror}}{{hint}}\\n")
-        os._exit(127)
-
-if how == "exec":
-    start()
-report = int(how)
-if libc.prctl(36, *map(ctypes.c_ulong, (1, 0, 0, 0))) != 0:
-    sys.stderr.write("sandbox setup failed: cannot become a child subreaper\\n")
-    os._exit(126)
-main = os.fork()
-if main == 0:
-    os.close(report)
-    start()
-for number in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGPIPE):
-    signal.signal(number, signal.SIG_IGN)
-status = 0
-while True:
-    try:
-        pid, wait_status = os.wait()
-    except ChildProcessError:
-        break
-    if pid == main:
-        status = wait_status
-        try:
-            os.write(report, b"%d\\n" % wait_status)
-        except OSError:
-            pass
-code = os.waitstatus_to_exitcode(status)
-if code < 0:
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    try:
-        signal.signal(-code, signal.SIG_DFL)
-    except (OSError, ValueError):
-        pass
-    os.kill(os.getpid(), -code)
-    code = 128 - code
-os._exit(code)
-"""
+# The uids (and gids) a run gets when agentkit runs as root: one of its own per run, drawn at
+# random from this range (and checked to be unknown to the system and unused), so that no
+# other process, and no later run, shares its processes, keyrings or files.
+RUN_IDS = range(2_000_000_000, 2_000_000_000 + 2**24)
 
 
-def launcher_argv(
-    interpreter: str,
-    command: Sequence[str],
-    spec: str,
-    *,
-    drop: bool,
-    report_fd: int | None = None,
-    rules: bytes | None = None,
-) -> list[str]:
-    """The launcher's command line: it execs `command` itself, or supervises it (`report_fd`).
+def run_uid() -> int:
+    """A uid (also used as the gid) for one run: in `RUN_IDS`, unknown here and unused.
 
-    `interpreter` runs the launcher; `spec` is `Limits.launcher_spec()`; `drop` makes it
-    drop to uid/gid 65534; `rules` is a seccomp filter for it to install (rlimits-only mode).
+    Raises:
+        RuntimeError: No free uid was found (a dozen random tries all taken).
     """
-    user = "drop" if drop else "keep"
-    how = "exec" if report_fd is None else str(report_fd)
-    seccomp = rules.hex() if rules is not None else "-"
-    return [interpreter, "-I", "-S", "-c", LAUNCHER, spec, user, how, seccomp, *command]
+    taken = _subordinate_ranges()
+    for _ in range(12):
+        uid = RUN_IDS[secrets.randbelow(len(RUN_IDS))]
+        if any(uid in r for r in taken) or _known_id(uid) or _running_as(uid):
+            continue
+        return uid
+    raise RuntimeError("no free uid for the sandbox in its reserved range")
+
+
+def _known_id(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        try:
+            grp.getgrgid(uid)
+        except KeyError:
+            return False
+    return True
+
+
+def _subordinate_ranges() -> list[range]:
+    """The uid and gid ranges /etc/subuid and /etc/subgid give to users' namespaces."""
+    found = []
+    for name in ("/etc/subuid", "/etc/subgid"):
+        try:
+            lines = Path(name).read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                _, start, count = line.split(":")
+                found.append(range(int(start), int(start) + int(count)))
+    return found
+
+
+def _running_as(uid: int) -> bool:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    return True
+    return False
+
+
+def launcher_argv(interpreter: str, command: Sequence[str], plan: dict[str, Any]) -> list[str]:
+    """The launcher's command line: it sets up what `plan` says, then runs `command`.
+
+    `plan` (see `_sandbox_launcher.py`): `limits` (name, soft, hard triples), and optionally
+    `uid`/`gid` to drop to, `report_fd` (stay as a subreaper and report the status there),
+    `cgroup_fd` (join that cgroup), `keyctl` (the system call number: join a new session
+    keyring), `landlock` (the rules), `seccomp` (the filter, hex), `ipc_namespace`, and
+    `nproc_extra` (count the user's other threads into RLIMIT_NPROC).
+    """
+    text = json.dumps(plan, separators=(",", ":"))
+    return [interpreter, "-I", "-S", "-c", LAUNCHER, text, *command]
 
 
 def sandbox_env(home: str) -> dict[str, str]:
@@ -176,7 +148,7 @@ def _system_binds() -> list[str]:
             args += ["--ro-bind", folder, folder]
     # The dynamic linker (running as the sandbox user) must be able to read /etc/ld.so.cache.
     args += ["--perms", "0755", "--dir", "/etc"]
-    for name in _ETC_FILES:
+    for name in ETC_FILES:
         args += ["--ro-bind-try", name, name]
     return args
 
@@ -203,9 +175,8 @@ def bwrap_argv(
     workdir: Path | None,
     tmp_bytes: int,
     info_fd: int,
-    seccomp_fd: int | None,
 ) -> list[str]:
-    """bwrap's command line, ending with `launcher` (which must drop to 65534 when `as_root`).
+    """bwrap's command line, ending with `launcher` (which must drop to its uid when `as_root`).
 
     `features` are the options this bwrap understands (`--size`, `--disable-userns`).
     """
@@ -217,14 +188,12 @@ def bwrap_argv(
         argv += ["--setenv", key, value]
     if as_root:
         # No user namespace here: bwrap would map the sandbox user to host root. The seccomp
-        # filter (required as root: `userns_guard` in `_sandbox_seccomp.py`) forbids nested
-        # user namespaces.
+        # filter the launcher installs (required as root: `userns_guard` in
+        # `_sandbox_seccomp.py`) forbids nested user namespaces.
         argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         argv += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
         argv += ["--disable-userns"] if "--disable-userns" in features else []
-    if seccomp_fd is not None:
-        argv += ["--seccomp", str(seccomp_fd)]
     argv += _system_binds() + _python_binds()
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--size", str(tmp_bytes)] if "--size" in features else []

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream, Process
 
-from . import _sandbox_proctree as _proctree
+from . import _sandbox_cgroup as _cgroup, _sandbox_proctree as _proctree
 
 # The sandbox modes: an outcome names the one used, and reads exit statuses by it.
 MODE_ENV = "AGENTKIT_SANDBOX"
@@ -47,11 +47,13 @@ class Limits:
         wall_seconds: Wall-clock time before the process group is killed.
         cpu_seconds: CPU time (RLIMIT_CPU soft limit: SIGXCPU, then SIGKILL a second later).
         memory_bytes: Memory of the whole run. Each process's address space (RLIMIT_AS: a
-            bigger allocation fails), and the resident and swapped-out memory of all its
+            bigger allocation fails); the resident and swapped-out memory of all its
             processes together (shared pages counted once), measured every `_POLL_SECONDS`
-            of `_sandbox_proctree.py`: more stops the run.
+            of `_sandbox_proctree.py`: more stops the run; and, where a cgroup can be made,
+            everything the kernel charges to the run's cgroup (`_sandbox_cgroup.py`).
         file_bytes: Largest file a process may write (RLIMIT_FSIZE).
-        tmp_bytes: Size of the private /tmp (bubblewrap mode).
+        tmp_bytes: Size of the private /tmp (bubblewrap mode), or of the temporary folder
+            (rlimits-only mode, measured every few scans: more stops the run).
         processes: Processes and threads of the sandbox user (RLIMIT_NPROC).
         open_files: Open file descriptors per process (RLIMIT_NOFILE).
         output_bytes: Bytes kept of stdout and of stderr each; more stops the process.
@@ -66,8 +68,8 @@ class Limits:
     open_files: int = 128
     output_bytes: int = 16 * 1024
 
-    def launcher_spec(self) -> str:
-        """The limits as the launcher reads them: `NAME:soft:hard,...`."""
+    def launcher_limits(self) -> list[tuple[str, int, int]]:
+        """The limits as the launcher applies them: (name, soft, hard) for `resource`."""
         pairs = {
             "RLIMIT_CPU": (self.cpu_seconds, self.cpu_seconds + 1),
             "RLIMIT_AS": (self.memory_bytes, self.memory_bytes),
@@ -75,8 +77,9 @@ class Limits:
             "RLIMIT_NPROC": (self.processes, self.processes),
             "RLIMIT_NOFILE": (self.open_files, self.open_files),
             "RLIMIT_CORE": (0, 0),
+            "RLIMIT_MSGQUEUE": (0, 0),
         }
-        return ",".join(f"{name}:{soft}:{hard}" for name, (soft, hard) in pairs.items())
+        return [(name, soft, hard) for name, (soft, hard) in pairs.items()]
 
 
 @dataclass
@@ -112,6 +115,10 @@ class Outcome:
         memory_exceeded: The run's processes together passed the memory limit and were stopped.
         background_killed: The program ended, but processes it started were still running
             (rlimits-only mode): they were killed.
+        tmp_exceeded: The temporary folder passed its size or entry limit (rlimits-only
+            mode) and the run was stopped.
+        left_running: Processes of the run still alive after it was stopped (none, unless
+            the kernel would not let agentkit kill them).
     """
 
     mode: str
@@ -124,11 +131,14 @@ class Outcome:
     limits: Limits
     memory_exceeded: bool = False
     background_killed: bool = False
+    tmp_exceeded: bool = False
+    left_running: int = 0
 
     @property
     def stopped(self) -> bool:
         """Whether agentkit stopped the run (then the exit status means nothing)."""
-        return self.timed_out or self.stdout_cut or self.stderr_cut or self.memory_exceeded
+        cut = self.stdout_cut or self.stderr_cut
+        return self.timed_out or cut or self.memory_exceeded or self.tmp_exceeded
 
     def notes(self) -> list[str]:
         """Why the run ended early, or how it was killed, in words."""
@@ -148,13 +158,23 @@ class Outcome:
                 f"stopped: memory limit of {self.limits.memory_bytes // 2**20} MiB reached "
                 "(all the program's processes together)"
             )
+        if self.tmp_exceeded:
+            notes.append(
+                f"stopped: the temporary folder passed {self.limits.tmp_bytes // 2**20} MiB "
+                "(or too many files); write less"
+            )
         killed_by = self._signal()
         if killed_by is not None and not self.stopped:
             notes.append(f"killed by {_signal_text(killed_by, self.limits)}")
-        if self.background_killed:
+        if self.background_killed and not self.left_running:
             notes.append(
                 "the program had ended, but processes it started were still running in the "
                 "background: they were killed"
+            )
+        if self.left_running:
+            notes.append(
+                f"{self.left_running} process(es) of the program could not be killed and may "
+                "still be running"
             )
         return notes
 
@@ -182,7 +202,10 @@ class Outcome:
 def _describe(mode: str) -> str:
     if mode == BUBBLEWRAP:
         return "bubblewrap (no network, read-only system, private /tmp)"
-    return f"rlimits-only ({MODE_ENV}=rlimits: resource limits, NO filesystem or network isolation)"
+    return (
+        f"rlimits-only ({MODE_ENV}=rlimits: resource limits; Landlock: reads only the system, "
+        "writes only its temporary folder; no network sockets; not namespaced)"
+    )
 
 
 def _signal_text(number: int, limits: Limits) -> str:
@@ -246,13 +269,19 @@ async def execute(
     info: int | None = None,
     report: int | None = None,
     pass_fds: Sequence[int] = (),
+    cgroup: _cgroup.RunCgroup | None = None,
+    uid: int | None = None,
+    tmp: str | None = None,
 ) -> Outcome:
     """Run argv in a new session and collect its output; stop it at the end, whatever happens.
 
-    `stdin` is sent to the program's standard input (else it reads /dev/null). `info` is the
-    (non-blocking) read end of the pipe bwrap got as `--info-fd`; `report`, that of the pipe on
-    which the launcher reports the command's wait status (rlimits-only mode); `pass_fds` are
-    the descriptors the command line names.
+    `stdin` is sent to the program's standard input (else it reads /dev/null), a pipe: the
+    program never gets agentkit's terminal, nor a controlling terminal (a new session).
+    `info` is the (non-blocking) read end of the pipe bwrap got as `--info-fd`; `report`,
+    that of the pipe on which the launcher reports the command's wait status (rlimits-only
+    mode); `pass_fds` are the descriptors the command line names. `cgroup` and `uid` are the
+    run's own, when it has them: their processes are the run's too. `tmp` is the run's
+    temporary folder on the host (rlimits-only mode), held to `limits.tmp_bytes`.
     """
     out = _Capture(limits.output_bytes, bytearray())
     err = _Capture(limits.output_bytes, bytearray())
@@ -266,7 +295,7 @@ async def execute(
         start_new_session=True,
         pass_fds=tuple(pass_fds),
     )
-    run = _proctree.Run(process, info, report)
+    run = _proctree.Run(process, info, report, cgroup, uid)
     background = False
     try:
         with anyio.move_on_after(limits.wall_seconds) as deadline:
@@ -279,7 +308,7 @@ async def execute(
                 group.start_soon(_drain, stderr, err, run.stop, closed[1])
                 if process.stdin is not None and stdin is not None:
                     group.start_soon(_feed, process.stdin, stdin)
-                group.start_soon(_proctree.watch, run, limits.memory_bytes)
+                group.start_soon(_proctree.watch, run, limits.memory_bytes, tmp, limits.tmp_bytes)
                 group.start_soon(_ended, run)
                 await run.main_ended.wait()
                 # The program has ended: only processes it left behind can keep its output open
@@ -294,6 +323,8 @@ async def execute(
             await run.wait()
             await process.aclose()
     timed_out = deadline.cancelled_caught and not run.main_ended.is_set()
+    if cgroup is not None and cgroup.oom_kills():
+        run.memory_exceeded = True
     return Outcome(
         mode=mode,
         status=run.status(),
@@ -306,5 +337,7 @@ async def execute(
         memory_exceeded=run.memory_exceeded,
         background_killed=(background or left)
         and run.main_ended.is_set()
-        and not (timed_out or out.cut or err.cut or run.memory_exceeded),
+        and not (timed_out or out.cut or err.cut or run.memory_exceeded or run.tmp_exceeded),
+        tmp_exceeded=run.tmp_exceeded,
+        left_running=run.left(),
     )

@@ -20,7 +20,7 @@ import anyio.to_thread
 from pydantic_core import to_json
 
 from agentkit._context import RunContext
-from agentkit._hygiene import clean_text, error_text, redact
+from agentkit._hygiene import clean_text, error_text, neutral_special_tokens, redact
 from agentkit._loop import notes
 from agentkit.errors import ModelRetry
 from agentkit.messages import ToolCall
@@ -54,7 +54,9 @@ class CallOutcome:
 def result_text(value: Any, limit: int, redact: Callable[[str], str] | None = None) -> str:
     """The text the model receives for a tool's return value, capped at `limit` characters.
 
-    `redact` runs before the cut, so a secret that straddles it is still found.
+    Llama special tokens (`<|eot_id|>`, ...) are made inert, so a tool's output cannot forge
+    a turn on servers that tokenize them; `redact` runs before the cut, so a secret that
+    straddles it is still found.
 
     Raises:
         Exception: The value cannot be serialized (a reference cycle, a failing `repr`).
@@ -67,7 +69,7 @@ def result_text(value: Any, limit: int, redact: Callable[[str], str] | None = No
         text = "null"
     else:
         text = to_json(value, fallback=repr).decode()
-    text = clean_text(text)
+    text = neutral_special_tokens(clean_text(text))
     if redact is not None:
         text = redact(text)
     if len(text) > limit:

@@ -6,7 +6,8 @@ its description; the top score wins (ties: all of them), and when no tool scores
 called. Their arguments are schema-valid and taken from the prompt by meaning (see
 `_offline_args`). Turn two answers with a short summary of the tool results. With an
 output tool declared, it fills that tool's schema instead. With no tools, it echoes the
-prompt.
+prompt. What it quotes (a tool's result, the prompt) is never read as a tool call: text that
+would be is quoted inertly (see `_summary`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agentkit.llama import parse_tool_calls
 from agentkit.messages import AssistantMessage, Message, ToolCall, ToolMessage, Usage, UserMessage
 from agentkit.models._base import OUTPUT_TOOL_NAME, Model, ModelResponse, ModelSettings
 from agentkit.models.offline._arguments import Candidates, name_words, schema_instance, words
@@ -60,7 +62,10 @@ class OfflineModel(Model):
             return self._reply(AssistantMessage(None, tuple(self._call(f, prompt) for f in chosen)))
         if output is not None:
             return self._reply(AssistantMessage(None, (self._call(output, prompt),)))
-        return self._reply(AssistantMessage(f"You said: {prompt.strip()}\n{ECHO_NOTICE}"))
+        echo = prompt.strip()
+        if parse_tool_calls(echo):  # the loop would read the echo as the model's calls
+            echo = _inert(echo)
+        return self._reply(AssistantMessage(f"You said: {echo}\n{ECHO_NOTICE}"))
 
     def _call(self, function: Mapping[str, Any], prompt: str) -> ToolCall:
         found = Candidates(prompt, function["name"])
@@ -103,9 +108,30 @@ def _tool_results(messages: Sequence[Message]) -> list[tuple[str, str]]:
     return [(names.get(i, "tool"), text) for i, text in reversed(results)]
 
 
+def _shown(text: str) -> str:
+    """A result on one line, cut at 200 characters."""
+    one_line = " ".join(text.split())
+    return f"{one_line[:200]}{'...' if len(one_line) > 200 else ''}"
+
+
+# Every tool-call syntax the loop recovers from text needs one of these characters.
+_INERT = str.maketrans({c: f"\\u{ord(c):04x}" for c in '<>{}()"\\'})
+
+
+def _inert(text: str) -> str:
+    """Text quoted so that no tool call can be read in it: a JSON string, brackets escaped."""
+    return f'"{text.translate(_INERT)}"'
+
+
 def _summary(results: list[tuple[str, str]]) -> str:
-    lines = []
-    for name, text in results:
-        one_line = " ".join(text.split())
-        lines.append(f"- {name}: {one_line[:200]}{'...' if len(one_line) > 200 else ''}")
+    """The tool results, quoted; quoted inertly when they hold text that reads as a call.
+
+    The loop recovers tool calls from a reply's text: a result that quotes one (a fetched
+    page, a file) must never become a call of the offline model's.
+    """
+    lines = [f"- {name}: {_shown(text)}" for name, text in results]
+    summary = "Tool results:\n" + "\n".join(lines) + "\n" + NOTICE
+    if not parse_tool_calls(summary):
+        return summary
+    lines = [f"- {_inert(name)}: {_inert(_shown(text))}" for name, text in results]
     return "Tool results:\n" + "\n".join(lines) + "\n" + NOTICE

@@ -31,6 +31,7 @@ from agentkit.models._base import (
 from agentkit.models._retries import current_attempts
 from agentkit.models.openai._clients import Clients, Transport
 from agentkit.models.openai._responses import (
+    RETRIED_STATUSES,
     STATUS_HINTS,
     assistant_message,
     display_url,
@@ -66,6 +67,7 @@ def _looks_like_offline(model: object) -> bool:
 
 
 _TOOL_SETTINGS = frozenset({"tool_choice", "parallel_tool_calls"})
+_NO_KEY = "not-needed"
 
 
 class OpenAIModel(Model):
@@ -127,7 +129,7 @@ class OpenAIModel(Model):
         self.name = model
         self.base_url = url.rstrip("/")
         self.endpoint = display_url(self.base_url)
-        self._api_key = key or "not-needed"
+        self._api_key = key or _NO_KEY
         self.max_retries = max_retries
         self.timeout = float(timeout)
         self.deadline = float(deadline)
@@ -193,7 +195,13 @@ class OpenAIModel(Model):
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return (self._api_key,) if len(self._api_key) >= 8 else ()
+        key = self._api_key
+        # The placeholder sent to servers that need no key is no secret.
+        return (key,) if len(key) >= 8 and key != _NO_KEY else ()
+
+    def snippet(self, text: str, length: int) -> str:
+        """At most `length` characters of `text`, redacted first (a cut can split a key)."""
+        return redact(text, self.secrets)[:length]
 
     @property
     def server(self) -> tuple[str | None, int | None]:
@@ -298,12 +306,26 @@ class OpenAIModel(Model):
 
     def _status_error(self, exc: openai.APIStatusError) -> ModelError:
         status = exc.status_code
-        detail = error_detail(exc.body) or exc.response.text[:300]
+        detail = self.snippet(error_detail(exc.body) or exc.response.text, 300)
         failed = failed_generation(exc.body)
         if status == 400 and failed is not None:
             return self._tool_use_failed(detail, failed, status)
         hint = STATUS_HINTS.get(status, "")
-        return self._error(f"HTTP {status}: {detail}{hint}", status=status)
+        return self._error(f"HTTP {status}: {detail}{hint}{self._retried(exc)}", status=status)
+
+    def _retried(self, exc: openai.APIStatusError) -> str:
+        """For a status the SDK retries: how many retries were made before this answer."""
+        status = exc.status_code
+        if status not in RETRIED_STATUSES and status < 500:
+            return ""
+        # The SDK numbers each attempt in this header of the request it sends.
+        try:
+            made = int(exc.response.request.headers.get("x-stainless-retry-count", ""))
+        except (AttributeError, RuntimeError, TypeError, ValueError):
+            made = self.max_retries
+        if made == 0 and self.max_retries > 0:
+            return " (not retried: the server said not to, or asked to wait too long)"
+        return f" (after {made} {'retry' if made == 1 else 'retries'})"
 
     async def request(
         self,
@@ -327,22 +349,24 @@ class OpenAIModel(Model):
             kind = response.headers.get("content-type", "no content type")
             raise self._error(
                 f"answered HTTP {response.status_code} with a body that is not JSON "
-                f"({kind}): {content[:200]!r}"
+                f"({kind}): {self.snippet(repr(content[:4000]), 200)}"
             ) from None
         return self._response(data)
 
     def _response(self, data: Any) -> ModelResponse:
         if not isinstance(data, dict):
-            raise self._error(f"the reply is not a JSON object: {str(data)[:200]!r}")
+            raise self._error(f"the reply is not a JSON object: {self.snippet(str(data), 200)!r}")
         if "error" in data and not data.get("choices"):
-            raise self._error(f"the reply is an error: {error_detail(data) or data['error']}")
+            detail = error_detail(data) or str(data["error"])
+            raise self._error(f"the reply is an error: {self.snippet(detail, 300)}")
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise self._error(f"the reply has no choices: {json.dumps(data)[:200]}")
+            raise self._error(f"the reply has no choices: {self.snippet(json.dumps(data), 200)}")
         choice = choices[0]
         raw = choice.get("message")
         if not isinstance(raw, dict):
-            raise self._error(f"the reply's choice has no message: {json.dumps(choice)[:200]}")
+            shown = self.snippet(json.dumps(choice), 200)
+            raise self._error(f"the reply's choice has no message: {shown}")
         try:
             message = assistant_message(raw)
         except (TypeError, ValueError) as exc:

@@ -9,6 +9,7 @@ from agentkit.messages import AssistantMessage
 from agentkit.models.openai._wire import tool_calls_from_wire
 
 __all__ = [
+    "RETRIED_STATUSES",
     "STATUS_HINTS",
     "assistant_message",
     "display_url",
@@ -53,6 +54,9 @@ def first(*values: str | None) -> str | None:
     return next((v for v in values if v), None)
 
 
+# The statuses the `openai` SDK retries (with 408, 409 and 429, every 5xx).
+RETRIED_STATUSES = frozenset({408, 409, 429})
+
 STATUS_HINTS = {
     401: " (check the API key: AGENTKIT_API_KEY or api_key=...)",
     403: " (the key is not allowed to use this model or endpoint)",
@@ -74,13 +78,14 @@ def non_negative_int(value: object) -> int:
 
 
 def error_detail(body: object) -> str | None:
+    """The message of an error body, whole: redact it before cutting it to a length."""
     if isinstance(body, dict):
         error = body.get("error", body)
         if isinstance(error, dict):
             message = error.get("message") or error.get("detail") or error.get("code")
-            return str(message)[:300] if message else None
+            return str(message) if message else None
         if isinstance(error, str):
-            return error[:300]
+            return error
     return None
 
 

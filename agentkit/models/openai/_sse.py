@@ -112,9 +112,11 @@ def _decode_chunk(model: OpenAIModel, payload: str, event: str) -> Any:
     try:
         data = json.loads(payload)
     except ValueError:
-        raise model._error(f"malformed stream chunk (not JSON): {payload[:200]!r}") from None
+        raise model._error(
+            f"malformed stream chunk (not JSON): {model.snippet(payload, 200)!r}"
+        ) from None
     if event == "error" or (isinstance(data, dict) and "error" in data):
-        detail = error_detail(data) or payload[:200]
+        detail = model.snippet(error_detail(data) or payload, 300)
         failed = failed_generation(data)
         if failed is not None:
             raise model._tool_use_failed(detail, failed, None)
