@@ -34,6 +34,8 @@ from pathlib import Path, PurePosixPath
 from agentkit import _env
 from agentkit.errors import ModelRetry
 
+from ._secret_files import is_secret
+
 _MAX_PATH = 4096
 _MAX_DEPTH = 25
 # Folders a recursive walk lists but does not enter (hidden ones are left out altogether).
@@ -269,6 +271,7 @@ def walk(
             continue
         yield Entry(relative, entry.name, info, dir_fd)
         descend = recursive and depth < _MAX_DEPTH and entry.name not in _SKIPPED_DIRS
+        descend = descend and not is_secret(entry.name)  # `.ssh/`: never entered
         if descend and is_dir:
             try:
                 child = os.open(entry.name, _DIR_FLAGS, dir_fd=dir_fd)

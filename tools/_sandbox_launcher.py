@@ -34,6 +34,7 @@ import signal
 import stat
 import struct
 import sys
+import warnings  # noqa: F401 - `os.execvp` imports it, after the drop to a uid that may not reach it
 from typing import Any
 
 _LANDLOCK_CREATE_RULESET, _LANDLOCK_ADD_RULE, _LANDLOCK_RESTRICT_SELF = 444, 445, 446

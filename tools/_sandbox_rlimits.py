@@ -109,14 +109,18 @@ def not_searchable(path: str, uid: int) -> str | None:
     return None
 
 
-def check_reachable(command: Sequence[str], interpreter: str, uid: int) -> None:
-    """Refuse, saying why, when the run's uid could not even start the program (as root)."""
+def check_reachable(command: Sequence[str], uid: int) -> None:
+    """Refuse, saying why, when the run's uid could not even start the program (as root).
+
+    The launcher itself starts as root and loads everything it needs before it drops to the
+    run's uid: only the command must be within that uid's reach.
+    """
     paths = [command[0]] if os.path.isabs(command[0]) else []
     own = getattr(sys, "_base_executable", "") or sys.executable
     if paths and os.path.realpath(command[0]) == os.path.realpath(own):
         # The interpreter agentkit runs on also needs its installation (standard library).
         paths += [os.path.join(root, "lib") for root in _command.python_roots()]
-    for path in [interpreter, *paths]:
+    for path in paths:
         folder = not_searchable(path, uid)
         if folder is not None:
             raise SandboxUnavailable(
@@ -164,7 +168,7 @@ async def run(
     as_root = os.geteuid() == 0
     uid = _command.run_uid() if as_root else None
     if uid is not None:
-        check_reachable(command, interpreter, uid)
+        check_reachable(command, uid)
     cgroup = _cgroup.create(limits.memory_bytes) if as_root else None
     report = os.pipe()
     fds = list(report)

@@ -12,17 +12,21 @@ Every path is relative to the root and must stay inside it:
 - only regular files are read or replaced (never FIFOs, devices or sockets);
 - writes go to a temporary file in the same folder, then replace the target atomically.
 
-Symbolic links that stay inside the root work; links that lead out do not. Reads, writes and
-searches have size caps, and listings and searches have caps on entries and matches. A regex
-is matched in a child process (`re` holds the GIL and cannot be interrupted, so a pattern that
-backtracks without end would freeze the whole process), which is sent the text of the files
-this module has opened and vetted, and is killed after 20 s of matching.
-Needs a POSIX system (Linux, macOS): the checks rely on `openat`-style calls.
+Symbolic links that stay inside the root work; links that lead out do not. Secret files
+(`_secret_files.py`: `.env`, `.netrc`, SSH keys, `*.pem`, `.ssh/`, ...) are refused by
+default, however they are named (a link to one too): listings show their names only,
+searches skip them, and reading or writing one is refused, so their keys never reach the
+model. Reads, writes and searches have size caps, and listings and searches have caps on
+entries and matches. A regex is matched in a child process (`re` holds the GIL and cannot be
+interrupted, so a pattern that backtracks without end would freeze the whole process), which
+is sent the text of the files this module has opened and vetted, and is killed after 20 s of
+matching. Needs a POSIX system (Linux, macOS): the checks rely on `openat`-style calls.
 
 The confinement itself (checking paths, opening folders and files without following links,
-walking a tree, replacing a file) is in `_paths.py`, and the matching of lines (the regex
-child process included) in `_regex_search.py`, both of which this module loads; this module
-holds the tools, their caps and what they report.
+walking a tree, replacing a file) is in `_paths.py`, the walk and summary of a search in
+`_files_search.py`, and the matching of lines (the regex child process included) in
+`_regex_search.py`, all of which this module loads; this module holds the tools, their caps
+and what they report.
 """
 
 from __future__ import annotations
@@ -32,22 +36,17 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from agentkit.errors import ModelRetry
 from agentkit.tools import tool
 
-from . import _paths, _regex_search
+from . import _files_search as _search, _paths, _regex_search
+from ._secret_files import is_secret, secret_reason
 
 _READ_LIMIT = 100_000
 _WRITE_LIMIT = 1_000_000
-_SEARCH_FILE_LIMIT = 1_000_000
-_SEARCH_TOTAL_LIMIT = 50_000_000
-_MAX_MATCHES = 100
 _MAX_ENTRIES = 500
-_MAX_PATTERN = 1000
-_SHOWN_LINE = 200
 _BINARY_SNIFF = 8192
 _HIDDEN_SHOWN = 5
 # The time a regex search may keep its child process busy, over all the files it searches.
@@ -62,8 +61,18 @@ def _resolve(root: Path, path: str) -> Path:
 
 
 def _target(path: str) -> _paths.Target:
-    """The path, checked to stay inside the root; ModelRetry saying why when it does not."""
-    return _paths.confine(path, _resolve)
+    """The path, checked to stay inside the root and away from secret files (ModelRetry)."""
+    target = _paths.confine(path, _resolve)
+    # The name given and the real one (a link named `notes.txt` may lead to `.env`).
+    for part in (*PurePosixPath(path).parts, *target.parts):
+        reason = secret_reason(part)
+        if reason is not None:
+            raise ModelRetry(
+                f"{target.shown} is, or is inside, a secret file ({part}: {reason}); the files "
+                "tools never read, search or write secret files (.env, .netrc, SSH keys, "
+                "*.pem, ...). If the task needs something from it, ask the user."
+            )
+    return target
 
 
 def _file_name(target: _paths.Target) -> str:
@@ -154,14 +163,6 @@ def read_file(path: str, offset: int = 0) -> str:
     return text
 
 
-def _hidden_list(target: _paths.Target) -> list[str] | None:
-    """A list to collect the hidden folders a recursive walk leaves out; None to show them.
-
-    A walk that starts inside a hidden folder (the user asked for `.github`) shows them all.
-    """
-    return None if any(part.startswith(".") for part in target.parts) else []
-
-
 def _hidden_note(hidden: list[str]) -> str:
     shown = ", ".join(hidden[:_HIDDEN_SHOWN]) + (", ..." if len(hidden) > _HIDDEN_SHOWN else "")
     count = f"{len(hidden)} hidden folder{_s(len(hidden))}"
@@ -170,6 +171,9 @@ def _hidden_note(hidden: list[str]) -> str:
 
 def _describe_entry(entry: _paths.Entry) -> str:
     mode = entry.info.st_mode
+    if is_secret(entry.name):
+        kind = "folder" if stat.S_ISDIR(mode) else "file"
+        return f"{entry.relative}{'/' if stat.S_ISDIR(mode) else ''} (secret {kind}: not shown)"
     if stat.S_ISDIR(mode):
         return entry.relative + "/"
     if stat.S_ISLNK(mode):
@@ -178,10 +182,6 @@ def _describe_entry(entry: _paths.Entry) -> str:
         size = entry.info.st_size
         return f"{entry.relative} ({size} byte{_s(size)})"
     return f"{entry.relative} (special file)"
-
-
-def _prefix(target: _paths.Target) -> str:
-    return "/".join(target.parts) + "/" if target.parts else ""
 
 
 @tool
@@ -202,11 +202,11 @@ def list_files(path: str = ".", recursive: bool = False) -> str:
     """
     target = _target(path)
     lines: list[str] = []
-    hidden = _hidden_list(target) if recursive else None
+    hidden = _search.hidden_list(target) if recursive else None
     try:
         fd = _paths.open_dir(target, target.parts)
         try:
-            walk_all = _paths.walk(fd, _prefix(target), recursive, hidden=hidden)
+            walk_all = _paths.walk(fd, _search.prefix(target), recursive, hidden=hidden)
             with contextlib.closing(walk_all) as walk:
                 for entry in walk:
                     if len(lines) == _MAX_ENTRIES:
@@ -241,109 +241,8 @@ def _finder(compiled: re.Pattern[str], regex: bool, pattern: str) -> Iterator[_r
         child.close()
 
 
-@dataclass
-class _Search:
-    find: _regex_search.Finder
-    matches: list[str]
-    files: int = 0
-    scanned_bytes: int = 0
-    too_big: int = 0
-    binary: int = 0
-    stopped: str = ""
-    hidden: list[str] | None = None
-
-    def file(self, dir_fd: int, name: str, relative: str, info: os.stat_result) -> None:
-        """Search one regular file, counting what is skipped."""
-        if info.st_size > _SEARCH_FILE_LIMIT:
-            self.too_big += 1
-            return
-        try:
-            fd = _paths.open_child(dir_fd, name, relative)
-            try:
-                data = os.read(fd, _SEARCH_FILE_LIMIT + 1)
-            finally:
-                os.close(fd)
-        except (OSError, ModelRetry):
-            return  # swapped or removed while searching: not a file to search
-        self.files += 1
-        self.scanned_bytes += len(data)
-        if b"\x00" in data[:_BINARY_SNIFF]:
-            self.binary += 1
-            return
-        text = data.decode("utf-8", errors="replace")
-        found = self.find(text, _MAX_MATCHES - len(self.matches))
-        if not found:
-            return
-        lines = text.splitlines()
-        for number in found:
-            self.matches.append(f"{relative}:{number}: {lines[number - 1].strip()[:_SHOWN_LINE]}")
-        if len(self.matches) >= _MAX_MATCHES:
-            self.stopped = f"stopped at {_MAX_MATCHES} matches; narrow the search"
-
-    def over_budget(self) -> bool:
-        if self.scanned_bytes >= _SEARCH_TOTAL_LIMIT and not self.stopped:
-            self.stopped = f"stopped after reading {self.scanned_bytes} bytes; search a subfolder"
-        return bool(self.stopped)
-
-    def report(self, pattern: str, shown: str) -> str:
-        notes = [f"searched {self.files} file{_s(self.files)}"]
-        if self.too_big:
-            notes.append(f"skipped {self.too_big} over {_SEARCH_FILE_LIMIT} bytes")
-        if self.binary:
-            notes.append(f"skipped {self.binary} binary")
-        if self.hidden:
-            notes.append(f"skipped {len(self.hidden)} hidden folder{_s(len(self.hidden))}")
-        if self.stopped:
-            notes.append(self.stopped)
-        summary = f"[{'; '.join(notes)}]"
-        if not self.matches:
-            return f"no matches for {_paths.show(pattern)} in {shown} {summary}"
-        return "\n".join([*self.matches, summary])
-
-
 def _s(count: int) -> str:
     return "" if count == 1 else "s"
-
-
-def _compile(pattern: str, regex: bool, ignore_case: bool) -> re.Pattern[str]:
-    if not pattern:
-        raise ModelRetry("the search pattern is empty; give the text or regex to look for")
-    if len(pattern) > _MAX_PATTERN:
-        raise ModelRetry(f"the pattern is {len(pattern)} characters; the limit is {_MAX_PATTERN}")
-    flags = re.IGNORECASE if ignore_case else 0
-    try:
-        return re.compile(pattern if regex else re.escape(pattern), flags)
-    except re.error as exc:
-        raise ModelRetry(
-            f"invalid regular expression {_paths.show(pattern)}: {exc}; fix it, or pass "
-            "regex=false to search for the text as written"
-        ) from None
-
-
-def _search_tree(search: _Search, target: _paths.Target) -> None:
-    """Search the file or every file under the folder that `target` names."""
-    parent = _paths.open_dir(target, target.parts[:-1])
-    try:
-        name = target.parts[-1] if target.parts else "."
-        info = os.stat(name, dir_fd=parent, follow_symlinks=False)
-        if not stat.S_ISDIR(info.st_mode):
-            _paths.require_regular(info, target.shown)
-            search.file(parent, name, "/".join(target.parts), info)
-            return
-    finally:
-        os.close(parent)
-    search.hidden = _hidden_list(target)
-    fd = _paths.open_dir(target, target.parts)
-    try:
-        walk_all = _paths.walk(fd, _prefix(target), recursive=True, hidden=search.hidden)
-        with contextlib.closing(walk_all) as walk:
-            for entry in walk:
-                if stat.S_ISREG(entry.info.st_mode):
-                    search.file(entry.dir_fd, entry.name, entry.relative, entry.info)
-                if search.over_budget():
-                    break
-    finally:
-        os.close(fd)
 
 
 @tool
@@ -366,12 +265,12 @@ def search_files(
     Returns:
         One match per line as "path:line number: line text", then a summary in brackets.
     """
-    compiled = _compile(pattern, regex, ignore_case)
+    compiled = _search.compile_pattern(pattern, regex, ignore_case)
     target = _target(path)
     with _finder(compiled, regex, pattern) as find:
-        search = _Search(find, [])
+        search = _search.Search(find, [])
         try:
-            _search_tree(search, target)
+            _search.search_tree(search, target)
         except OSError as exc:
             raise _paths.failure(exc, target.shown) from None
     return search.report(pattern, target.shown)

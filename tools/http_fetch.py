@@ -1,8 +1,9 @@
 """Fetch a public web page over http or https and return it as readable text.
 
-Offers one tool, `http_fetch`. HTML is reduced to text with the standard library's
-`html.parser` (scripts and styles dropped, link targets kept after their text, whitespace
-collapsed); plain text, JSON and XML come back as they are; other content types are refused.
+Offers one tool, `http_fetch`. HTML is reduced to text by a tokenizer of its own, linear in
+the page's size (`_html.py`: scripts and styles dropped, link targets kept after their text,
+whitespace collapsed); plain text, JSON and XML come back as they are; other content types
+are refused.
 
 Security model (server-side request forgery): the model chooses the URL, so the tool must not
 become a way into the machine's own network (localhost services, the LAN, cloud metadata at
@@ -24,7 +25,9 @@ become a way into the machine's own network (localhost services, the LAN, cloud 
 - redirects are followed by hand, at most 5, each hop vetted as above; loops are reported.
 
 Caps: 2,000,000 bytes read (then the text is marked as cut), 20,000 characters returned,
-5 s to connect and 15 s in all per call (a watchdog closes the socket at the deadline).
+5 s to connect and 15 s in all per call, reading the page as text included (a watchdog
+closes the socket at the deadline; the HTML reader, linear in the page's size, stops there).
+Any URL, header or body the model or a server can give ends in a result or a `ModelRetry`.
 
 The address checks are in `_netcheck.py` and the reduction of HTML to text in `_html.py`,
 which this module loads; this module parses the URL, connects to the vetted address, follows
@@ -127,7 +130,13 @@ def _parse(url: str) -> _Target:
             f"{url[:100]!r} is not a usable URL: it is over {_MAX_URL} characters or holds "
             "spaces or control characters. Percent-encode them (space is %20)."
         )
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port_text = parts.port
+    except ValueError as exc:  # an unclosed `[`, a port that is not a number, ...
+        if "port" in str(exc).lower():
+            raise ModelRetry(f"{url[:100]!r} has an invalid port; use a number 1-65535.") from None
+        raise ModelRetry(f"{url[:100]!r} is not a valid URL ({exc}); fix it.") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         shown = f"the {scheme}: scheme" if scheme else "a URL without http:// or https://"
@@ -140,10 +149,7 @@ def _parse(url: str) -> _Target:
             f"{url[:100]!r} carries credentials (user:password@); they are refused. "
             "Fetch only public pages, without credentials in the URL."
         )
-    try:
-        port = parts.port or (443 if scheme == "https" else 80)
-    except ValueError:
-        raise ModelRetry(f"{url[:100]!r} has an invalid port; use a number 1-65535.") from None
+    port = port_text or (443 if scheme == "https" else 80)
     host = _netcheck.normalized_host(parts.hostname or "", url)
     path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
     if parts.query:
@@ -159,7 +165,12 @@ def _resolve(host: str, port: int) -> list[str]:
 
 def _follow(hops: list[str], location: str) -> None:
     """Append the next hop, or ModelRetry on a loop or too many redirects."""
-    nxt = urljoin(hops[-1], location.strip())
+    try:
+        nxt = urljoin(hops[-1], location.strip())
+    except ValueError:
+        raise ModelRetry(
+            f"{hops[-1]} redirected to {location[:100]!r}, which is not a valid URL."
+        ) from None
     if nxt in hops:
         chain = " -> ".join([*hops, nxt])
         raise ModelRetry(f"redirect loop, not followed: {chain}. The page cannot be fetched.")
@@ -265,7 +276,7 @@ def _fetch(target: _Target, addresses: list[str], deadline: float) -> _Page:
             location = response.getheader("Location")
             if response.status in _REDIRECTS and location:
                 return _Page(response.status, response.reason, "", location, "", "", ())
-            return _read_page(target, response, late)
+            return _read_page(target, response, late, deadline)
         except (OSError, http.client.HTTPException) as exc:
             if late.is_set() or time.monotonic() >= deadline:
                 raise ModelRetry(
@@ -288,7 +299,9 @@ def _is_text(media_type: str) -> bool:
     )
 
 
-def _read_page(target: _Target, response: http.client.HTTPResponse, late: threading.Event) -> _Page:
+def _read_page(
+    target: _Target, response: http.client.HTTPResponse, late: threading.Event, deadline: float
+) -> _Page:
     media_type = _media_type(response)
     if media_type and not _is_text(media_type):
         size = response.getheader("Content-Length") or "unknown"
@@ -304,13 +317,19 @@ def _read_page(target: _Target, response: http.client.HTTPResponse, late: thread
     charset = response.headers.get_content_charset() or _html.meta_charset(body) or "utf-8"
     try:
         text = body.decode(charset, errors="replace")
-    except LookupError:
+    except (LookupError, UnicodeError, TypeError):
+        # Unknown, not a text encoding ("base64"), or one that refuses `replace` ("idna").
         text = body.decode("utf-8", errors="replace")
     title = ""
     if media_type in ("text/html", "application/xhtml+xml") or (
         not media_type and "<html" in text[:2000].lower()
     ):
-        title, text = _html.html_to_text(text, target.url)
+        title, text, whole = _html.html_to_text(text, target.url, deadline)
+        if not whole:
+            notes.append(
+                f"the time limit of {_TOTAL_TIMEOUT:g} s was reached while reading the page "
+                "as text; only its start is shown"
+            )
     return _Page(
         response.status, response.reason, media_type or "unknown", None, text, title, tuple(notes)
     )

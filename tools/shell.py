@@ -26,7 +26,9 @@ tool refuses unless the user set `AGENTKIT_SANDBOX=rlimits`; the result names th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 from agentkit import _env
 from agentkit.errors import ModelRetry
@@ -65,17 +67,43 @@ _REFUSED = {
     ),
 }
 # Long options refused per program, with the shortest prefix GNU getopt accepts for them.
-_REFUSED_LONG = {"sort": (("--compress-program", 4),)}
+_REFUSED_LONG = {
+    "sort": (("--compress-program", 4), ("--output", 3), ("--temporary-directory", 3)),
+}
+# Short options that name a file to write (sort -o FILE, -T DIR), per program, and the short
+# options that take an argument (the rest of the word, or the next word). A long option's
+# value is read only after its `=`: a next word is checked as if it were an option too.
+_REFUSED_SHORT = {"sort": "oT"}
+_SHORT_WITH_ARGUMENT = {"sort": "ktoTS", "uniq": "fsw"}
+
+
+def _refusal(reason: str) -> ModelRetry:
+    """A refused call, said as the other argument errors are: before anyone is asked."""
+    return ModelRetry(
+        f"Invalid arguments for tool `shell`:\n- `argv`: {reason}\n"
+        "Call `shell` again with corrected arguments."
+    )
+
+
+def _checked_argv(argv: list[str]) -> list[str]:
+    """The argv, when it is allowed; checked as the arguments are, before approval."""
+    _check_size(argv)
+    if not argv:
+        raise _refusal('it is empty: give the program and its arguments, e.g. ["ls", "-la"]')
+    _check_program(argv[0])
+    _check_options(argv[0], argv[1:])
+    return argv
 
 
 @tool(requires_approval=True, timeout=_LIMITS.wall_seconds + 30)
-async def shell(argv: list[str]) -> str:
+async def shell(argv: Annotated[list[str], AfterValidator(_checked_argv)]) -> str:
     """Run one read-only command-line program on the project folder and return its output.
 
     Allowed programs: cat, cut, date, echo, find, grep, head, ls, pwd, sort, tail, tr, uniq,
     wc. The project folder is the working directory (read-only, also at /work); only /tmp
     is writable. There is no shell: pipes, `*` globs, redirections and `$VARS` are not
-    interpreted, so list files with `find` or `ls` instead of globs. No network. A command
+    interpreted, so list files with `find` or `ls` instead of globs. No network. Options
+    that run programs or write files (`find -exec`, `sort -o`, ...) are refused. A command
     still running after 20 s (e.g. `tail -f`) is stopped.
 
     Args:
@@ -86,7 +114,7 @@ async def shell(argv: list[str]) -> str:
         The sandbox mode, the exit status, any notes (timeout, truncated output), then
         stdout and stderr.
     """
-    command = _checked(argv)
+    command = _checked(argv)  # also when called directly, not through the tool
     outcome = await _sandbox.run(command, workdir=_root(), limits=_LIMITS)
     return str(outcome.render())
 
@@ -106,51 +134,83 @@ def _checked(argv: Any) -> list[str]:
         raise ModelRetry(
             f'`argv` must be a non-empty list of strings, e.g. ["ls", "-la"]; got {argv!r:.80}.'
         )
-    _check_size(argv)
-    _check_program(argv[0])
-    _check_options(argv[0], argv[1:])
-    return list(argv)
+    return _checked_argv(list(argv))
 
 
 def _check_size(argv: list[str]) -> None:
     if len(argv) > _MAX_ARGS or sum(len(a) for a in argv) > _MAX_ARGV_CHARS:
-        raise ModelRetry(
-            f"`argv` is too long ({len(argv)} items, {sum(len(a) for a in argv)} characters); "
-            f"the limits are {_MAX_ARGS} items and {_MAX_ARGV_CHARS} characters."
+        raise _refusal(
+            f"it is too long ({len(argv)} items, {sum(len(a) for a in argv)} characters); "
+            f"the limits are {_MAX_ARGS} items and {_MAX_ARGV_CHARS} characters"
         )
     if any("\x00" in a for a in argv):
-        raise ModelRetry("`argv` contains a NUL character; remove it.")
+        raise _refusal("it contains a NUL character; remove it")
 
 
 def _check_program(program: str) -> None:
     if "/" in program:
-        raise ModelRetry(
+        raise _refusal(
             f"{program!r} is a path: give a bare program name from the allowed list "
-            f"({_allowed_text()}); programs are found on the sandbox's PATH."
+            f"({_allowed_text()}); programs are found on the sandbox's PATH"
         )
     if program not in _ALLOWED:
-        raise ModelRetry(
-            f"{program!r} is not an allowed program. Allowed: {_allowed_text()}. "
-            "Shells, interpreters and programs that run other programs are not available; "
-            "use the `python` tool for computation, if it is offered."
+        raise _refusal(
+            f"{program!r} is not an allowed program. Allowed: {_allowed_text()}. Shells, "
+            "interpreters and programs that run other programs are not available; use the "
+            "`python` tool for computation, if it is offered"
         )
 
 
 def _check_options(program: str, arguments: list[str]) -> None:
     refused = _REFUSED.get(program, frozenset())
-    for argument in arguments:
+    takes_argument = _SHORT_WITH_ARGUMENT.get(program, "")
+    operands: list[str] = []
+    skip = False
+    for index, argument in enumerate(arguments):
+        if skip:
+            skip = False
+            continue
         if argument in refused:
-            raise ModelRetry(
-                f"`{program} {argument}` is refused: it runs programs or writes files. "
-                f"Use {program} only to read and print; refused here: {', '.join(sorted(refused))}."
+            raise _refusal(
+                f"`{program} {argument}` is refused: it runs programs or writes files. Use "
+                f"{program} only to read and print; refused here: {', '.join(sorted(refused))}"
             )
-        name = argument.split("=", 1)[0]
-        for option, shortest in _REFUSED_LONG.get(program, ()):
-            if len(name) >= shortest and option.startswith(name):
-                raise ModelRetry(
-                    f"`{program} {option}` (given as {argument!r}) is refused: it runs "
-                    "another program. Leave it out."
-                )
+        if argument == "--":
+            operands += arguments[index + 1 :]
+            break
+        if argument.startswith("--"):
+            # Its value is taken to be after `=`: a next word is checked as a word of its own.
+            _check_long(program, argument.split("=", 1)[0], argument)
+        elif argument.startswith("-") and len(argument) > 1 and takes_argument:
+            skip = _check_short_cluster(program, argument, takes_argument)
+        else:
+            operands.append(argument)
+    if program == "uniq" and len(operands) > 1:
+        raise _refusal(
+            f"`uniq {' '.join(operands[:2])}` is refused: a second file name is the file uniq "
+            "writes. Give one input file (and long options as --name=value); the result "
+            "comes back as its output"
+        )
+
+
+def _check_long(program: str, name: str, argument: str) -> None:
+    for option, shortest in _REFUSED_LONG.get(program, ()):
+        if len(name) >= shortest and option.startswith(name):
+            what = "runs another program" if option == "--compress-program" else "writes files"
+            raise _refusal(f"`{program} {option}` (given as {argument!r}) is refused: it {what}")
+
+
+def _check_short_cluster(program: str, argument: str, takes_argument: str) -> bool:
+    """Check `-abc`; True when its last option takes the next word as its argument."""
+    for position, letter in enumerate(argument[1:], start=1):
+        if letter in _REFUSED_SHORT.get(program, ""):
+            raise _refusal(
+                f"`{program} -{letter}` (in {argument!r}) is refused: it names a file or "
+                "folder to write; the result comes back as the output"
+            )
+        if letter in takes_argument:
+            return position == len(argument) - 1  # `-k` alone: its argument is the next word
+    return False
 
 
 def _root() -> Path:

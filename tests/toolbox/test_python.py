@@ -23,6 +23,7 @@ import anyio
 import pytest
 
 from agentkit import ModelRetry, Tool, UserError
+from agentkit.toolbox._sandbox_command import RUN_IDS
 from agentkit.tools import load_tools
 
 pytestmark = pytest.mark.anyio
@@ -107,25 +108,40 @@ def listener() -> Iterator[socket.socket]:
     server.close()
 
 
+def sandbox_uid() -> tuple[int, int] | None:
+    """The uid and gid the code runs as under bubblewrap; None as root (one of its own)."""
+    return None if os.geteuid() == 0 else (65534, 65534)
+
+
+def is_run_uid(text: str) -> bool:
+    """Whether `text` is a uid from the range of the runs' own uids (agentkit is root)."""
+    return text.isdigit() and int(text) in RUN_IDS
+
+
 @pytest.fixture
-def rlimits_mode(sandbox: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> int:
+def rlimits_mode(sandbox: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> int | None:
     """Allow rlimits-only mode (no bubblewrap) for one test; the uid the code runs as.
 
-    As root, the code runs as uid 65534, which must be able to reach the interpreter: when
-    the one agentkit runs on lies in a private folder (pyenv in /root), the system's is used.
+    None as root: the code then runs as a uid of its own, which must be able to reach the
+    interpreter: when the one agentkit runs on lies in a private folder (pyenv in /root), the
+    system's is used. As a normal user the mode needs Landlock ABI 6, else the test skips.
     """
     monkeypatch.setenv("AGENTKIT_BWRAP", "/nonexistent/bwrap")
     monkeypatch.setenv("AGENTKIT_SANDBOX", "rlimits")
+    rlimits = sandbox._rlimits
+    why = rlimits.problem(filter_exists=True)
+    if why is not None:
+        pytest.skip(f"rlimits-only mode is refused on this machine: {why}")
     if os.geteuid() != 0:
         return os.geteuid()
-    try:
-        sandbox._check_reachable([sandbox.interpreter()])
-    except sandbox.SandboxUnavailable:
-        system = shutil.which("python3", path="/usr/bin:/bin")
-        if system is None or sandbox._not_searchable(system) is not None:
-            pytest.skip("no Python interpreter that uid 65534 can run for rlimits-only mode")
+    probe = RUN_IDS[0]
+    if rlimits.not_searchable(sandbox.interpreter(), probe) is not None:
+        system = shutil.which(f"python3.{sys.version_info.minor}", path="/usr/bin:/bin")
+        system = system or shutil.which("python3", path="/usr/bin:/bin")
+        if system is None or rlimits.not_searchable(system, probe) is not None:
+            pytest.skip("no Python interpreter that another user can run for rlimits-only mode")
         monkeypatch.setattr(sandbox, "interpreter", lambda: system)
-    return 65534
+    return None
 
 
 def _host_file_in_home() -> Path | None:
@@ -192,7 +208,12 @@ async def test_runs_as_nobody_in_an_empty_private_tmp(tool: Tool, bwrap: None) -
         print(os.getuid(), os.getgid(), os.getcwd(), os.listdir("/tmp"), socket.gethostname())
         """,
     )
-    assert stdout_of(result) == "65534 65534 /tmp [] sandbox"
+    uid, gid, rest = stdout_of(result).split(" ", 2)
+    assert rest == "/tmp [] sandbox"
+    if sandbox_uid() is None:  # as root: a uid (and gid) of the run's own
+        assert is_run_uid(uid) and gid == uid, result
+    else:
+        assert (int(uid), int(gid)) == sandbox_uid()
 
 
 async def test_tmp_is_writable_and_discarded(tool: Tool, bwrap: None) -> None:
@@ -281,16 +302,22 @@ if shutil.which("unshare"):
 async def test_no_nested_user_namespace_so_no_private_mounts(tool: Tool, bwrap: None) -> None:
     result = await run(tool, NESTED_NAMESPACE)
     lines = stdout_of(result).splitlines()
-    assert lines[:2] == ["uid 65534 caps ['0000000000000000', '0000000000000000']", "spawned 0"]
+    _, uid, rest = lines[0].split(" ", 2)
+    assert uid == "65534" if sandbox_uid() else is_run_uid(uid), result
+    assert rest == "caps ['0000000000000000', '0000000000000000']"
+    assert lines[1] == "spawned 0"
     assert "MOUNTED" not in result
     if len(lines) > 2:
         assert lines[2].startswith("unshare 1 "), result
 
 
-async def test_no_nested_user_namespace_in_rlimits_only_mode(tool: Tool, rlimits_mode: int) -> None:
+async def test_no_nested_user_namespace_in_rlimits_only_mode(
+    tool: Tool, rlimits_mode: int | None
+) -> None:
     result = await run(tool, NESTED_NAMESPACE)
     lines = stdout_of(result).splitlines()
-    assert lines[0].startswith(f"uid {rlimits_mode} caps"), result
+    uid = lines[0].split()[1]
+    assert uid == str(rlimits_mode) if rlimits_mode is not None else is_run_uid(uid), result
     assert lines[1] == "spawned 0", result
     assert "MOUNTED" not in result
     result = await run(tool, attempt(ESCAPES["unshare-a-user-namespace"]))
@@ -475,7 +502,7 @@ async def test_forked_children_share_one_memory_limit(
 
 
 async def test_forked_children_share_one_memory_limit_in_rlimits_only_mode(
-    tool: Tool, rlimits_mode: int, short_limits: Any
+    tool: Tool, rlimits_mode: int | None, short_limits: Any
 ) -> None:
     await _check_memory_is_shared(tool, short_limits)
 
@@ -661,7 +688,7 @@ async def test_unknown_sandbox_setting_is_refused(
 
 
 async def test_rlimits_only_mode_runs_when_the_user_allows_it(
-    tool: Tool, monkeypatch: pytest.MonkeyPatch, rlimits_mode: int
+    tool: Tool, monkeypatch: pytest.MonkeyPatch, rlimits_mode: int | None
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     result = await run(
@@ -677,21 +704,26 @@ async def test_rlimits_only_mode_runs_when_the_user_allows_it(
         """,
     )
     assert result.startswith("sandbox: rlimits-only")
-    assert "NO filesystem or network isolation" in result
+    assert "writes only its temporary folder" in result
     limits = tool.function.__globals__["_LIMITS"]
-    assert stdout_of(result).splitlines() == [
+    lines = stdout_of(result).splitlines()
+    assert lines[:4] == [
         str(limits.memory_bytes // 2**20),
         str(limits.cpu_seconds),
         "['HOME', 'LANG', 'PATH', 'TMPDIR']",
         "True",
-        f"{rlimits_mode} {rlimits_mode if rlimits_mode == 65534 else os.getgid()}",
     ]
+    uid, gid = lines[4].split()
+    if rlimits_mode is None:
+        assert is_run_uid(uid) and gid == uid, result
+    else:
+        assert (int(uid), int(gid)) == (rlimits_mode, os.getgid())
     assert SECRET not in result
 
 
 @pytest.mark.slow
 async def test_rlimits_only_mode_still_stops_runaway_code(
-    tool: Tool, rlimits_mode: int, short_limits: Any
+    tool: Tool, rlimits_mode: int | None, short_limits: Any
 ) -> None:
     short_limits(wall_seconds=1)
     marker = f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**3)}"
@@ -703,9 +735,9 @@ async def test_rlimits_only_mode_still_stops_runaway_code(
 
 @pytest.mark.slow
 async def test_rlimits_only_mode_as_root_caps_a_fork_bomb(
-    tool: Tool, rlimits_mode: int, short_limits: Any
+    tool: Tool, rlimits_mode: int | None, short_limits: Any
 ) -> None:
-    if rlimits_mode != 65534:
+    if rlimits_mode is not None:
         pytest.skip("agentkit does not run as root: RLIMIT_NPROC applies to its own user")
     short_limits(wall_seconds=15)
     marker = f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**3)}"
@@ -731,7 +763,7 @@ async def test_rlimits_only_mode_as_root_caps_a_fork_bomb(
 
 @pytest.mark.slow
 async def test_rlimits_only_mode_reports_a_program_that_left_daemons(
-    tool: Tool, rlimits_mode: int, short_limits: Any
+    tool: Tool, rlimits_mode: int | None, short_limits: Any
 ) -> None:
     short_limits(wall_seconds=20)
     marker = f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**3)}"
@@ -764,9 +796,13 @@ async def test_rlimits_only_mode_reports_a_program_that_left_daemons(
 
 
 async def test_rlimits_only_mode_as_root_refuses_an_unreachable_interpreter(
-    tool: Tool, sandbox: types.ModuleType, rlimits_mode: int, tmp_path: Path, monkeypatch: Any
+    tool: Tool,
+    sandbox: types.ModuleType,
+    rlimits_mode: int | None,
+    tmp_path: Path,
+    monkeypatch: Any,
 ) -> None:
-    if rlimits_mode != 65534:
+    if rlimits_mode is not None:
         pytest.skip("only agentkit running as root runs the code as another user")
     private = tmp_path / "private"
     private.mkdir(mode=0o700)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from agentkit import ModelRetry, Tool
+from agentkit.toolbox._sandbox_command import RUN_IDS
 from agentkit.tools import load_tools
 
 pytestmark = pytest.mark.anyio
@@ -189,10 +190,73 @@ async def test_no_shell_interprets_the_arguments(tool: Tool, bwrap: None, projec
     assert stdout_of(result) == "$HOME * | id ; `id`"
 
 
-async def test_the_project_cannot_be_changed(tool: Tool, bwrap: None, project: Path) -> None:
-    result = await call(tool, ["sort", "-o", "/work/notes.txt", "notes.txt"])
-    assert "Read-only file system" in result or "Permission denied" in result
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sort", "-o", "notes.txt", "notes.txt"],
+        ["sort", "-uo", "notes.txt", "notes.txt"],
+        ["sort", "-onotes.txt", "notes.txt"],
+        ["sort", "notes.txt", "--output=notes.txt"],
+        ["sort", "--out", "notes.txt", "notes.txt"],
+        ["sort", "-T", "/tmp", "notes.txt"],
+        ["sort", "--temporary-directory=/tmp", "notes.txt"],
+        ["uniq", "notes.txt", "copy.txt"],
+    ],
+)
+async def test_options_that_write_files_are_refused_before_approval(
+    tool: Tool, argv: list[str]
+) -> None:
+    # Refused by the argument check (Tool.validate), which runs before anyone is asked.
+    with pytest.raises(ModelRetry, match="refused") as caught:
+        tool.validate({"argv": argv})
+    assert caught.value.message.startswith("Invalid arguments for tool `shell`")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["sort", "-k", "2o", "notes.txt"], ["sort", "-t", "o", "notes.txt"], ["uniq", "-f", "1", "x"]],
+)
+def test_arguments_that_look_like_output_options_are_not_refused(
+    tool: Tool, argv: list[str]
+) -> None:
+    assert tool.validate({"argv": argv}) == {"argv": argv}
+
+
+@pytest.mark.parametrize("argv", [["rm", "-rf", "/"], ["sh", "-c", "id"], ["/bin/ls"]])
+def test_programs_are_refused_by_the_argument_check_before_approval(
+    tool: Tool, argv: list[str]
+) -> None:
+    with pytest.raises(ModelRetry, match="not an allowed program|is a path"):
+        tool.validate({"argv": argv})
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "rlimits"])
+async def test_the_project_cannot_be_changed_even_by_an_output_option(
+    tool: Tool,
+    project: Path,
+    mode: str,
+    bwrap_problem: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The argument check aside, the sandbox itself keeps the folder read-only: the files
+    # are writable by everyone here, so only the sandbox can stop `sort -o`.
+    for path in (project, project / "notes.txt"):
+        path.chmod(0o777 if path.is_dir() else 0o666)
+    sandbox = tool.function.__globals__["_sandbox"]
+    if mode == "bubblewrap" and bwrap_problem is not None:
+        pytest.skip(f"bubblewrap cannot sandbox on this machine: {bwrap_problem}")
+    if mode == "rlimits":
+        monkeypatch.setenv("AGENTKIT_BWRAP", "/nonexistent/bwrap")
+        monkeypatch.setenv("AGENTKIT_SANDBOX", "rlimits")
+        why = sandbox._rlimits.problem(filter_exists=True)
+        if why is not None:
+            pytest.skip(f"rlimits-only mode is refused on this machine: {why}")
+    argv = ["sort", "-o", "notes.txt", "notes.txt"]
+    outcome = await sandbox.run(argv, workdir=project, limits=sandbox.Limits(wall_seconds=20))
+    assert outcome.status != 0, outcome.render()
+    assert b"Read-only file system" in outcome.stderr or b"Permission denied" in outcome.stderr
     assert (project / "notes.txt").read_text() == "beta\nalpha\nalpha\ngamma\n"
+    assert sorted(p.name for p in project.iterdir()) == ["notes.txt", "src"]
 
 
 async def test_files_outside_the_project_are_not_there(
@@ -217,13 +281,15 @@ async def test_endless_output_is_cut(tool: Tool, bwrap: None, project: Path) -> 
 async def test_rlimits_only_mode_runs_an_allowed_program(
     tool: Tool, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # As root the program runs as uid 65534, in the project folder it cannot reach from /.
+    # As root the program runs as a uid of its own, in the project folder.
     monkeypatch.setenv("AGENTKIT_BWRAP", "/nonexistent/bwrap")
     monkeypatch.setenv("AGENTKIT_SANDBOX", "rlimits")
     result = await call(tool, ["sort", "notes.txt"])
     assert result.startswith("sandbox: rlimits-only")
     assert "exit status: 0" in result, result
     assert stdout_of(result).split() == ["alpha", "alpha", "beta", "gamma"]
-    owner = "nobody" if os.geteuid() == 0 else str(os.geteuid())
-    listing = stdout_of(await call(tool, ["find", "/proc/self/", "-maxdepth", "0", "-user", owner]))
-    assert listing == "/proc/self/", listing
+    owner = stdout_of(await call(tool, ["find", "/proc/self/", "-maxdepth", "0", "-printf", "%U"]))
+    if os.geteuid() == 0:  # a uid of the run's own
+        assert int(owner) in RUN_IDS, owner
+    else:
+        assert owner == str(os.geteuid())
