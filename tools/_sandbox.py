@@ -163,6 +163,7 @@ async def _run_bwrap(
     workdir: Path | None,
     limits: Limits,
     stdin: bytes | None = None,
+    hidden: Sequence[str] = (),
 ) -> Outcome:
     as_root = os.geteuid() == 0
     # As root the code runs as a uid of its own (bwrap makes no user namespace then); else as
@@ -191,6 +192,7 @@ async def _run_bwrap(
             workdir=workdir,
             tmp_bytes=limits.tmp_bytes,
             info_fd=info[1],
+            hidden=hidden,
         )
         env = _command.sandbox_env("/")
         return await _process.execute(
@@ -282,6 +284,7 @@ async def run(
     stdin: bytes | None = None,
     workdir: Path | None = None,
     limits: Limits | None = None,
+    hidden: Sequence[str] = (),
 ) -> Outcome:
     """Run `command` (an argv, resolved on the sandbox's PATH) in the best allowed sandbox.
 
@@ -290,6 +293,8 @@ async def run(
         stdin: Bytes for the program's standard input; None gives it /dev/null.
         workdir: A folder to show read-only at /work and run in; None runs in the empty /tmp.
         limits: The limits of this run; None uses the defaults.
+        hidden: Paths below `workdir` the program may not read (secret files): empty
+            under bubblewrap, unreadable in rlimits-only mode.
 
     Returns:
         The outcome: mode, exit status, capped stdout and stderr, and why it ended early.
@@ -300,5 +305,5 @@ async def run(
     limits = limits or Limits()
     bwrap = await choose_mode()
     if bwrap is not None:
-        return await _run_bwrap(bwrap, command, workdir, limits, stdin)
-    return await _rlimits.run(command, workdir, limits, stdin, interpreter(), plan)
+        return await _run_bwrap(bwrap, command, workdir, limits, stdin, hidden)
+    return await _rlimits.run(command, workdir, limits, stdin, interpreter(), plan, hidden)

@@ -175,10 +175,13 @@ def bwrap_argv(
     workdir: Path | None,
     tmp_bytes: int,
     info_fd: int,
+    hidden: Sequence[str] = (),
 ) -> list[str]:
     """bwrap's command line, ending with `launcher` (which must drop to its uid when `as_root`).
 
-    `features` are the options this bwrap understands (`--size`, `--disable-userns`).
+    `features` are the options this bwrap understands (`--size`, `--disable-userns`);
+    `hidden` are paths below `workdir` shown empty (secret files as /dev/null, secret
+    folders as empty read-only folders).
     """
     argv = [bwrap, "--info-fd", str(info_fd), "--unshare-net", "--unshare-pid"]
     argv += ["--unshare-ipc", "--unshare-uts"]
@@ -200,6 +203,12 @@ def bwrap_argv(
     argv += ["--perms", "1777", "--tmpfs", "/tmp"]
     if workdir is not None:
         argv += ["--ro-bind", str(workdir), WORKDIR, "--chdir", WORKDIR]
+        for path in hidden:
+            inside = f"{WORKDIR}/{path}"
+            if os.path.isdir(workdir / path):
+                argv += ["--perms", "0555", "--tmpfs", inside, "--remount-ro", inside]
+            else:
+                argv += ["--ro-bind", "/dev/null", inside]
     else:
         argv += ["--chdir", "/tmp"]
     return [*argv, "--", *launcher]

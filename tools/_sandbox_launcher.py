@@ -46,6 +46,7 @@ _EXECUTE, _WRITE_FILE, _READ_FILE, _READ_DIR = 1, 2, 4, 8
 _TRUNCATE, _IOCTL_DEV = 1 << 14, 1 << 15
 _FILE_RIGHTS = _EXECUTE | _WRITE_FILE | _READ_FILE | _TRUNCATE | _IOCTL_DEV
 _RIGHTS = {
+    "list": _READ_DIR,
     "read": _READ_FILE | _READ_DIR,
     "read_exec": _READ_FILE | _READ_DIR | _EXECUTE,
     "read_write": _READ_FILE | _WRITE_FILE | _TRUNCATE,
@@ -130,7 +131,8 @@ def _landlock_ruleset(spec: dict[str, Any]) -> int:
     for kind, paths in spec["rules"].items():
         for path in paths:
             try:
-                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                # A link is granted as itself, never as where it leads.
+                fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
             except FileNotFoundError:
                 continue
             try:

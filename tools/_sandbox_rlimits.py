@@ -44,6 +44,7 @@ from . import (
     _sandbox_process as _process,
     _sandbox_seccomp as _seccomp,
 )
+from ._secret_files import readable_except
 
 # Landlock ABI needed: any, as root (the code is another user); 6 for a normal user (the code
 # is that user: only Landlock's signal scoping keeps it from killing the user's processes).
@@ -132,16 +133,25 @@ def check_reachable(command: Sequence[str], uid: int) -> None:
             )
 
 
-def landlock_rules(interpreter: str, workdir: Path | None, home: str) -> dict[str, list[str]]:
-    """What the code may reach: by kind of access (see `_sandbox_launcher._RIGHTS`), paths."""
-    system = [d for d in _command.SYSTEM_DIRS if os.path.exists(d)]
-    runnable = [*system, *_command.python_roots(), os.path.dirname(interpreter)]
+def landlock_rules(
+    interpreter: str, workdir: Path | None, home: str, hidden: Sequence[str] = ()
+) -> dict[str, list[str]]:
+    """What the code may reach: by kind of access (see `_sandbox_launcher._RIGHTS`), paths.
+
+    `hidden` are paths below `workdir` it may not read (secret files): the rest of it is.
+    """
+    system = [os.path.realpath(d) for d in _command.SYSTEM_DIRS if os.path.exists(d)]
+    roots = [os.path.realpath(r) for r in _command.python_roots()]
+    runnable = [*system, *roots, os.path.dirname(os.path.realpath(interpreter))]
     readable = [*_command.ETC_FILES, "/proc", *_DEVICES_READ]
+    listed: list[str] = []
     if workdir is not None:
-        readable.append(str(workdir))
+        trees, listed = readable_except(str(workdir), list(hidden))
+        readable += trees
     return {
         "read_exec": sorted(set(runnable)),
         "read": readable,
+        "list": listed,
         "read_write": ["/dev/null"],
         "all": [home],
     }
@@ -157,10 +167,12 @@ async def run(
     stdin: bytes | None,
     interpreter: str,
     base_plan: Plan,
+    hidden: Sequence[str] = (),
 ) -> _process.Outcome:
     """Run `command` in rlimits-only mode, or refuse (SandboxUnavailable) where it is unsafe.
 
-    `base_plan` is `_sandbox.plan`, the part of the launcher's plan both modes share.
+    `base_plan` is `_sandbox.plan`, the part of the launcher's plan both modes share;
+    `hidden`, paths below `workdir` the code may not read.
     """
     why = problem(filter_exists=_seccomp.sandbox_filter(network=False) is not None)
     if why is not None:
@@ -187,7 +199,7 @@ async def run(
                 nproc_extra=not as_root,
                 landlock={
                     "abi": ROOT_LANDLOCK_ABI if as_root else USER_LANDLOCK_ABI,
-                    "rules": landlock_rules(interpreter, workdir, home),
+                    "rules": landlock_rules(interpreter, workdir, home, hidden),
                 },
             )
             argv = _command.launcher_argv(interpreter, command, plan)

@@ -9,8 +9,12 @@ bubblewrap, no network, read-only system, private /tmp, unprivileged user, clean
 resource limits, wall-clock limit, output cap, every process killed at the end). The folder
 named by `AGENTKIT_SHELL_ROOT` (read at each call; default: the current working directory) is
 visible read-only at `/work`, the working directory; the home folder itself, or a folder
-above it (such as `/`), is refused. When agentkit runs as root the program runs as "nobody",
-so it sees only what is world-readable in that folder.
+above it (such as `/`), is refused. Secret files in it (`_secret_files.py`: `.env`,
+`.netrc`, SSH keys, `*.pem`, `.ssh/`, ...; outside `.git`, `node_modules` and virtualenvs,
+which are not examined) cannot be read: shown empty under bubblewrap, unreadable in
+rlimits-only mode; a folder too big to examine (over 100,000 entries) is refused. When
+agentkit runs as root the program runs as a uid of its own, so it sees only what is
+world-readable in that folder.
 
 The sandbox is the boundary; the allowlist keeps what the model can ask for small, readable
 in an approval prompt, and free of programs that run other programs. Only programs that read
@@ -19,7 +23,9 @@ refused) and looked up on the sandbox's own PATH. Left out on purpose: shells an
 interpreters; `sed` (its `e` command runs a shell, `w` writes files); `awk` (`system()`);
 `xargs`, `env`, `timeout`, `nice` (they run other programs). Refused options: `find`'s
 `-exec`, `-execdir`, `-ok`, `-okdir`, `-delete` and `-fprint*`/`-fls` (run programs or write
-files), and `sort --compress-program` (runs a program). Without a working bubblewrap the
+files), `sort --compress-program` (runs a program), `sort -o`/`--output`, `sort -T` and
+`uniq`'s output file (write files). These are checked with the arguments, before the user is
+asked to approve the call. Without a working bubblewrap the
 tool refuses unless the user set `AGENTKIT_SANDBOX=rlimits`; the result names the mode.
 """
 
@@ -34,7 +40,7 @@ from agentkit import _env
 from agentkit.errors import ModelRetry
 from agentkit.tools import tool
 
-from . import _paths, _sandbox
+from . import _paths, _sandbox, _secret_files
 
 # The files tools' root check, shared: the prefix is the one `_paths.py` accepts.
 
@@ -115,7 +121,8 @@ async def shell(argv: Annotated[list[str], AfterValidator(_checked_argv)]) -> st
         stdout and stderr.
     """
     command = _checked(argv)  # also when called directly, not through the tool
-    outcome = await _sandbox.run(command, workdir=_root(), limits=_LIMITS)
+    root = _root()
+    outcome = await _sandbox.run(command, workdir=root, limits=_LIMITS, hidden=_secrets(root))
     return str(outcome.render())
 
 
@@ -211,6 +218,17 @@ def _check_short_cluster(program: str, argument: str, takes_argument: str) -> bo
         if letter in takes_argument:
             return position == len(argument) - 1  # `-k` alone: its argument is the next word
     return False
+
+
+def _secrets(root: Path) -> list[str]:
+    """The secret files under the folder, which the program must not see."""
+    try:
+        return _secret_files.find_secrets(str(root))
+    except _secret_files.TooManyFiles as exc:
+        raise RuntimeError(
+            f"{exc}: too many to check for secret files (.env, keys) before showing it to the "
+            f"program, so it was not run. Tell the user: {_ROOT_ENV} can name a smaller folder."
+        ) from None
 
 
 def _root() -> Path:
