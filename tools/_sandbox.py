@@ -16,47 +16,57 @@ mount, network, pid, ipc, uts (and cgroup, where possible) namespaces. Inside:
 - a fresh `/proc` (only the sandbox's own processes) and a minimal `/dev`;
 - a clean environment (`--clearenv`, then `PATH`, `HOME`, `LANG`, `TMPDIR` only): API keys and
   other secrets in agentkit's environment never reach the code, nor bwrap itself;
-- the code runs as uid/gid 65534 ("nobody") without capabilities and with `no_new_privs`:
-  when agentkit runs as root, bwrap keeps only CAP_SETUID/CAP_SETGID and the launcher drops to
-  the real host uid 65534 (so `RLIMIT_NPROC` applies: the kernel exempts uid 0 from it; a user
-  namespace is not used, as bwrap would map the sandbox user to host root); otherwise bwrap
-  maps uid 65534 in a user namespace (`--unshare-user`, and `--disable-userns` when it has it);
-- no nested user namespaces, in either case: a seccomp filter (`_sandbox_seccomp.py`, given
-  to bwrap with `--seccomp`) makes `unshare`/`clone` with CLONE_NEWUSER and `setns` fail, and
-  `clone3` report ENOSYS (so the C library falls back to `clone`); without one (a machine
-  other than x86_64 or aarch64) bubblewrap is accepted only when not root and with
-  `--disable-userns`. So the code cannot become root in a namespace of its own, mount its own
-  filesystems (e.g. a second, uncapped /tmp) or reach the kernel code only such a root can;
+- the code runs without capabilities and with `no_new_privs`: when agentkit runs as root, as
+  a uid and gid of its own (`_sandbox_command.run_uid`: from a reserved range, unknown to the
+  system, used by no process, a new one per call), to which the launcher drops (bwrap keeps
+  only CAP_SETUID/CAP_SETGID for it; a user namespace is not used, as bwrap would map the
+  sandbox user to host root), so `RLIMIT_NPROC` applies (the kernel exempts uid 0) and nothing
+  it leaves in the kernel under its uid is ever seen by another call; otherwise as uid 65534
+  in bwrap's user namespace (`--unshare-user`, and `--disable-userns` when it has it);
+- no nested user namespaces, in either case, and none of the kernel state that outlives a
+  call or escapes the memory cap: the seccomp filter (`_sandbox_seccomp.py`, installed by the
+  launcher) refuses them, and keyrings, System V IPC, POSIX message queues, memfd, ptrace,
+  io_uring and bpf; without a filter (a machine other than x86_64 or aarch64) bubblewrap is
+  accepted only when not root and with `--disable-userns`. So the code cannot become root in
+  a namespace of its own, mount its own filesystems (a second, uncapped /tmp) or reach the
+  kernel code only such a root can;
+- a new, empty session keyring (the launcher joins one): the keys of agentkit's session are
+  not reachable, and none can be added;
+- the run's own memory cgroup where one can be made (`_sandbox_cgroup.py`: as root on cgroup
+  v1, or where v2 delegates the memory controller): the kernel holds the run to its memory
+  limit, counting what no process has resident too (files in /tmp, pipe buffers);
 - `--die-with-parent` and `--new-session` (no terminal injection): when agentkit or bwrap
   goes, everything in the sandbox goes, and when the main program ends, the pid namespace
   ends with it, so no process can linger.
 
 **rlimits-only**, only when bubblewrap is missing or cannot create namespaces and the user set
-`AGENTKIT_SANDBOX=rlimits`: the same limits, clean environment and seccomp filter (installed
-by the launcher), a fresh temporary working folder, but no filesystem or network isolation.
-The code runs as the same user as agentkit, except that when agentkit runs as root it runs as
-uid/gid 65534 (so `RLIMIT_NPROC` bounds a fork bomb; the temporary folder is given to that
-user, and the call is refused, saying why, when that user cannot reach the interpreter). The
-launcher stays, as a child subreaper: every process the code starts remains below it, even
-one that leaves its session, so the memory cap counts it and the end of the call kills it.
-As root the code cannot signal the launcher (it is still root); as a normal user, code that
-kills the launcher can leave processes behind.
+`AGENTKIT_SANDBOX=rlimits`: no namespaces, so its isolation rests on Landlock, a uid of its
+own as root, and the seccomp filter, which there also refuses `socket`; when the machine
+cannot give what it needs (Landlock; ABI 6 as a normal user) the call is refused, saying
+why. `_sandbox_rlimits.py` describes it. The launcher stays, as a child subreaper outside the
+Landlock domain: every process the code starts remains below it, even one that leaves its
+session, so the memory cap counts it and the end of the call kills it; the code can neither
+signal the launcher nor agentkit.
 
-In both modes a small launcher (`python -I -S`, in `_sandbox_command.py`) sets the resource
-limits before it executes the command: CPU time, address space, file size, processes, open
-files and core dumps (see `Limits`). agentkit also enforces a wall-clock limit, an output cap,
-and a memory cap for all the run's processes together (measured in /proc every 50 ms): on any
-of them, or when the call is cancelled (agentkit's tool timeout), the run is killed with
-SIGKILL (under bubblewrap its init, which takes the whole pid namespace with it; otherwise
-every process below the launcher), and the call returns only once its processes are gone. When
-the program ends, processes it left running (rlimits-only mode; under bubblewrap the pid
-namespace ends with it) get a second to finish, then are killed, and the outcome says so.
+In both modes a small launcher (`_sandbox_launcher.py`, run as `python -I -S -c`) sets the
+resource limits before it executes the command: CPU time, address space, file size,
+processes, open files, message queues and core dumps (see `Limits`). agentkit also enforces a
+wall-clock limit, an output cap, and a memory cap for all the run's processes together
+(measured in /proc every 50 ms, besides the cgroup's): on any of them, or when the call is
+cancelled (agentkit's tool timeout), the run is killed with SIGKILL (under bubblewrap its
+init, which takes the whole pid namespace with it; otherwise every process below the
+launcher; and in both every process of its cgroup and uid), and the call returns only once
+its processes are gone. When the program ends, processes it left running (rlimits-only mode;
+under bubblewrap the pid namespace ends with it) get a second to finish, then are killed,
+and the outcome says so (and says so too if any could not be killed).
 
-This module holds the settings, the choice of mode (probing bubblewrap once), and the running
-of each mode. It loads its siblings: the command lines (the bwrap options above and the
-launcher) are built in `_sandbox_command.py`; the seccomp filter is `_sandbox_seccomp.py`; and
-running a command line (limits, output caps, deadline, killing and reaping, the outcome) is
-`_sandbox_process.py`, which keeps a run's processes with `_sandbox_proctree.py`.
+This module holds the settings, the choice of mode (probing bubblewrap once), the launcher's
+plan both modes share, and the running of bubblewrap mode. It loads its siblings: the command
+lines (the bwrap options above and the launcher's) are built in `_sandbox_command.py`; the
+seccomp filter is `_sandbox_seccomp.py`; the cgroup `_sandbox_cgroup.py`; rlimits-only mode
+`_sandbox_rlimits.py`; and running a command line (limits, output caps, deadline, killing and
+reaping, the outcome) is `_sandbox_process.py`, which keeps a run's processes with
+`_sandbox_proctree.py`.
 
 Settings (environment, read at each call):
     AGENTKIT_SANDBOX: `bwrap` (default: bubblewrap or refuse) or `rlimits` (allow the fallback).
@@ -98,6 +108,7 @@ _PROBE_SECONDS = 20.0
 
 
 SandboxUnavailable = _rlimits.SandboxUnavailable
+
 
 # ---------------------------------------------------------------------------- locating things
 

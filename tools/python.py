@@ -8,15 +8,19 @@ Security model (details in `_sandbox.py`, shared with the `shell` tool): under b
 code has no network, sees a read-only system and nothing of the host's files (no home folder,
 no project, no `/etc` beyond what the dynamic linker needs), writes only to a private,
 size-capped `/tmp` that is discarded afterwards, runs as an unprivileged user without
-capabilities, cannot create user namespaces, and gets a clean environment (no API keys).
+capabilities (as root, a uid of its own for each call), cannot create user namespaces, gets
+a clean environment (no API keys) and a new, empty session keyring, and can use neither
+keyrings nor System V IPC, message queues or memfd (kernel state that would outlive the
+call or escape the memory cap).
 Resource limits (CPU time, memory per process and for all its processes together, file size,
 processes, open files), a wall-clock limit and an output cap stop runaway code, and when the
 program ends, times out or is cancelled, every process it started is killed.
 
 Without a working bubblewrap the tool refuses to run anything, unless the user set
-`AGENTKIT_SANDBOX=rlimits`, which allows a weaker rlimits-only mode (resource limits, but no
-filesystem or network isolation; as root the code runs as "nobody"). The result always names
-the mode used.
+`AGENTKIT_SANDBOX=rlimits`, which allows rlimits-only mode: no namespaces, but Landlock (the
+code reads only the system and writes only its temporary folder), no network sockets, the
+same limits and filter, and as root a uid of its own; it is refused where the kernel cannot
+give that (see `_sandbox_rlimits.py`). The result always names the mode used.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ interpreters; `sed` (its `e` command runs a shell, `w` writes files); `awk` (`sy
 `-exec`, `-execdir`, `-ok`, `-okdir`, `-delete` and `-fprint*`/`-fls` (run programs or write
 files), `sort --compress-program` (runs a program), `sort -o`/`--output`, `sort -T` and
 `uniq`'s output file (write files). These are checked with the arguments, before the user is
-asked to approve the call. Without a working bubblewrap the
-tool refuses unless the user set `AGENTKIT_SANDBOX=rlimits`; the result names the mode.
+asked to approve the call. Without a working bubblewrap the tool refuses unless the user set
+`AGENTKIT_SANDBOX=rlimits`; the result names the mode.
 """
 
 from __future__ import annotations
