@@ -1,7 +1,7 @@
 """rlimits-only mode: the sandbox without bubblewrap, and when it can be made safe at all.
 
 A helper of `_sandbox.py`, not a tool module, used only when bubblewrap is missing or cannot
-create namespaces and the user set `AGENTKIT_SANDBOX=rlimits`. It holds `problem()`, why this
+create namespaces and the user set `AGENTKIT_SANDBOX=rlimits`. It holds `problem_here()`, why this
 machine cannot run the mode safely (then the call is refused, saying so), and `run(...)`.
 
 What the code gets (the launcher, `_sandbox_launcher.py`, sets it up):
@@ -67,13 +67,18 @@ def landlock_abi() -> int:
     return max(version, 0)
 
 
-def problem(*, filter_exists: bool) -> str | None:
-    """Why rlimits-only mode cannot be made safe here; None when it can."""
+def problem(*, filter_exists: bool, as_root: bool, abi: int) -> str | None:
+    """Why rlimits-only mode cannot be made safe here; None when it can.
+
+    Args:
+        filter_exists: There is a seccomp filter for this machine.
+        as_root: agentkit runs as root (the code then runs as a uid of its own).
+        abi: The kernel's Landlock ABI (`landlock_abi()`; 0 without Landlock).
+    """
     machine = os.uname().machine
     if not filter_exists:
         return f"rlimits-only mode has no seccomp filter for {machine} (x86_64 and aarch64 only)"
-    abi = landlock_abi()
-    if os.geteuid() == 0:
+    if as_root:
         if abi < ROOT_LANDLOCK_ABI:
             return (
                 "rlimits-only mode needs Landlock (Linux 5.13 or later, enabled) to keep the "
@@ -88,6 +93,12 @@ def problem(*, filter_exists: bool) -> str | None:
             f"signalling your processes, and this kernel has {have}"
         )
     return None
+
+
+def problem_here() -> str | None:
+    """Why rlimits-only mode cannot be made safe on this machine, as agentkit runs; or None."""
+    filter_exists = _seccomp.sandbox_filter(network=False) is not None
+    return problem(filter_exists=filter_exists, as_root=os.geteuid() == 0, abi=landlock_abi())
 
 
 def _refusal(why: str) -> SandboxUnavailable:
@@ -174,7 +185,7 @@ async def run(
     `base_plan` is `_sandbox.plan`, the part of the launcher's plan both modes share;
     `hidden`, paths below `workdir` the code may not read.
     """
-    why = problem(filter_exists=_seccomp.sandbox_filter(network=False) is not None)
+    why = problem_here()
     if why is not None:
         raise _refusal(why)
     as_root = os.geteuid() == 0

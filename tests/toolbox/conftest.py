@@ -1,15 +1,18 @@
 """Fixtures shared by the tests of the sandboxed tools (`python`, `shell`).
 
-Each test module provides a module-scoped `tool` fixture: the tool under test, whose module
-holds the `_sandbox` it loaded.
+Each test module that uses `bwrap` provides a module-scoped `tool` fixture: the tool under
+test, whose module holds the `_sandbox` it loaded. `user` is a throwaway normal user, made
+once per session when the tests run as root (`_sandbox_users.py`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import anyio
 import pytest
+from _sandbox_users import ThrowawayUser, throwaway_user, why_no_throwaway_user
 
 from agentkit import Tool
 
@@ -32,3 +35,12 @@ def bwrap(bwrap_problem: str | None) -> None:
     """Skip the test where bubblewrap cannot sandbox."""
     if bwrap_problem is not None:
         pytest.skip(f"bubblewrap cannot sandbox on this machine: {bwrap_problem}")
+
+
+@pytest.fixture(scope="session")
+def user() -> Iterator[ThrowawayUser]:
+    """A throwaway normal user for the session (tests run as root); skip where none can be."""
+    why = why_no_throwaway_user()
+    if why is not None:
+        pytest.skip(f"cannot run as a throwaway user here: {why}")
+    yield from throwaway_user()

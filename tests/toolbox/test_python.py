@@ -129,7 +129,7 @@ def rlimits_mode(sandbox: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("AGENTKIT_BWRAP", "/nonexistent/bwrap")
     monkeypatch.setenv("AGENTKIT_SANDBOX", "rlimits")
     rlimits = sandbox._rlimits
-    why = rlimits.problem(filter_exists=True)
+    why = rlimits.problem_here()
     if why is not None:
         pytest.skip(f"rlimits-only mode is refused on this machine: {why}")
     if os.geteuid() != 0:
