@@ -128,7 +128,7 @@ def html_to_text(html: str, base: str, deadline: float | None = None) -> tuple[s
     pos, count, size = 0, 0, len(html)
     while pos < size:
         count += 1
-        if deadline is not None and count % _CLOCK_EVERY == 0 and time.monotonic() > deadline:
+        if deadline is not None and count % _CLOCK_EVERY == 1 and time.monotonic() > deadline:
             return _collapse("".join(out.title)), _collapse("".join(out.parts)), False
         match = _TOKEN.match(html, pos)
         assert match is not None  # the last alternative matches any character

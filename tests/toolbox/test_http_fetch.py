@@ -11,6 +11,7 @@ import gzip
 import socket
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,7 +88,21 @@ def _hang(h: Handler, q: dict[str, str]) -> None:
     h.server.release.wait(5)
 
 
+# Pages that kept `html.parser` busy for a minute (quadratic), or made it raise.
+HOSTILE = {
+    "unclosed-comments": b"<html>" + b"<!--" * 80_000,
+    "cdata-openers": b"<html><p>before</p>" + b"<![" * 100_000,
+    "unclosed-quotes": b"<html>" + b'<a x="' * 50_000,
+    "end-tag-openers": b"<html>" + b"</" * 150_000,
+    "unclosed-tags": b"<html>" + b"<a " * 100_000,
+    "script-openers": b"<html>" + b"<script>" * 40_000,
+    "bogus-markup": b"<html><p>text</p><![if x]><?php ?><!doctype><//a><a href='http://[::1'>x</a>",
+}
+
+
 ROUTES: dict[str, Callable[[Handler, dict[str, str]], None]] = {
+    "/hostile": lambda h, q: h.send(200, "text/html", HOSTILE[q["kind"]]),
+    "/idna-charset": lambda h, q: h.send(200, "text/plain; charset=idna", b"\xff\xfe broken"),
     "/text": lambda h, q: h.send(200, "text/plain; charset=utf-8", "hello plain ✓".encode()),
     "/latin1": lambda h, q: h.send(200, "text/plain; charset=iso-8859-1", "café".encode("latin-1")),
     "/html": lambda h, q: h.send(200, "text/html; charset=utf-8", PAGE),
@@ -539,3 +554,81 @@ def test_each_hop_is_resolved_once_and_connected_by_address(
     assert network.lookups == ["public.example", "public.example"]
     assert network.dialed == [(PUBLIC_IP, 80), (PUBLIC_IP, 8080)]
     assert server.hosts[-2:] == ["public.example", "public.example:8080"]
+
+
+# ---------------------------------------------------------------------------- hostile pages
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_a_hostile_page_is_read_within_the_time_cap(
+    tool: Tool, module: types.ModuleType, server: LocalServer, allow_private: None, kind: str
+) -> None:
+    # Item 5: 320 KB of `<!--` kept the tool busy 45-67 s, past its 15 s cap; item 13: `<![`
+    # raised AssertionError out of the tool.
+    outcome: list[str | BaseException] = []
+
+    def call() -> None:
+        try:
+            outcome.append(fetch(tool, f"{server.base}/hostile?kind={kind}"))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(module._TOTAL_TIMEOUT + 5)  # the cap the tool promises, and a margin
+    assert outcome, f"http_fetch was still reading the page after {module._TOTAL_TIMEOUT} s"
+    (result,) = outcome
+    assert isinstance(result, str), result
+    assert result.startswith(f"URL: {server.base}/hostile?kind={kind}\nStatus: 200 OK")
+    assert "time limit" not in result
+
+
+def test_reading_html_stops_at_the_deadline_with_what_it_read(module: types.ModuleType) -> None:
+    page = "<p>start</p>" + "<b>more</b>" * 10_000
+    _, text, whole = module._html.html_to_text(page, "http://x/", time.monotonic() - 1)
+    assert not whole
+    _, all_text, whole = module._html.html_to_text(page, "http://x/", None)
+    assert whole and all_text.startswith("start") and len(text) < len(all_text)
+
+
+def test_the_deadline_covers_reading_the_page_as_text(
+    tool: Tool,
+    module: types.ModuleType,
+    server: LocalServer,
+    allow_private: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = module._html.html_to_text
+
+    def at_the_deadline(html: str, base: str, deadline: float | None) -> tuple[str, str, bool]:
+        assert deadline is not None  # the tool's own deadline is passed on
+        return real(html, base, time.monotonic() - 1)
+
+    monkeypatch.setattr(module._html, "html_to_text", at_the_deadline)
+    result = fetch(tool, server.base + "/html")
+    assert "time limit of 15 s was reached while reading the page as text" in result
+
+
+def test_a_charset_that_cannot_decode_falls_back_to_utf8(
+    tool: Tool, server: LocalServer, allow_private: None
+) -> None:
+    result = fetch(tool, server.base + "/idna-charset")
+    assert body_of(result) == "\ufffd\ufffd broken"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1",
+        "http://[::1]x/",
+        "https://[v1.fe]/",
+        "http://a:b:c/",
+        "http://[/",
+        "http://%/",
+    ],
+)
+def test_malformed_urls_are_told_to_the_model(tool: Tool, network: FakeNetwork, url: str) -> None:
+    # Item 13: `urlsplit` raised ValueError out of the tool.
+    with pytest.raises(ModelRetry):
+        fetch(tool, url)
+    assert network.dialed == []
