@@ -29,7 +29,7 @@ from _reliability import (
 from hypothesis import given, strategies as st
 
 from agentkit import Agent, ModelError, ModelRetry, RunError, ToolRetriesExceeded
-from agentkit._hygiene import StreamRedactor, redact
+from agentkit._hygiene import MIN_FRAGMENT, StreamRedactor, redact
 from agentkit.events import RunFinished, event_to_dict
 from agentkit.messages import messages_to_wire
 from agentkit.models import OpenAIModel
@@ -308,6 +308,80 @@ def test_redacting_a_stream_in_any_pieces_equals_redacting_the_whole(
     text: str, cuts: list[int]
 ) -> None:
     secrets = ("abab-a", "b-*b")
+    redactor = StreamRedactor(secrets)
+    points = sorted({0, len(text), *(min(c, len(text)) for c in cuts)})
+    out = "".join(redactor.feed(text[a:b]) for a, b in itertools.pairwise(points))
+    out += redactor.finish()
+    assert out == redact(text, secrets)
+
+
+# ---------------------------------------------------------------------------- pieces of a key
+
+
+def pieces_of(secret: str, size: int = MIN_FRAGMENT) -> list[str]:
+    return [secret[i : i + size] for i in range(len(secret) - size + 1)]
+
+
+def assert_no_piece(text: str, where: str) -> None:
+    for piece in pieces_of(KEY):
+        assert piece not in text, f"{piece!r} of the key leaked into {where}: {text[:300]!r}"
+
+
+def leaky_offset() -> str:
+    """Returns the key minus its first character (a file read from an offset)."""
+    return f"{KEY[1:]}\n"
+
+
+def leaky_middle() -> str:
+    """Returns the middle of the key, and its two ends apart."""
+    return f"{KEY[4:-4]} / {KEY[:12]} ... {KEY[-12:]}"
+
+
+async def test_pieces_of_the_key_are_redacted_too(fake_server: FakeServer) -> None:
+    # Item 4: `read_file(".env", offset=18)` returned the key minus one character, unredacted.
+    calls = [{"name": fn.__name__, "arguments": "{}"} for fn in (leaky_offset, leaky_middle)]
+    fake_server.add(Completion(tool_calls=calls), Completion("done"))
+    with anyio.fail_after(BOUND):
+        async with server_agent(fake_server, tools=[leaky_offset, leaky_middle]) as agent:
+            result = await agent.run("leak a piece")
+    results = [m.content for m in result.messages if m.role == "tool"]
+    assert results == ["***\n", "*** / *** ... ***"]
+    for request in fake_server.chat_requests:
+        assert_no_piece(json.dumps(request.body), "a request body")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_a_key_echoed_across_the_cut_of_an_error_is_redacted_before_the_cut(
+    fake_server: FakeServer, stream: bool
+) -> None:
+    # Item 9: the message is cut at 300 characters; a key across the cut showed 16 of 17.
+    message = "x" * (300 - 16) + KEY
+    body = {"error": {"message": message}}
+    fake_server.add(Chunks([chunk("a"), body]) if stream else Error(401, body))
+    with pytest.raises(ModelError) as info:
+        await drive(fake_server, stream)
+    assert "***" in str(info.value)
+    assert_no_piece(str(info.value), "the error message")
+
+
+def test_pieces_shorter_than_the_minimum_stay() -> None:
+    secret = "sk-0123456789abcdef"
+    assert redact(f"prefix {secret[: MIN_FRAGMENT - 1]} and {secret[-5:]}", [secret]) == (
+        f"prefix {secret[: MIN_FRAGMENT - 1]} and {secret[-5:]}"
+    )
+    assert redact(f"a{secret[2:12]}b{secret}", [secret]) == "a***b***"
+    text = "nothing to hide here"
+    assert redact(text, [secret]) is text
+
+
+@given(
+    text=st.text(alphabet="abcd-", max_size=60),
+    cuts=st.lists(st.integers(min_value=0, max_value=60), max_size=8),
+)
+def test_redacting_pieces_in_a_stream_equals_redacting_the_whole(
+    text: str, cuts: list[int]
+) -> None:
+    secrets = ("abcdabcd-ab", "dcba-dcbadd")
     redactor = StreamRedactor(secrets)
     points = sorted({0, len(text), *(min(c, len(text)) for c in cuts)})
     out = "".join(redactor.feed(text[a:b]) for a, b in itertools.pairwise(points))

@@ -715,3 +715,84 @@ def test_one_byte_is_a_byte(tools: dict[str, Tool], sandbox: Sandbox) -> None:
         "wrote 1 byte to 'one.txt' (new file)"
     )
     assert "one.txt (1 byte)" in _call(tools["list_files"]).splitlines()
+
+
+# ---------------------------------------------------------------------------- secret files
+
+KEY_IN_ENV = "sk-proj-" + "Q7x9LmT2vB8nR4kW6yZ1"
+
+
+@pytest.fixture
+def secrets_root(sandbox: Sandbox) -> Path:
+    """The root, with well-known secret files in it (and a harmless template)."""
+    root = sandbox.root
+    (root / ".env").write_text(f"OPENAI_API_KEY={KEY_IN_ENV}\n")
+    (root / ".env.production").write_text(f"TOKEN={KEY_IN_ENV}\n")
+    (root / ".env.example").write_text("OPENAI_API_KEY=\n")
+    (root / "docs" / "server.pem").write_text(f"-----BEGIN PRIVATE KEY-----{KEY_IN_ENV}\n")
+    (root / ".netrc").write_text(f"machine x login me password {KEY_IN_ENV}\n")
+    (root / "deploy").mkdir()
+    (root / "deploy" / ".ssh").mkdir()
+    (root / "deploy" / ".ssh" / "id_ed25519").write_text(KEY_IN_ENV)
+    (root / "deploy" / "id_rsa").write_text(KEY_IN_ENV)
+    os.symlink(".env", root / "innocent.txt")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("path", "offset"),
+    [
+        (".env", 0),
+        (".env", 18),  # item 4: the key minus its first character came back
+        ("./.env", 1),
+        (".env.production", 0),
+        (".netrc", 0),
+        ("docs/server.pem", 0),
+        ("deploy/id_rsa", 0),
+        ("deploy/.ssh/id_ed25519", 0),
+        ("innocent.txt", 0),  # a link to .env
+    ],
+)
+def test_secret_files_are_never_read(
+    tools: dict[str, Tool], secrets_root: Path, path: str, offset: int
+) -> None:
+    result = _call(tools["read_file"], path=path, offset=offset)
+    assert result.startswith("ModelRetry:"), result
+    assert "secret file" in result
+    assert KEY_IN_ENV[1:9] not in result
+
+
+def test_an_env_template_is_no_secret(tools: dict[str, Tool], secrets_root: Path) -> None:
+    assert _call(tools["read_file"], path=".env.example") == "OPENAI_API_KEY=\n"
+
+
+def test_secret_files_are_listed_by_name_only_and_never_entered(
+    tools: dict[str, Tool], secrets_root: Path
+) -> None:
+    listing = _call(tools["list_files"], path=".")
+    assert ".env (secret file: not shown)" in listing
+    assert ".env.example (16 bytes)" in listing
+    assert "deploy/" in listing
+    deploy = _call(tools["list_files"], path="deploy")
+    assert "deploy/.ssh/ (secret folder: not shown)" in deploy
+    assert "id_ed25519" not in deploy
+    assert _call(tools["list_files"], path="deploy/.ssh").startswith("ModelRetry:")
+
+
+def test_searches_skip_secret_files(tools: dict[str, Tool], secrets_root: Path) -> None:
+    for path in (".", "deploy"):
+        result = _call(tools["search_files"], pattern=KEY_IN_ENV[:12], path=path)
+        assert KEY_IN_ENV[:12] not in result.split("[", 1)[0] or result.startswith("no matches")
+        assert "secret file" in result, result
+    assert _call(tools["search_files"], pattern="KEY", path=".env").startswith("ModelRetry:")
+
+
+@pytest.mark.parametrize("path", [".env", "deploy/.ssh/authorized_keys", "keys/new.key"])
+def test_secret_files_are_never_written(
+    tools: dict[str, Tool], secrets_root: Path, path: str
+) -> None:
+    before = (secrets_root / ".env").read_text()
+    result = _call(tools["write_file"], path=path, content="OPENAI_BASE_URL=http://evil/\n")
+    assert result.startswith("ModelRetry:") and "secret file" in result
+    assert (secrets_root / ".env").read_text() == before
+    assert not (secrets_root / "keys").exists()

@@ -583,7 +583,7 @@ def test_a_hostile_page_is_read_within_the_time_cap(
     assert "time limit" not in result
 
 
-def test_reading_html_stops_at_the_deadline_with_what_it_read(module: types.ModuleType) -> None:
+def test_reading_html_stops_at_its_deadline(module: types.ModuleType) -> None:
     page = "<p>start</p>" + "<b>more</b>" * 10_000
     _, text, whole = module._html.html_to_text(page, "http://x/", time.monotonic() - 1)
     assert not whole

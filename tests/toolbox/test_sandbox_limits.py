@@ -207,7 +207,7 @@ def _cgroup_here() -> str | None:
 
 
 async def test_memory_no_process_holds_counts_against_the_cap_in_a_cgroup(
-    tool: Tool, mode: str, monkeypatch: pytest.MonkeyPatch
+    tool: Tool, bwrap: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Item 3: memory outside the processes' resident sets was not counted (the host's free
     # memory fell by 2.4 GiB). Here 120 MiB of files in the run's /tmp (memory-backed under
@@ -215,8 +215,6 @@ async def test_memory_no_process_holds_counts_against_the_cap_in_a_cgroup(
     why = _cgroup_here()
     if why is not None:
         pytest.skip(why)
-    if mode == "rlimits":
-        pytest.skip("rlimits-only mode's temporary folder is on the host's disk, not in memory")
     limits(tool, monkeypatch, memory_bytes=200 * 2**20, tmp_bytes=180 * 2**20, wall_seconds=20)
     result = await run(
         tool,

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from agentkit import ModelRetry, Tool
+from agentkit import Agent, ModelRetry, Tool, ToolCall, ToolMessage
+from agentkit.testing import ScriptedModel, call as call_tool
 from agentkit.toolbox._sandbox_command import RUN_IDS
 from agentkit.tools import load_tools
 
@@ -293,3 +294,20 @@ async def test_rlimits_only_mode_runs_an_allowed_program(
         assert int(owner) in RUN_IDS, owner
     else:
         assert owner == str(os.geteuid())
+
+
+def test_a_refused_command_is_never_put_to_the_user(tool: Tool) -> None:
+    # Issue 12, item 17: `rm -rf /` was put to the user for approval, then refused.
+    asked: list[ToolCall] = []
+
+    def approval(call: ToolCall) -> bool:
+        asked.append(call)
+        return True
+
+    script = [call_tool("shell", argv=["rm", "-rf", "/"]), call_tool("shell", argv=["ls"]), "ok"]
+    with ScriptedModel(script) as model:
+        Agent(model, tools=[tool], approval=approval).run_sync("clean up")
+    refused = model.requests[1].messages[-1]
+    assert isinstance(refused, ToolMessage)
+    assert "'rm' is not an allowed program" in refused.content
+    assert [c.arguments for c in asked] == [{"argv": ["ls"]}]  # only the allowed one was asked
