@@ -197,5 +197,5 @@ def test_the_shipped_helpers_work(site: Path, report: dict[str, Any]) -> None:
     assert report["read_file"] == "alpha\n"
     assert "contains '..'" in report["escape"]
     assert "refused: 127.1 points to 127.0.0.1: a loopback address" in report["fetch"]
-    assert report["html"] == ["T", "a link (http://e/b)"]
+    assert report["html"] == ["T", "a link (http://e/b)", True]
     assert Path(report["sandbox"]) == site / "agentkit" / "toolbox" / "_sandbox.py"
