@@ -146,7 +146,7 @@ KEY_PLANT = (
 for ring in (-4, -5):
     n = libc.syscall(ADD_KEY, b"user", b"agentkit-left-behind", b"from call one", 13, ring)
     print("ADDED" if n >= 0 else f"refused: {err()}")
-open("/tmp/left-behind", "w").write("from call one")
+open("/tmp/left-behind-{marker}", "w").write("from call one")
 """
 )
 KEY_FIND = (
@@ -156,16 +156,17 @@ import os
 for ring in (-4, -5):
     n = libc.syscall(KEYCTL, 10, ring, b"user", b"agentkit-left-behind", 0)
     print("FOUND" if n >= 0 else f"not found: {err()}")
-print("file", os.path.exists("/tmp/left-behind"))
+print("file", os.path.exists("/tmp/left-behind-{marker}"))
 """
 )
 
 
 def test_a_later_call_finds_nothing_an_earlier_one_left(runner: Runner) -> None:
     # Item 6: a key stored by one call was read by a later call of another agentkit process.
-    first = python(runner, KEY_PLANT)
+    marker = secrets.token_hex(6)
+    first = python(runner, KEY_PLANT.replace("{marker}", marker))
     assert "ADDED" not in first, first
-    later = python(runner, KEY_FIND)
+    later = python(runner, KEY_FIND.replace("{marker}", marker))
     assert "FOUND" not in later, later
     assert "file False" in stdout_of(later), later
 

@@ -31,7 +31,6 @@ from agentkit.models._base import (
 from agentkit.models._retries import current_attempts
 from agentkit.models.openai._clients import Clients, Transport
 from agentkit.models.openai._responses import (
-    RETRIED_STATUSES,
     STATUS_HINTS,
     assistant_message,
     display_url,
@@ -39,6 +38,7 @@ from agentkit.models.openai._responses import (
     failed_generation,
     first,
     non_negative_int,
+    retries_note,
     server_of,
     text_or_none,
 )
@@ -311,21 +311,8 @@ class OpenAIModel(Model):
         if status == 400 and failed is not None:
             return self._tool_use_failed(detail, failed, status)
         hint = STATUS_HINTS.get(status, "")
-        return self._error(f"HTTP {status}: {detail}{hint}{self._retried(exc)}", status=status)
-
-    def _retried(self, exc: openai.APIStatusError) -> str:
-        """For a status the SDK retries: how many retries were made before this answer."""
-        status = exc.status_code
-        if status not in RETRIED_STATUSES and status < 500:
-            return ""
-        # The SDK numbers each attempt in this header of the request it sends.
-        try:
-            made = int(exc.response.request.headers.get("x-stainless-retry-count", ""))
-        except (AttributeError, RuntimeError, TypeError, ValueError):
-            made = self.max_retries
-        if made == 0 and self.max_retries > 0:
-            return " (not retried: the server said not to, or asked to wait too long)"
-        return f" (after {made} {'retry' if made == 1 else 'retries'})"
+        retried = retries_note(status, exc.response, self.max_retries)
+        return self._error(f"HTTP {status}: {detail}{hint}{retried}", status=status)
 
     async def request(
         self,

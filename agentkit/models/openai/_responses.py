@@ -64,6 +64,20 @@ STATUS_HINTS = {
 }
 
 
+def retries_note(status: int, response: Any, max_retries: int) -> str:
+    """For a status the SDK retries: how many retries it made before this answer."""
+    if status not in RETRIED_STATUSES and status < 500:
+        return ""
+    # The SDK numbers each attempt in this header of the request it sends.
+    try:
+        made = int(response.request.headers.get("x-stainless-retry-count", ""))
+    except (AttributeError, RuntimeError, TypeError, ValueError):
+        made = max_retries
+    if made == 0 and max_retries > 0:
+        return " (not retried: the server said not to, or asked to wait too long)"
+    return f" (after {made} {'retry' if made == 1 else 'retries'})"
+
+
 def media_type(response: Any) -> str:
     """The response's content type without parameters, lower case ("" when absent)."""
     return str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
