@@ -20,7 +20,9 @@ even one that leaves its session and is orphaned, remains its descendant, so tha
 can count and kill it. It reaps, writes the command's wait status to the report descriptor
 when it ends, exits once no child is left, and ends the way the command did. Before it forks
 it moves itself into the run's cgroup (when the plan names one: every process of the run is
-then counted against its memory limit) and, as root, into a new IPC namespace.
+then counted against its memory limit) and, as root, into a new IPC namespace. Should agentkit
+die (even by SIGKILL), the kernel tells it (PR_SET_PDEATHSIG) and it kills the whole run, so
+nothing outlives agentkit either (under bubblewrap, `--die-with-parent` does the same).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ _LANDLOCK_CREATE_RULESET, _LANDLOCK_ADD_RULE, _LANDLOCK_RESTRICT_SELF = 444, 445
 _KEYCTL_JOIN_SESSION_KEYRING = 1
 _CLONE_NEWIPC = 0x08000000
 _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _PR_SET_CHILD_SUBREAPER = 38, 22, 36
+_PR_SET_PDEATHSIG = 1
 # Landlock access rights to files (ABI 1, 3 and 5 add to them) and to folders.
 _EXECUTE, _WRITE_FILE, _READ_FILE, _READ_DIR = 1, 2, 4, 8
 _TRUNCATE, _IOCTL_DEV = 1 << 14, 1 << 15
@@ -207,22 +210,64 @@ def _enter_cgroup(plan: dict[str, Any]) -> None:
     os.close(fd)
 
 
+def _descendants() -> list[int]:
+    """Every process below this one (orphans of the run are its children: it is their
+    subreaper)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as file:
+                    ppid = int(file.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _orphaned(number: int, frame: object) -> None:
+    """agentkit is gone, so no one will stop the run: kill all of it, then end."""
+    for _ in range(100):
+        below = _descendants()
+        if not below:
+            break
+        for pid in below:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+    os._exit(137)
+
+
 def _supervise(plan: dict[str, Any], argv: list[str]) -> None:
     """Fork the command and stay its subreaper; end as the command did (never returns)."""
     report = plan["report_fd"]
     if plan.get("ipc_namespace"):
         # Refused in some containers: the seccomp filter forbids System V IPC anyway.
         libc.unshare(ctypes.c_int(_CLONE_NEWIPC))
+    parent = os.getppid()
     try:
         _prctl(_PR_SET_CHILD_SUBREAPER, _flag(1), _flag(0), _flag(0), _flag(0))
-    except OSError:
-        sys.stderr.write("sandbox setup failed: cannot become a child subreaper\n")
+        # When agentkit dies (even by SIGKILL), the kernel sends SIGTERM: end the run then.
+        _prctl(_PR_SET_PDEATHSIG, _flag(signal.SIGTERM), _flag(0), _flag(0), _flag(0))
+    except OSError as exc:
+        sys.stderr.write(f"sandbox setup failed: {exc}\n")
         os._exit(126)
+    signal.signal(signal.SIGTERM, _orphaned)
+    if os.getppid() != parent:  # agentkit died before the request took effect
+        _orphaned(signal.SIGTERM, None)
     main = os.fork()
     if main == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.close(report)
         _start(plan, argv)
-    for number in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGPIPE):
+    for number in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGPIPE):
         signal.signal(number, signal.SIG_IGN)
     status = 0
     while True:

@@ -41,7 +41,7 @@ _REAP_SECONDS = 10.0
 _POLL_SECONDS = 0.05
 # The temporary folder of a run (rlimits-only mode) is measured every this many scans, and
 # may hold at most this many entries (each costs the scan, and an inode of the host's).
-_TMP_EVERY = 5
+_TMP_EVERY = 1
 _MAX_TMP_ENTRIES = 10_000
 
 

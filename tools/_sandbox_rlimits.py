@@ -11,8 +11,9 @@ What the code gets (the launcher, `_sandbox_launcher.py`, sets it up):
 - a fresh temporary folder as its home and working folder (the `shell` tool's folder
   instead, read-only), removed at the end and held to `tmp_bytes` and a number of entries;
 - Landlock (Linux 5.13 and later): it may read and run the system folders, the Python
-  installation and the few /etc files the dynamic linker needs, read /proc and a few
-  devices, read the folder it is given, and write only its temporary folder and /dev/null;
+  installation and the few /etc files the dynamic linker needs, read a few devices (not
+  /proc: other processes' command lines are not its to read) and the folder it is given,
+  and write only its temporary folder and /dev/null;
   it cannot trace processes outside the run nor read their /proc files (environment,
   memory); with Landlock ABI 6 (Linux 6.12) it cannot signal them or reach their abstract
   UNIX sockets either;
@@ -154,7 +155,9 @@ def landlock_rules(
     system = [os.path.realpath(d) for d in _command.SYSTEM_DIRS if os.path.exists(d)]
     roots = [os.path.realpath(r) for r in _command.python_roots()]
     runnable = [*system, *roots, os.path.dirname(os.path.realpath(interpreter))]
-    readable = [*_command.ETC_FILES, "/proc", *_DEVICES_READ]
+    # Not /proc: the command lines of the host's processes (a password given as an argument)
+    # are not the code's to read.
+    readable = [*_command.ETC_FILES, *_DEVICES_READ]
     listed: list[str] = []
     if workdir is not None:
         trees, listed = readable_except(str(workdir), list(hidden))

@@ -6,7 +6,8 @@
 `out` (a file to write the result to: stdout may be a terminal under test), and optionally
 `keyring_secret`: before the call, this process joins a session keyring of its own and adds
 a key holding that secret to it, as a user's login session would hold one. Environment
-settings (the sandbox mode, an API key) come from the environment the test gives it.
+settings (the sandbox mode, an API key) come from the environment the test gives it. In a
+`python` call, `__AGENTKIT_PID__` in the code becomes this process's pid.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ async def _call(job: dict[str, Any]) -> str:
         return str(outcome.render())
     tools = {t.name: t for t in load_tools(job["tool"])}
     tool = tools[job["tool"]]
+    if "code" in job["arguments"]:  # what an attacker would guess: pids come in order
+        code = job["arguments"]["code"].replace("__AGENTKIT_PID__", str(os.getpid()))
+        job["arguments"] = {**job["arguments"], "code": code}
     try:
         result = await tool.invoke(tool.validate(job["arguments"]), None)
     except Exception as exc:  # the test reads what the model would have been told

@@ -9,6 +9,7 @@ in test_sandbox_attacks.py.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -20,6 +21,7 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from agentkit import Tool
@@ -232,18 +234,42 @@ async def test_memory_no_process_holds_counts_against_the_cap_in_a_cgroup(
     assert "memory limit of 200 MiB reached" in result
 
 
-async def test_the_runs_cgroup_is_its_own_and_is_removed(
-    tool: Tool, sandbox: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+async def test_the_runs_processes_are_in_a_cgroup_of_its_own_which_is_removed(
+    tool: Tool, mode: str
 ) -> None:
     why = _cgroup_here()
     if why is not None:
         pytest.skip(why)
-    allow_rlimits(sandbox, monkeypatch)  # no cgroup namespace: the path shows
-    result = await run(tool, "print(open('/proc/self/cgroup').read())")
-    lines = [line for line in stdout_of(result).splitlines() if "agentkit-sandbox-" in line]
-    assert lines, result
-    name = lines[0].rsplit("/", 1)[1]
+    marker = f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**3)}"
+    seen: list[str] = []
+
+    async def look() -> None:
+        for _ in range(400):
+            for pid in processes_with(marker):
+                with contextlib.suppress(OSError):
+                    seen.append(Path(f"/proc/{pid}/cgroup").read_text())
+            if seen:
+                return
+            await anyio.sleep(0.01)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(look)
+        await run(tool, f"import os\nos.execv('/bin/sleep', ['sleep', '{marker}'])\n")
+    assert seen, "the run's process was never seen"
+    memory = next(line for line in seen[0].splitlines() if ":memory:" in line)
+    assert "/agentkit-sandbox-" in memory, memory
+    name = memory.rsplit("/", 1)[1]
     assert not list(Path("/sys/fs/cgroup").glob(f"**/{name}")), "the cgroup was left behind"
+
+
+def processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if marker.encode() in Path("/proc", entry, "cmdline").read_bytes():
+                    found.append(int(entry))
+    return found
 
 
 # ---------------------------------------------------------------------------- rlimits mode
