@@ -8,6 +8,7 @@ cannot show most of a key. Llama special tokens in text from tools are made iner
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -66,10 +67,21 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-def _pieces(secret: str) -> tuple[int, list[str]]:
-    """The length of the pieces to look for, and each distinct piece of that length."""
+@functools.lru_cache(maxsize=64)
+def _pieces(secret: str) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
+    """The length of the pieces to look for, each distinct piece, and the anchors.
+
+    Every piece holds one of the anchors (the secret's quarter-length stretches that start
+    at a multiple of their length): text without any anchor holds no piece, which is cheap
+    to learn (a few substring searches instead of one per piece).
+    """
     size = min(len(secret), MIN_FRAGMENT)
-    return size, list(dict.fromkeys(secret[i : i + size] for i in range(len(secret) - size + 1)))
+    pieces = tuple(dict.fromkeys(secret[i : i + size] for i in range(len(secret) - size + 1)))
+    step = max(size // 2, 1)
+    anchors = tuple(
+        dict.fromkeys(secret[i : i + step] for i in range(0, len(secret) - step + 1, step))
+    )
+    return size, pieces, anchors
 
 
 def _spans(text: str, secrets: Iterable[str]) -> list[tuple[int, int]]:
@@ -78,7 +90,9 @@ def _spans(text: str, secrets: Iterable[str]) -> list[tuple[int, int]]:
     for secret in secrets:
         if not secret:
             continue
-        size, pieces = _pieces(secret)
+        size, pieces, anchors = _pieces(secret)
+        if not any(anchor in text for anchor in anchors):
+            continue
         for piece in pieces:
             at = text.find(piece)
             while at != -1:
