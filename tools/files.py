@@ -122,7 +122,8 @@ def read_file(path: str, offset: int = 0) -> str:
     """Read a text file under the root folder.
 
     Shows up to 100,000 bytes at a time; a longer file ends with a note giving the offset to
-    continue from. Binary files are refused.
+    continue from. Binary files are refused, and so are secret files (.env, .netrc, SSH
+    keys, *.pem, ...): ask the user for what you need from one.
 
     Args:
         path: The file's path relative to the root folder, e.g. "notes/todo.txt".
@@ -251,9 +252,9 @@ def search_files(
 ) -> str:
     """Search the text files under a folder (or one file) for lines containing a pattern.
 
-    Skips binary files, files over 1,000,000 bytes, symbolic links, hidden folders (.git,
-    ...; unless the path is inside one), __pycache__ and node_modules; stops at 100
-    matching lines.
+    Skips binary files, secret files (.env, keys), files over 1,000,000 bytes, symbolic
+    links, hidden folders (.git, ...; unless the path is inside one), __pycache__ and
+    node_modules; stops at 100 matching lines.
 
     Args:
         pattern: The text to look for; a Python regular expression when regex is true.
