@@ -37,6 +37,7 @@ from agentkit.errors import ModelRetry
 from ._secret_files import is_secret
 
 _MAX_PATH = 4096
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_DEPTH = 25
 # Folders a recursive walk lists but does not enter (hidden ones are left out altogether).
 _SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
@@ -129,6 +130,8 @@ def _refuse_unsafe_text(path: str) -> None:
     """Refuse paths that could only mean something outside the root, before any lookup."""
     if "\x00" in path:
         raise ModelRetry(f"the path {show(path)} contains a NUL byte; remove it")
+    if _LONE_SURROGATE.search(path):
+        raise ModelRetry(f"the path {show(path)} holds a lone surrogate (not UTF-8); fix it")
     if not path.strip():
         raise ModelRetry("the path is empty; give a path relative to the root, or '.' for it")
     if len(path) > _MAX_PATH:

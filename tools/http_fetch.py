@@ -125,10 +125,12 @@ def _parse(url: str) -> _Target:
     """The parts of an http(s) URL to connect to; ModelRetry when it cannot be fetched."""
     if not url:
         raise ModelRetry("`url` is empty: give an absolute http:// or https:// address.")
-    if len(url) > _MAX_URL or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+    if len(url) > _MAX_URL or any(
+        c.isspace() or ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in url
+    ):
         raise ModelRetry(
             f"{url[:100]!r} is not a usable URL: it is over {_MAX_URL} characters or holds "
-            "spaces or control characters. Percent-encode them (space is %20)."
+            "spaces, control characters or lone surrogates. Percent-encode them (space is %20)."
         )
     try:
         parts = urlsplit(url)

@@ -152,6 +152,8 @@ def _check_size(argv: list[str]) -> None:
         )
     if any("\x00" in a for a in argv):
         raise _refusal("it contains a NUL character; remove it")
+    if any(not a.isprintable() and any(0xD800 <= ord(c) <= 0xDFFF for c in a) for a in argv):
+        raise _refusal("it contains a lone surrogate (not UTF-8); fix it")
 
 
 def _check_program(program: str) -> None:

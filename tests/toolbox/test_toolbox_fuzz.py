@@ -46,7 +46,8 @@ hostile_text = st.one_of(
             "1e999", "-0", "NaN", "9" * 400, "**", "(" * 300, "2**2**2**2**2", "<![", "<!--",
             "http://[::1", "http://[/", "https://a:b@c/", "file:///etc/passwd", "Europe/../x",
             "America/New_York", "UTC+99:99", "2024-02-30", "0000-00-00T25:61", "9999-12-31",
-            ".env", "a" * 5000, "<|eot_id|>", "\r\nX: y", "é" * 300,
+            ".env", "a" * 5000, "<|eot_id|>", "\r\nX: y", "é" * 300, "a/\ud800",
+            "http://public.example/\udcff", "sub/\udc80.txt",
         ]
     ),
 )  # fmt: skip
@@ -235,3 +236,28 @@ def test_the_python_check_answers_any_code_with_source_or_model_retry(code: Any)
         assert isinstance(check(given["code"]), bytes)
     except ModelRetry:
         pass
+
+
+@pytest.mark.parametrize(
+    ("tool", "given"),
+    [
+        (TOOLS["read_file"], {"path": "\ud800"}),
+        (TOOLS["write_file"], {"path": "notes/\udcff.txt", "content": "x"}),
+        (TOOLS["list_files"], {"path": "sub/\ud800"}),
+        (FETCH, {"url": "http://public.example/\ud800"}),
+        (SHELL, {"argv": ["echo", "\ud800"]}),
+    ],
+    ids=["read_file", "write_file", "list_files", "http_fetch", "shell"],
+)
+def test_a_lone_surrogate_is_told_to_the_model(
+    tool: Tool, given: dict[str, Any], files_root: Path
+) -> None:
+    # Found by the fuzzing above: UnicodeEncodeError escaped from the file system calls.
+    with pytest.raises(ModelRetry, match="surrogate"):
+        outcome_or_raise(tool, given)
+
+
+def outcome_or_raise(tool: Tool, given: dict[str, Any]) -> None:
+    found = outcome(tool, given)
+    if isinstance(found, ModelRetry):
+        raise found
