@@ -1,0 +1,174 @@
+"""A server's tool listing as agentkit `Tool`s: filtered, named, schema-checked, sorted.
+
+Each input schema goes through `Tool.from_schema`, agentkit's raw-schema path: checked
+against the Draft 2020-12 meta-schema, `$ref`s inlined for Llama, arguments coerced and
+validated before the call reaches the server. A tool whose schema cannot pass is left out
+and reported (`MCPServer.rejected_tools`, and a logged warning) instead of breaking the
+server's other tools.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any, Literal, Union
+
+import mcp_types
+
+from agentkit import Tool, UserError
+
+__all__ = ["ApprovalPolicy", "ToolOptions", "build_tools", "option_problems"]
+
+logger = logging.getLogger("agentkit.mcp")
+
+ApprovalPolicy = Union[  # noqa: UP007 - a runtime alias on Python 3.10
+    Literal["destructive", "always", "never"], Callable[[mcp_types.Tool], bool]
+]
+CallTool = Callable[[str, str, dict[str, Any]], Awaitable[str]]
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PREFIX = re.compile(r"^[A-Za-z0-9_-]{0,40}$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+# Noise for the model once the schema is checked: the dialect URI (agentkit validates every
+# schema as Draft 2020-12) and the generated top-level title.
+_DROPPED_TOP = ("$schema", "title")
+
+
+@dataclass(frozen=True)
+class ToolOptions:
+    """How a server's tools become agentkit tools."""
+
+    prefix: str = ""
+    allow: tuple[str, ...] | None = None
+    deny: tuple[str, ...] = ()
+    timeout: float | None = 60.0
+    require_approval: ApprovalPolicy = "destructive"
+
+
+def option_problems(options: ToolOptions) -> list[str]:
+    """Every problem with the options, one line each."""
+    problems = []
+    if not isinstance(options.prefix, str) or not _PREFIX.match(options.prefix):
+        problems.append(f"prefix must be up to 40 letters, digits, '_' or '-': {options.prefix!r}")
+    for field, patterns in (("allow", options.allow or ()), ("deny", options.deny)):
+        if not all(isinstance(p, str) and p for p in patterns):
+            problems.append(f"{field} must be a list of tool names or patterns: {patterns!r}")
+    if options.timeout is not None and (
+        isinstance(options.timeout, bool)
+        or not isinstance(options.timeout, (int, float))
+        or not options.timeout > 0
+    ):
+        problems.append(
+            f"timeout must be a positive number of seconds or None: {options.timeout!r}"
+        )
+    policy = options.require_approval
+    if not callable(policy) and policy not in ("destructive", "always", "never"):
+        problems.append(
+            "require_approval must be 'destructive', 'always', 'never' or a function of the "
+            f"MCP tool: {policy!r}"
+        )
+    return problems
+
+
+def build_tools(
+    server: str, listing: Sequence[mcp_types.Tool], options: ToolOptions, call: CallTool
+) -> tuple[list[Tool], dict[str, str]]:
+    """The agentkit tools for a listing, sorted by name, and the rejected ones with why.
+
+    `call(mcp_name, tool_name, arguments)` runs a call on the server.
+    """
+    chosen = sorted((t for t in _unique(listing) if _wanted(t.name, options)), key=lambda t: t.name)
+    _warn_missing(server, listing, options)
+    tools: list[Tool] = []
+    rejected: dict[str, str] = {}
+    taken: set[str] = set()
+    for mcp_tool in chosen:
+        name = _tool_name(options.prefix, mcp_tool.name, taken)
+        try:
+            tool = Tool.from_schema(
+                name=name,
+                description=_description(server, mcp_tool),
+                parameters=_parameters(mcp_tool.input_schema),
+                function=_caller(call, mcp_tool.name, name),
+                timeout=options.timeout,
+                requires_approval=_needs_approval(mcp_tool, options.require_approval),
+            )
+        except UserError as exc:
+            rejected[mcp_tool.name] = str(exc)
+            logger.warning("MCP server %s: tool %s left out: %s", server, mcp_tool.name, exc)
+            continue
+        taken.add(name)
+        tools.append(tool)
+    return tools, rejected
+
+
+def _unique(listing: Sequence[mcp_types.Tool]) -> list[mcp_types.Tool]:
+    """The listing without repeated names (a server bug): the first of each name counts."""
+    seen: dict[str, mcp_types.Tool] = {}
+    for tool in listing:
+        seen.setdefault(tool.name, tool)
+    return list(seen.values())
+
+
+def _wanted(name: str, options: ToolOptions) -> bool:
+    if options.allow is not None and not any(fnmatchcase(name, p) for p in options.allow):
+        return False
+    return not any(fnmatchcase(name, p) for p in options.deny)
+
+
+def _warn_missing(server: str, listing: Sequence[mcp_types.Tool], options: ToolOptions) -> None:
+    names = {t.name for t in listing}
+    for pattern in options.allow or ():
+        if not any(fnmatchcase(n, pattern) for n in names):
+            logger.warning(
+                "MCP server %s has no tool matching allow=%r; its tools: %s",
+                server,
+                pattern,
+                ", ".join(sorted(names)) or "none",
+            )
+
+
+def _tool_name(prefix: str, mcp_name: str, taken: set[str]) -> str:
+    """`prefix + name`, with characters the model's API refuses as `_`, at most 64 long.
+
+    A name changed that way (or one that then clashes) ends in a short hash of the MCP name,
+    so it is the same on every listing.
+    """
+    name = prefix + mcp_name
+    if _NAME.match(name) and name not in taken:
+        return name
+    digest = hashlib.sha256(mcp_name.encode()).hexdigest()[:8]
+    safe = _UNSAFE.sub("_", name)
+    if len(safe) <= 64 and safe not in taken:
+        return safe
+    return f"{safe[:55]}_{digest}"
+
+
+def _description(server: str, tool: mcp_types.Tool) -> str:
+    title = tool.title or (tool.annotations.title if tool.annotations else None)
+    return tool.description or title or f"The `{tool.name}` tool of MCP server `{server}`."
+
+
+def _parameters(schema: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in schema.items() if k not in _DROPPED_TOP}
+
+
+def _needs_approval(tool: mcp_types.Tool, policy: ApprovalPolicy) -> bool:
+    if callable(policy):
+        return bool(policy(tool))
+    if policy != "destructive":
+        return policy == "always"
+    hints = tool.annotations
+    return hints is not None and hints.destructive_hint is True and hints.read_only_hint is not True
+
+
+def _caller(call: CallTool, mcp_name: str, tool_name: str) -> Callable[..., Awaitable[str]]:
+    async def call_mcp_tool(**arguments: Any) -> str:
+        return await call(mcp_name, tool_name, arguments)
+
+    call_mcp_tool.__name__ = call_mcp_tool.__qualname__ = tool_name
+    return call_mcp_tool
