@@ -185,50 +185,49 @@ class Connection:
         try:
             with self._inbox:
                 self.state = "starting"
-                stopped = await self._session(task_status.started, None)
-                while not stopped:
-                    stopped = await self._after_loss()
+                lost = await self._session(task_status.started, None)
+                while lost is not None:
+                    lost = await self._after_loss(lost)
         finally:
             self.state = "stopped"
             self.client = None
             self._inbox_send.close()
             self._stopped.set()
 
-    async def _after_loss(self) -> bool:
-        """Wait for a call, then reconnect for it; True once stopped."""
+    async def _after_loss(self, reason: str) -> str | None:
+        """Wait for a call, then reconnect for it; why that connection was lost, or None."""
         assert self._inbox is not None
+        if self._restarts_left <= 0:
+            await self._unavailable(None, f"{reason}, and its restarts are used up")
+            return None
         self.state = "down"
         try:
             call = await self._inbox.receive()
         except anyio.EndOfStream:
-            return True
-        if self._restarts_left <= 0:
-            return await self._unavailable(call, "it stopped and its restarts are used up")
+            return None
         self._restarts_left -= 1
         self.state = "starting"
         try:
             return await self._session(None, call)
         except MCPServerError as exc:
-            return await self._unavailable(call, f"restarting it failed: {exc}")
+            await self._unavailable(call, f"restarting it failed: {exc}")
+            return None
 
-    async def _unavailable(self, call: _Call, reason: str) -> bool:
+    async def _unavailable(self, call: _Call | None, reason: str) -> None:
         """Fail this call and every later one until the server is stopped."""
         assert self._inbox is not None
         self.state = "unavailable"
         self.unavailable_reason = reason
         logger.warning("MCP server %s is unavailable: %s", self.name, reason)
-        pending: _Call | None = call
-        while pending is not None:
+        if call is not None:
+            call.error = ConnectionLost(reason, unavailable=True)
+            call.done.set()
+        async for pending in self._inbox:
             pending.error = ConnectionLost(reason, unavailable=True)
             pending.done.set()
-            try:
-                pending = await self._inbox.receive()
-            except anyio.EndOfStream:
-                pending = None
-        return True
 
-    async def _session(self, started: Callable[[], None] | None, first: _Call | None) -> bool:
-        """Connect, serve, disconnect; True when stopped, False when the connection was lost.
+    async def _session(self, started: Callable[[], None] | None, first: _Call | None) -> str | None:
+        """Connect, serve, disconnect; why the connection was lost, or None when stopped.
 
         Raises:
             MCPServerError: The handshake failed, timed out, or was stopped.
@@ -276,7 +275,7 @@ class Connection:
                 text = f"MCP server `{self.name}` was stopped while starting"
                 raise MCPServerError(text, server=self.name)
             raise await self._start_error(failure or TimeoutError())
-        return session.reason is None
+        return session.reason
 
     async def _serve(self, client: Client, session: _Session, first: _Call | None) -> None:
         assert self._inbox is not None
@@ -333,6 +332,8 @@ class Connection:
 
     async def _start_error(self, exc: BaseException) -> MCPServerError:
         where = f"MCP server `{self.name}` ({self.target.label})"
+        spawned = getattr(self.target, "process", None) is not None
+        ended = None
         if isinstance(exc, FileNotFoundError):
             text = f"could not start {where}: {exc.filename or 'the command'} was not found"
         elif isinstance(exc, PermissionError):
@@ -341,13 +342,16 @@ class Connection:
             text = f"{where} did not finish its handshake within {self.start_timeout:g} s"
         elif isinstance(exc, MCPError) and exc.code != mcp_types.CONNECTION_CLOSED:
             text = f"{where} refused the handshake: {exc.message}"
-        elif isinstance(exc, MCPError) or self.target.pid is not None:
+        elif isinstance(exc, MCPError) or spawned:
             text = f"{where} stopped before its handshake finished"
+            ended = await self.target.ended()
         else:
             text = f"could not connect to {where}: {describe(exc)}"
-        ended = await self.target.ended()
-        if ended is not None and not isinstance(exc, (FileNotFoundError, PermissionError)):
+        if ended is not None:
             text += f": {ended}"
+        tail = self.target.stderr_tail()
+        if tail and not isinstance(exc, (FileNotFoundError, PermissionError)):
+            text += f"\nIts stderr ended with:\n{tail}"
         return MCPServerError(text, server=self.name)
 
 

@@ -271,7 +271,9 @@ class MCPServer:
         stack, self._exit_stack, self._entered_by = self._exit_stack, None, None
         self._connection.close()
         if stack is not None:
-            await stack.__aexit__(exc_type, exc, tb)
+            # The body's own exception is left to propagate as it is: handed to the task
+            # group, it would come out wrapped in an ExceptionGroup.
+            await stack.aclose()
 
     # -- state ------------------------------------------------------------------------------
 

@@ -34,7 +34,11 @@ class Target(Protocol):
         ...
 
     async def ended(self) -> str | None:
-        """How the last connection's server ended ("it exited with status 1..."), if known."""
+        """How the last connection's server ended ("it exited with status 1"), if known."""
+        ...
+
+    def stderr_tail(self) -> str:
+        """The last lines the server wrote to stderr ("" when none, or not a process)."""
         ...
 
     @property
@@ -76,9 +80,10 @@ class StdioTarget:
         if process is None:
             return None
         code = await process.wait_exit(_EXIT_WAIT)  # the status lags stdout's end a little
-        text = f"it {exit_text(code)}" if code is not None else "it closed its stdout"
-        tail = process.stderr_tail()
-        return f"{text}; its stderr ended with:\n{tail}" if tail else text
+        return f"it {exit_text(code)}" if code is not None else "it closed its stdout"
+
+    def stderr_tail(self) -> str:
+        return self.process.stderr_tail() if self.process is not None else ""
 
 
 class HttpTarget:
@@ -100,6 +105,9 @@ class HttpTarget:
     async def ended(self) -> str | None:
         return None
 
+    def stderr_tail(self) -> str:
+        return ""
+
 
 class InProcessTarget:
     """An SDK `Server` object in this process (your own server, or a test's)."""
@@ -114,3 +122,6 @@ class InProcessTarget:
 
     async def ended(self) -> str | None:
         return None
+
+    def stderr_tail(self) -> str:
+        return ""
