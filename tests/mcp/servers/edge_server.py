@@ -45,10 +45,12 @@ ORDER_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 NO_ARGS: dict[str, Any] = {"type": "object", "properties": {}}
-TINY_PNG = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+NAME: dict[str, Any] = {"type": "object", "properties": {"name": {"type": "string"}}}
+TINY_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDw" + (
+    "ADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 
+Ctx = ServerRequestContext[Any]
 events: list[str] = []
 extra_tools: list[types.Tool] = []
 listings = 0
@@ -73,6 +75,12 @@ def base_tools() -> list[types.Tool]:
         tool("pid", "The server's pid.", NO_ARGS),
         tool("listings", "How many times the tools were listed.", NO_ARGS),
         tool(
+            "getenv",
+            "An environment variable.",
+            {"type": "object", "properties": {"name": {"type": "string"}}},
+        ),
+        tool("cwd", "The working folder.", NO_ARGS),
+        tool(
             "wipe",
             "Delete everything.",
             NO_ARGS,
@@ -86,56 +94,78 @@ def text(value: str, *, error: bool = False) -> types.CallToolResult:
 
 
 async def list_tools(
-    ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ctx: Ctx, params: types.PaginatedRequestParams | None
 ) -> types.ListToolsResult:
     global listings
     listings += 1
     return types.ListToolsResult(tools=[*base_tools(), *extra_tools], ttl_ms=ttl_ms)
 
 
-async def call_tool(
-    ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-) -> types.CallToolResult:
-    args = params.arguments or {}
-    name = params.name
-    if name == "order":
-        return text(", ".join(f"{i['qty']} x {i['sku']}" for i in args["items"]))
-    if name == "sleep":
-        events.append("sleep started")
-        try:
-            await anyio.sleep(float(args.get("seconds", 60)))
-        except anyio.get_cancelled_exc_class():
-            events.append("sleep cancelled")
-            raise
-        return text("slept")
-    if name == "events":
-        return text(json.dumps(events))
-    if name == "crash":
-        print("crashing now", file=sys.stderr, flush=True)
-        os._exit(7)
-    if name == "spawn_helper":
-        helper = subprocess.Popen(["sleep", "300"])  # stays in this server's process group
-        return text(str(helper.pid))
-    if name == "add_tool":
-        extra_tools.append(types.Tool(name="extra", description="Added later.", input_schema=NO_ARGS))
-        if ctx.protocol_version == "2026-07-28":
-            await bus.publish(ToolsListChanged())
-        else:
-            await ctx.session.send_tool_list_changed()
-        return text("added")
-    if name == "fail":
-        return text("it went wrong on purpose", error=True)
-    if name == "image":
-        return types.CallToolResult(
-            content=[types.ImageContent(data=TINY_PNG, mime_type="image/png")]
-        )
-    if name == "pid":
-        return text(str(os.getpid()))
-    if name == "listings":
-        return text(str(listings))
-    if name in ("wipe", "extra"):
-        return text(f"{name} done")
-    raise ValueError(f"unknown tool {name}")
+async def order(ctx: Ctx, args: dict[str, Any]) -> types.CallToolResult:
+    return text(", ".join(f"{i['qty']} x {i['sku']}" for i in args["items"]))
+
+
+async def sleep(ctx: Ctx, args: dict[str, Any]) -> types.CallToolResult:
+    events.append("sleep started")
+    try:
+        await anyio.sleep(float(args.get("seconds", 60)))
+    except anyio.get_cancelled_exc_class():
+        events.append("sleep cancelled")
+        raise
+    return text("slept")
+
+
+async def crash(ctx: Ctx, args: dict[str, Any]) -> types.CallToolResult:
+    print("crashing now", file=sys.stderr, flush=True)
+    os._exit(7)
+
+
+async def spawn_helper(ctx: Ctx, args: dict[str, Any]) -> types.CallToolResult:
+    helper = subprocess.Popen(["sleep", "300"])  # stays in this server's process group
+    return text(str(helper.pid))
+
+
+async def add_tool(ctx: Ctx, args: dict[str, Any]) -> types.CallToolResult:
+    extra = types.Tool(name="extra", description="Added later.", input_schema=NO_ARGS)
+    extra_tools.append(extra)
+    if ctx.protocol_version == "2026-07-28":
+        await bus.publish(ToolsListChanged())
+    else:
+        await ctx.session.send_tool_list_changed()
+    return text("added")
+
+
+async def image(ctx: Ctx, args: dict[str, Any]) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.ImageContent(data=TINY_PNG, mime_type="image/png")])
+
+
+def answer(value: Any, *, error: bool = False) -> Any:
+    async def reply(ctx: Ctx, args: dict[str, Any]) -> types.CallToolResult:
+        return text(value(args) if callable(value) else value, error=error)
+
+    return reply
+
+
+HANDLERS = {
+    "order": order,
+    "sleep": sleep,
+    "events": answer(lambda args: json.dumps(events)),
+    "crash": crash,
+    "spawn_helper": spawn_helper,
+    "add_tool": add_tool,
+    "fail": answer("it went wrong on purpose", error=True),
+    "image": image,
+    "pid": answer(lambda args: str(os.getpid())),
+    "listings": answer(lambda args: str(listings)),
+    "getenv": answer(lambda args: os.environ.get(args["name"], "(not set)")),
+    "cwd": answer(lambda args: os.getcwd()),
+    "wipe": answer("wipe done"),
+    "extra": answer("extra done"),
+}
+
+
+async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+    return await HANDLERS[params.name](ctx, params.arguments or {})
 
 
 async def main(options: argparse.Namespace) -> None:
