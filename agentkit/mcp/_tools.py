@@ -85,9 +85,9 @@ def build_tools(
     _warn_missing(server, listing, options)
     tools: list[Tool] = []
     rejected: dict[str, str] = {}
-    taken: set[str] = set()
+    names = _tool_names(options.prefix, [t.name for t in chosen])
     for mcp_tool in chosen:
-        name = _tool_name(options.prefix, mcp_tool.name, taken)
+        name = names[mcp_tool.name]
         try:
             tool = Tool.from_schema(
                 name=name,
@@ -101,7 +101,6 @@ def build_tools(
             rejected[mcp_tool.name] = str(exc)
             logger.warning("MCP server %s: tool %s left out: %s", server, mcp_tool.name, exc)
             continue
-        taken.add(name)
         tools.append(tool)
     return tools, rejected
 
@@ -132,20 +131,25 @@ def _warn_missing(server: str, listing: Sequence[mcp_types.Tool], options: ToolO
             )
 
 
-def _tool_name(prefix: str, mcp_name: str, taken: set[str]) -> str:
-    """`prefix + name`, with characters the model's API refuses as `_`, at most 64 long.
+def _tool_names(prefix: str, mcp_names: list[str]) -> dict[str, str]:
+    """MCP name -> agentkit name: `prefix + name`, made safe for the model's API.
 
-    A name changed that way (or one that then clashes) ends in a short hash of the MCP name,
-    so it is the same on every listing.
+    Names already safe keep themselves. Others get `_` for each character the API refuses
+    (`fs.read` -> `fs_read`), cut to 64; if that clashes, a short hash of the MCP name is
+    added, so a listing gives the same names each time.
     """
-    name = prefix + mcp_name
-    if _NAME.match(name) and name not in taken:
-        return name
-    digest = hashlib.sha256(mcp_name.encode()).hexdigest()[:8]
-    safe = _UNSAFE.sub("_", name)
-    if len(safe) <= 64 and safe not in taken:
-        return safe
-    return f"{safe[:55]}_{digest}"
+    names = {n: prefix + n for n in mcp_names if _NAME.match(prefix + n)}
+    taken = set(names.values())
+    for mcp_name in mcp_names:
+        if mcp_name in names:
+            continue
+        safe = _UNSAFE.sub("_", prefix + mcp_name)
+        if len(safe) > 64 or safe in taken:
+            digest = hashlib.sha256(mcp_name.encode()).hexdigest()[:8]
+            safe = f"{safe[:55]}_{digest}"
+        names[mcp_name] = safe
+        taken.add(safe)
+    return names
 
 
 def _description(server: str, tool: mcp_types.Tool) -> str:
