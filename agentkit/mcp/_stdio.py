@@ -248,13 +248,37 @@ def _parse(line: bytes) -> SessionMessage | Exception:
 
 
 def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (zombies waiting for init do not count)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # a member we may not signal (or a zombie): not proof it is gone
-    return True
+        pass  # a member we may not signal, or a zombie: not proof the group is gone
+    return _runs_in_group(pgid)
+
+
+def _runs_in_group(pgid: int) -> bool:
+    """On Linux, whether a non-zombie process is in the group; elsewhere assume so.
+
+    A helper a server started is reparented to init when the server exits; an init that is
+    slow to reap (some containers') would leave it a zombie, holding the group "alive".
+    """
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as file:
+                fields = file.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
