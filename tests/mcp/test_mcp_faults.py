@@ -7,10 +7,11 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 
 import anyio
 import pytest
-from _mcp_servers import child_pids, edge, everything_command, proc_alive, wait_for
+from _mcp_servers import EDGE, child_pids, edge, everything_command, proc_alive, wait_for
 
 from agentkit import ModelRetry
 from agentkit.mcp import MCPServer, MCPServerError
@@ -68,9 +69,9 @@ async def test_a_crash_past_the_restart_budget_makes_the_server_unavailable() ->
 
 
 async def test_a_restart_that_fails_makes_the_server_unavailable(
-    tmp_path: os.PathLike[str],
+    tmp_path: Path,
 ) -> None:
-    flag = os.path.join(os.fspath(tmp_path), "started")
+    flag = str(tmp_path / "started")
     # A launcher that serves once, then fails on every later start.
     script = (
         "import os, sys, runpy\n"
@@ -78,7 +79,7 @@ async def test_a_restart_that_fails_makes_the_server_unavailable(
         "if os.path.exists(flag):\n"
         "    sys.exit('edge: cannot start twice')\n"
         "open(flag, 'w').close()\n"
-        f"sys.argv = [{str(os.fspath(sys.modules['_mcp_servers'].EDGE))!r}]\n"
+        f"sys.argv = [{str(EDGE)!r}]\n"
         f"runpy.run_path(sys.argv[0], run_name='__main__')\n"
     )
     server = MCPServer.stdio(sys.executable, ["-c", script], name="once")
@@ -171,8 +172,8 @@ async def test_everything_killed_mid_call_over_http(everything_http: tuple[str, 
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(kill_soon)
+            args = {"duration": 30, "steps": 30}
             with pytest.raises(ModelRetry) as info:
-                args = {"duration": 30, "steps": 30}
                 await server.call_tool("trigger-long-running-operation", args)
         assert info.value.message.startswith(
             "`trigger-long-running-operation` failed: the MCP server `everything` stopped "

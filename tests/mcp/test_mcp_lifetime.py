@@ -113,11 +113,16 @@ async def test_using_a_server_that_is_not_started_says_so() -> None:
 
 async def test_an_error_in_the_body_propagates_as_it_is_and_the_server_stops() -> None:
     server = edge()
-    with pytest.raises(ValueError, match="^boom$"):
+    pids: list[int | None] = []
+
+    async def fail_inside() -> None:
         async with server:
-            pid = server.pid
+            pids.append(server.pid)
             raise ValueError("boom")
-    assert pid is not None and not proc_alive(pid)
+
+    with pytest.raises(ValueError, match="^boom$"):
+        await fail_inside()
+    assert pids[0] is not None and not proc_alive(pids[0])
     assert not server.running
 
 
