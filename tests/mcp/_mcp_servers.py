@@ -92,3 +92,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+SERVED = HERE / "servers" / "served_tools.py"
