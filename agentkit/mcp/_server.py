@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypedDict
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -24,28 +24,14 @@ from agentkit import ModelRetry, Tool, UserError
 from ._config import read_config
 from ._connection import Connection
 from ._errors import ConnectionLost, MCPServerError
+from ._options import ServerOptions, parse_options
 from ._results import result_text
 from ._targets import HttpTarget, InProcessTarget, StdioTarget, Target
-from ._tools import ApprovalPolicy, ToolOptions, build_tools, option_problems
+from ._tools import build_tools
 
 __all__ = ["MCPServer", "ServerOptions"]
 
 _MAX_PAGES = 100
-_LAUNCHERS = {"uvx", "uv", "npx", "bunx", "pipx", "node", "deno", "docker", "bun", "pnpm"}
-
-
-class ServerOptions(TypedDict, total=False):
-    """Options every kind of server takes (see `MCPServer`)."""
-
-    name: str
-    prefix: str
-    allow: Sequence[str]
-    deny: Sequence[str]
-    timeout: float | None
-    start_timeout: float
-    restarts: int
-    require_approval: ApprovalPolicy
-    protocol: Literal["auto", "legacy"]
 
 
 class MCPServer:
@@ -75,39 +61,16 @@ class MCPServer:
     """
 
     def __init__(self, target: Target, **options: Unpack[ServerOptions]) -> None:
-        unknown = sorted(set(options) - set(ServerOptions.__annotations__))
-        tool_options = ToolOptions(
-            prefix=options.get("prefix", ""),
-            allow=_patterns(options.get("allow")),
-            deny=_patterns(options.get("deny")) or (),
-            timeout=options.get("timeout", 60.0),
-            require_approval=options.get("require_approval", "destructive"),
-        )
-        problems = [f"unknown option {name!r}" for name in unknown]
-        problems += option_problems(tool_options)
-        start_timeout = options.get("start_timeout", 30.0)
-        restarts = options.get("restarts", 1)
-        protocol = options.get("protocol", "auto")
-        if not isinstance(start_timeout, (int, float)) or not start_timeout > 0:
-            problems.append(
-                f"start_timeout must be a positive number of seconds: {start_timeout!r}"
-            )
-        if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 0:
-            problems.append(f"restarts must be a whole number >= 0: {restarts!r}")
-        if protocol not in ("auto", "legacy"):
-            problems.append(f"protocol must be 'auto' or 'legacy': {protocol!r}")
-        name = options.get("name") or _default_name(target)
-        if problems:
-            raise UserError(f"MCP server `{name}` is not valid:", problems)
-        self.name = name
+        settings = parse_options(target, options)
+        self.name = settings.name
         self.rejected_tools: dict[str, str] = {}
-        self._options = tool_options
+        self._options = settings.tools
         self._connection = Connection(
-            name,
+            settings.name,
             target,
-            start_timeout=float(start_timeout),
-            restarts=restarts,
-            protocol=protocol,
+            start_timeout=settings.start_timeout,
+            restarts=settings.restarts,
+            protocol=settings.protocol,
             on_tools_changed=self._tools_changed,
         )
         self._tools: list[Tool] | None = None
@@ -424,27 +387,3 @@ async def _list_all(client: Client, *, limit: float) -> tuple[list[mcp_types.Too
             if not cursor:
                 break
     return tools, ttl_ms
-
-
-def _patterns(value: Sequence[str] | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)
-
-
-def _default_name(target: Target) -> str:
-    if isinstance(target, StdioTarget):
-        words = [target.command, *target.args]
-        for word in words:
-            base = os.path.basename(word)
-            launcher = base.split(".")[0] in _LAUNCHERS or base.startswith("python")
-            if base and not base.startswith("-") and not launcher:
-                return base.removesuffix(".py").removesuffix(".js")
-        return os.path.basename(target.command) or "mcp"
-    if isinstance(target, HttpTarget):
-        return target.url.split("://", 1)[-1].split("/", 1)[0]
-    if isinstance(target, InProcessTarget):
-        return target.server.name
-    return "mcp"
