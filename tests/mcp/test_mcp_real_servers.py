@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import anyio
+import mcp_types as types
 import pytest
-from _mcp_servers import everything_command, time_server
+import uvicorn
+from _mcp_servers import everything_command, free_port, time_server, wait_for
+from mcp.server.lowlevel.server import Server
 
 from agentkit import ModelRetry
 from agentkit.mcp import MCPServer
@@ -72,3 +77,25 @@ async def test_everything_over_streamable_http(everything_http: tuple[str, int])
         assert await tools["echo"].function(message="over http") == "Echo: over http"
         with pytest.raises(ModelRetry, match="`get-sum` failed: .*expected number"):
             await server.call_tool("get-sum", {"a": "two", "b": 3})
+
+
+async def test_http_headers_reach_the_server() -> None:
+    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        schema = {"type": "object", "properties": {}}
+        return types.ListToolsResult(tools=[types.Tool(name="whoami", input_schema=schema)])
+
+    async def call_tool(ctx: Any, params: Any) -> types.CallToolResult:
+        seen = ctx.request.headers.get("authorization", "(none)")
+        return types.CallToolResult(content=[types.TextContent(text=seen)])
+
+    sdk = Server("headers", on_list_tools=list_tools, on_call_tool=call_tool)
+    app = sdk.streamable_http_app()
+    port = free_port()
+    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(web.serve)
+        await wait_for(lambda: web.started, "uvicorn to start")
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with MCPServer.http(url, headers={"Authorization": "Bearer t0ken"}) as server:
+            assert await server.call_tool("whoami") == "Bearer t0ken"
+        web.should_exit = True
