@@ -7,6 +7,11 @@ in the owner's task group, under a cancel scope the caller may cancel from its o
 Cancelling a caller cancels its request (the SDK then sends `notifications/cancelled`);
 no scope is ever entered in one task and left in another.
 
+The inbox is a deque and an `anyio.Event` doorbell rather than a memory object stream: a
+stream hands an item to a waiting receiver, and if that receiver is cancelled before it
+runs (the connection dropping at that moment), the item is gone and its caller waits
+forever. Here a call leaves the deque only when the owner takes it, synchronously.
+
 The owner, in turn: connect (under a handshake deadline), serve until the inbox closes or the
 connection is lost, and after a loss wait for the next call, then reconnect once more (up to
 `restarts` times in all) or fail calls as unavailable until it is stopped.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -25,7 +31,6 @@ import anyio
 import anyio.abc
 import httpx2
 import mcp_types
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp import Client
 from mcp.client.session import IncomingMessage
 from mcp.shared.exceptions import MCPError
@@ -48,18 +53,53 @@ Run = Callable[[Client], Awaitable[Any]]
 State = Literal["stopped", "starting", "running", "down", "unavailable"]
 
 
+class _Inbox:
+    """Calls waiting for the owner (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._calls: deque[_Call] = deque()
+        self._bell = anyio.Event()
+        self._woken = False
+        self.closed = False
+
+    def put(self, call: _Call) -> None:
+        self._calls.append(call)
+        self._bell.set()
+
+    def wake(self) -> None:
+        """End the owner's current `wait` even without a call (the connection was lost)."""
+        self._woken = True
+        self._bell.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._bell.set()
+
+    def take(self) -> list[_Call]:
+        calls = list(self._calls)
+        self._calls.clear()
+        return calls
+
+    async def wait(self) -> None:
+        """Until there are calls, the inbox is closed, or `wake()` was called."""
+        while not (self._calls or self.closed or self._woken):
+            self._bell = anyio.Event()
+            await self._bell.wait()
+        self._woken = False
+
+
 @dataclass(eq=False)
 class _Session:
     """One connection: from its handshake to its end."""
 
+    inbox: _Inbox
     ended: anyio.Event = field(default_factory=anyio.Event)
     reason: str | None = None  # why it was lost; None while up, or when it was stopped
-    stop_serving: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
     def lose(self, reason: str) -> None:
         if self.reason is None:
             self.reason = reason
-        self.stop_serving.cancel()
+        self.inbox.wake()
 
 
 @dataclass(eq=False)
@@ -107,8 +147,7 @@ class Connection:
         self.client: Client | None = None
         self.unavailable_reason: str | None = None
         self._restarts_left = restarts
-        self._inbox_send: MemoryObjectSendStream[_Call] | None = None
-        self._inbox: MemoryObjectReceiveStream[_Call] | None = None
+        self._inbox: _Inbox | None = None
         self._session_scope: anyio.CancelScope | None = None
         self._closing = False
         self._stopped = anyio.Event()
@@ -124,14 +163,11 @@ class Connection:
             MCPServerError: The server is not started, or is stopping.
             Exception: Whatever `run` raised (an `MCPError` the server answered, ...).
         """
-        inbox = self._inbox_send
-        if inbox is None or self._closing:
+        inbox = self._inbox
+        if inbox is None or inbox.closed:
             raise MCPServerError(self._not_running(), server=self.name)
         call = _Call(run)
-        try:
-            inbox.send_nowait(call)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            raise MCPServerError(self._not_running(), server=self.name) from None
+        inbox.put(call)
         try:
             await call.done.wait()
         except anyio.get_cancelled_exc_class():
@@ -149,7 +185,7 @@ class Connection:
                 await session.ended.wait()
         if session is not None and session.reason is not None:
             raise ConnectionLost(session.reason)
-        if isinstance(call.error, ConnectionLost):
+        if call.error is not None:
             raise call.error
         raise MCPServerError(self._not_running(), server=self.name)
 
@@ -160,79 +196,88 @@ class Connection:
     def close(self) -> None:
         """Ask the owner to stop: the inbox closes and the current connection is cancelled."""
         self._closing = True
-        if self._inbox_send is not None:
-            self._inbox_send.close()
-        if self._session_scope is not None:
-            self._session_scope.cancel()
+        if self._inbox is not None:
+            self._inbox.close()
+        if self._session_scope is not None and self.state == "starting":
+            self._session_scope.cancel()  # serving ends by itself once the inbox is closed
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
 
+    def _stopped_error(self) -> MCPServerError:
+        return MCPServerError(f"MCP server `{self.name}` was stopped", server=self.name)
+
     def _not_running(self) -> str:
-        if self._closing or self.state == "stopped":
+        if self.state == "stopped":
             return f"MCP server `{self.name}` is not running: start it first (`async with server:`)"
-        return f"MCP server `{self.name}` is not running"
+        return f"MCP server `{self.name}` was stopped"
 
     # -- the owner task ---------------------------------------------------------------------
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """The owner task: returns once stopped. Raises `MCPServerError` if it cannot start."""
-        self._inbox_send, self._inbox = anyio.create_memory_object_stream[_Call](math.inf)
+        inbox = self._inbox = _Inbox()
         self._closing = False
         self._stopped = anyio.Event()
         self._restarts_left = self.restarts
         self.unavailable_reason = None
         try:
-            with self._inbox:
-                self.state = "starting"
-                lost = await self._session(task_status.started, None)
-                while lost is not None:
-                    lost = await self._after_loss(lost)
+            self.state = "starting"
+            lost = await self._session(task_status.started, [])
+            while lost is not None:
+                lost = await self._after_loss(lost)
         finally:
             self.state = "stopped"
             self.client = None
-            self._inbox_send.close()
+            inbox.close()
+            _fail(inbox.take(), self._stopped_error())
             self._stopped.set()
 
     async def _after_loss(self, reason: str) -> str | None:
-        """Wait for a call, then reconnect for it; why that connection was lost, or None."""
+        """Wait for calls, then reconnect for them; why that connection was lost, or None."""
         assert self._inbox is not None
         if self._restarts_left <= 0:
-            await self._unavailable(None, f"{reason}, and its restarts are used up")
+            await self._unavailable([], f"{reason}, and its restarts are used up")
             return None
         self.state = "down"
-        try:
-            call = await self._inbox.receive()
-        except anyio.EndOfStream:
-            return None
+        calls: list[_Call] = []
+        while not calls:
+            await self._inbox.wait()
+            if self._inbox.closed:
+                return None
+            calls = self._inbox.take()
         self._restarts_left -= 1
         self.state = "starting"
         try:
-            return await self._session(None, call)
+            return await self._session(None, calls)
         except MCPServerError as exc:
-            await self._unavailable(call, f"restarting it failed: {exc}")
+            if self._closing:
+                _fail(calls, exc)
+                return None
+            await self._unavailable(calls, f"restarting it failed: {exc}")
             return None
 
-    async def _unavailable(self, call: _Call | None, reason: str) -> None:
-        """Fail this call and every later one until the server is stopped."""
+    async def _unavailable(self, calls: list[_Call], reason: str) -> None:
+        """Fail these calls and every later one until the server is stopped."""
         assert self._inbox is not None
         self.state = "unavailable"
         self.unavailable_reason = reason
         logger.warning("MCP server %s is unavailable: %s", self.name, reason)
-        if call is not None:
-            call.error = ConnectionLost(reason, unavailable=True)
-            call.done.set()
-        async for pending in self._inbox:
-            pending.error = ConnectionLost(reason, unavailable=True)
-            pending.done.set()
+        while True:
+            _fail(calls, ConnectionLost(reason, unavailable=True))
+            if self._inbox.closed:
+                return
+            await self._inbox.wait()
+            calls = self._inbox.take()
 
-    async def _session(self, started: Callable[[], None] | None, first: _Call | None) -> str | None:
+    async def _session(self, started: Callable[[], None] | None, first: list[_Call]) -> str | None:
         """Connect, serve, disconnect; why the connection was lost, or None when stopped.
 
         Raises:
             MCPServerError: The handshake failed, timed out, or was stopped.
         """
-        session = _Session()
+        assert self._inbox is not None
+        session = _Session(self._inbox)
         up = False
         failure: Exception | None = None
         try:
@@ -277,19 +322,22 @@ class Connection:
             raise await self._start_error(failure or TimeoutError())
         return session.reason
 
-    async def _serve(self, client: Client, session: _Session, first: _Call | None) -> None:
-        assert self._inbox is not None
+    async def _serve(self, client: Client, session: _Session, first: list[_Call]) -> None:
+        inbox = session.inbox
         process = getattr(self.target, "process", None)
         async with anyio.create_task_group() as tg:
             if process is not None:
                 tg.start_soon(self._watch_exit, process, session)
             if _listens(client):
                 tg.start_soon(self._listen, client)
-            if first is not None:
-                tg.start_soon(self._work, first, client, session)
-            with session.stop_serving:
-                async for call in self._inbox:
+            calls = first
+            while True:
+                for call in calls:
                     tg.start_soon(self._work, call, client, session)
+                if session.reason is not None or inbox.closed:
+                    break
+                await inbox.wait()
+                calls = inbox.take() if not inbox.closed else []
             if session.reason is not None and process is not None:
                 # Lost: say how the process ended, before it is stopped for good.
                 with anyio.move_on_after(_EXIT_WAIT):
@@ -309,6 +357,11 @@ class Connection:
             if _is_lost(exc):
                 session.lose(f"the connection closed ({describe(exc)})")
         finally:
+            if not call.has_value and call.error is None and session.reason is None:
+                # Cancelled by the owner, not by the caller: the server is being stopped.
+                call.error = MCPServerError(
+                    f"MCP server `{self.name}` was stopped", server=self.name
+                )
             call.done.set()
 
     async def _watch_exit(self, process: Any, session: _Session) -> None:
@@ -353,6 +406,12 @@ class Connection:
         if tail and not isinstance(exc, (FileNotFoundError, PermissionError)):
             text += f"\nIts stderr ended with:\n{tail}"
         return MCPServerError(text, server=self.name)
+
+
+def _fail(calls: list[_Call], error: BaseException) -> None:
+    for call in calls:
+        call.error = error
+        call.done.set()
 
 
 def _is_lost(exc: BaseException) -> bool:

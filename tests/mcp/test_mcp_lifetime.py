@@ -163,3 +163,37 @@ async def test_fifty_connect_close_cycles_leak_no_process_or_fd() -> None:
     assert not [pid for pid in pids if proc_alive(pid)]
     assert child_pids() == children
     assert open_fds() == fds
+
+
+async def test_calls_in_flight_when_the_server_stops_end_with_a_clear_error() -> None:
+    server = edge()
+    errors: list[BaseException] = []
+
+    async def call_and_record() -> None:
+        try:
+            await server.call_tool("sleep", {"seconds": 60})
+        except MCPServerError as exc:
+            errors.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        await server.start(tg)
+        tg.start_soon(call_and_record)
+        await wait_for(lambda: _started(server), "the call to start")
+        await server.aclose()
+    assert [str(e) for e in errors] == ["MCP server `edge` was stopped"]
+
+
+async def test_calls_made_while_it_starts_wait_for_it() -> None:
+    server = edge()
+    async with anyio.create_task_group() as tg:
+        results: list[str] = []
+
+        async def early_call() -> None:
+            await wait_for(lambda: server.state == "starting", "the start")
+            results.append(await server.call_tool("events"))
+
+        tg.start_soon(early_call)
+        await server.start(tg)
+        await wait_for(lambda: results, "the early call")
+        await server.aclose()
+    assert results == ["[]"]
