@@ -19,6 +19,9 @@ from typing import Any
 import anyio
 import pytest
 
+# Before agentkit.mcp: without the SDK, each MCP test module is skipped, saying what to install.
+pytest.importorskip("mcp", reason="the MCP SDK is not installed: pip install 'agentkit[mcp]'")
+
 from agentkit.mcp import MCPServer
 
 HERE = Path(__file__).parent

@@ -1,4 +1,8 @@
-"""Fixtures of the MCP tests (helpers in `_mcp_servers`)."""
+"""Fixtures of the MCP tests (helpers in `_mcp_servers`).
+
+Nothing here imports the SDK at import time: without it, the test modules are skipped (by
+`_mcp_servers`), instead of the whole test session failing to load this file.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,13 @@ from collections.abc import AsyncIterator
 
 import anyio
 import pytest
-from _mcp_servers import everything_command, free_port
 
 
 @pytest.fixture
 async def everything_http() -> AsyncIterator[tuple[str, int]]:
     """server-everything serving Streamable HTTP; (its URL on 127.0.0.1, its pid)."""
+    from _mcp_servers import everything_command, free_port  # skips without the SDK
+
     command = everything_command()
     port = free_port()
     env = {**os.environ, "PORT": str(port)}

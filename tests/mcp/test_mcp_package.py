@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import _mcp_servers  # noqa: F401 - skips this module without the SDK
+
 import agentkit.mcp
 
 
