@@ -2,15 +2,12 @@
 
 The SDK's client enters task groups and cancel scopes, which anyio requires to be left in
 the task that entered them. So one owner task opens the connection, serves it and closes it,
-and nothing else touches it: a call is a `_Call` put on the owner's inbox, run by a worker
+and nothing else touches it: a call is a `Call` put on the owner's inbox, run by a worker
 in the owner's task group, under a cancel scope the caller may cancel from its own task.
 Cancelling a caller cancels its request (the SDK then sends `notifications/cancelled`);
 no scope is ever entered in one task and left in another.
 
-The inbox is a deque and an `anyio.Event` doorbell rather than a memory object stream: a
-stream hands an item to a waiting receiver, and if that receiver is cancelled before it
-runs (the connection dropping at that moment), the item is gone and its caller waits
-forever. Here a call leaves the deque only when the owner takes it, synchronously.
+The inbox, an anyio memory object stream, is in `_calls`.
 
 The owner, in turn: connect (under a handshake deadline), serve until the inbox closes or the
 connection is lost, and after a loss wait for the next call, then reconnect once more (up to
@@ -21,10 +18,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
@@ -38,6 +33,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 import agentkit
 
+from ._calls import Call, Inbox, Run, Session, fail
 from ._errors import ConnectionLost, MCPServerError, describe
 from ._targets import Target
 
@@ -49,68 +45,7 @@ _CANCEL_WAIT = 2.0  # seconds a cancelled caller waits for its request to be can
 _END_WAIT = 5.0  # seconds a caller waits to learn why its connection ended
 _EXIT_WAIT = 1.0  # seconds a lost stdio server has to show it exited
 
-Run = Callable[[Client], Awaitable[Any]]
 State = Literal["stopped", "starting", "running", "down", "unavailable"]
-
-
-class _Inbox:
-    """Calls waiting for the owner (see the module docstring)."""
-
-    def __init__(self) -> None:
-        self._calls: deque[_Call] = deque()
-        self._bell = anyio.Event()
-        self._woken = False
-        self.closed = False
-
-    def put(self, call: _Call) -> None:
-        self._calls.append(call)
-        self._bell.set()
-
-    def wake(self) -> None:
-        """End the owner's current `wait` even without a call (the connection was lost)."""
-        self._woken = True
-        self._bell.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._bell.set()
-
-    def take(self) -> list[_Call]:
-        calls = list(self._calls)
-        self._calls.clear()
-        return calls
-
-    async def wait(self) -> None:
-        """Until there are calls, the inbox is closed, or `wake()` was called."""
-        while not (self._calls or self.closed or self._woken):
-            self._bell = anyio.Event()
-            await self._bell.wait()
-        self._woken = False
-
-
-@dataclass(eq=False)
-class _Session:
-    """One connection: from its handshake to its end."""
-
-    inbox: _Inbox
-    ended: anyio.Event = field(default_factory=anyio.Event)
-    reason: str | None = None  # why it was lost; None while up, or when it was stopped
-
-    def lose(self, reason: str) -> None:
-        if self.reason is None:
-            self.reason = reason
-        self.inbox.wake()
-
-
-@dataclass(eq=False)
-class _Call:
-    run: Run
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
-    done: anyio.Event = field(default_factory=anyio.Event)
-    value: Any = None
-    has_value: bool = False
-    error: BaseException | None = None
-    session: _Session | None = None
 
 
 class Connection:
@@ -147,7 +82,7 @@ class Connection:
         self.client: Client | None = None
         self.unavailable_reason: str | None = None
         self._restarts_left = restarts
-        self._inbox: _Inbox | None = None
+        self._inbox: Inbox | None = None
         self._session_scope: anyio.CancelScope | None = None
         self._closing = False
         self._stopped = anyio.Event()
@@ -166,8 +101,11 @@ class Connection:
         inbox = self._inbox
         if inbox is None or inbox.closed:
             raise MCPServerError(self._not_running(), server=self.name)
-        call = _Call(run)
-        inbox.put(call)
+        call = Call(run)
+        try:
+            inbox.put(call)
+        except anyio.ClosedResourceError:
+            raise MCPServerError(self._not_running(), server=self.name) from None
         try:
             await call.done.wait()
         except anyio.get_cancelled_exc_class():
@@ -216,7 +154,7 @@ class Connection:
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """The owner task: returns once stopped. Raises `MCPServerError` if it cannot start."""
-        inbox = self._inbox = _Inbox()
+        inbox = self._inbox = Inbox()
         self._closing = False
         self._stopped = anyio.Event()
         self._restarts_left = self.restarts
@@ -230,7 +168,8 @@ class Connection:
             self.state = "stopped"
             self.client = None
             inbox.close()
-            _fail(inbox.take(), self._stopped_error())
+            fail(inbox.take(), self._stopped_error())
+            inbox.dispose()
             self._stopped.set()
 
     async def _after_loss(self, reason: str) -> str | None:
@@ -240,7 +179,7 @@ class Connection:
             await self._unavailable([], f"{reason}, and its restarts are used up")
             return None
         self.state = "down"
-        calls: list[_Call] = []
+        calls: list[Call] = []
         while not calls:
             await self._inbox.wait()
             if self._inbox.closed:
@@ -252,32 +191,32 @@ class Connection:
             return await self._session(None, calls)
         except MCPServerError as exc:
             if self._closing:
-                _fail(calls, exc)
+                fail(calls, exc)
                 return None
             await self._unavailable(calls, f"restarting it failed: {exc}")
             return None
 
-    async def _unavailable(self, calls: list[_Call], reason: str) -> None:
+    async def _unavailable(self, calls: list[Call], reason: str) -> None:
         """Fail these calls and every later one until the server is stopped."""
         assert self._inbox is not None
         self.state = "unavailable"
         self.unavailable_reason = reason
         logger.warning("MCP server %s is unavailable: %s", self.name, reason)
         while True:
-            _fail(calls, ConnectionLost(reason, unavailable=True))
+            fail(calls, ConnectionLost(reason, unavailable=True))
             if self._inbox.closed:
                 return
             await self._inbox.wait()
             calls = self._inbox.take()
 
-    async def _session(self, started: Callable[[], None] | None, first: list[_Call]) -> str | None:
+    async def _session(self, started: Callable[[], None] | None, first: list[Call]) -> str | None:
         """Connect, serve, disconnect; why the connection was lost, or None when stopped.
 
         Raises:
             MCPServerError: The handshake failed, timed out, or was stopped.
         """
         assert self._inbox is not None
-        session = _Session(self._inbox)
+        session = Session(self._inbox)
         up = False
         failure: Exception | None = None
         try:
@@ -322,7 +261,7 @@ class Connection:
             raise await self._start_error(failure or TimeoutError())
         return session.reason
 
-    async def _serve(self, client: Client, session: _Session, first: list[_Call]) -> None:
+    async def _serve(self, client: Client, session: Session, first: list[Call]) -> None:
         inbox = session.inbox
         process = getattr(self.target, "process", None)
         async with anyio.create_task_group() as tg:
@@ -346,7 +285,7 @@ class Connection:
                     session.reason = (await self.target.ended()) or session.reason
             tg.cancel_scope.cancel()  # stopped or lost: calls still running end now
 
-    async def _work(self, call: _Call, client: Client, session: _Session) -> None:
+    async def _work(self, call: Call, client: Client, session: Session) -> None:
         call.session = session
         try:
             with call.scope:
@@ -364,7 +303,7 @@ class Connection:
                 )
             call.done.set()
 
-    async def _watch_exit(self, process: Any, session: _Session) -> None:
+    async def _watch_exit(self, process: Any, session: Session) -> None:
         await process.stdout_closed.wait()
         session.lose("it closed its stdout")
 
@@ -406,12 +345,6 @@ class Connection:
         if tail and not isinstance(exc, (FileNotFoundError, PermissionError)):
             text += f"\nIts stderr ended with:\n{tail}"
         return MCPServerError(text, server=self.name)
-
-
-def _fail(calls: list[_Call], error: BaseException) -> None:
-    for call in calls:
-        call.error = error
-        call.done.set()
 
 
 def _is_lost(exc: BaseException) -> bool:

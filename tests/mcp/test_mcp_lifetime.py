@@ -197,3 +197,30 @@ async def test_calls_made_while_it_starts_wait_for_it() -> None:
         await wait_for(lambda: results, "the early call")
         await server.aclose()
     assert results == ["[]"]
+
+
+async def test_a_call_handed_over_as_the_owner_is_cancelled_is_not_lost() -> None:
+    # The call is handed to the waiting owner, which is cancelled in the same tick, before it
+    # runs: anyio neither loses the item nor cancels the owner, and the call is there to take.
+    from agentkit.mcp._calls import Call, Inbox
+
+    inbox = Inbox()
+    scope = anyio.CancelScope()
+
+    async def owner() -> None:
+        with scope:
+            await inbox.wait()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(owner)
+        await anyio.wait_all_tasks_blocked()
+
+        async def run(client: object) -> None:
+            return None
+
+        call = Call(run)
+        inbox.put(call)
+        scope.cancel()  # in the same tick, before the owner runs again
+    assert inbox.take() == [call]
+    inbox.close()
+    inbox.dispose()
