@@ -9,6 +9,7 @@
 | OTEL_EXPORTER_OTLP_ENDPOINT | `--otel`: the collector (its exporters read OTEL_* too) |
 | OTEL_SERVICE_NAME | `--otel`: the service name, default "agentkit" |
 | AGENTKIT_SESSIONS | the sessions database (else the data folder: XDG_DATA_HOME, HOME...) |
+| any `${NAME}` in an `mcpServers` file | its value there (`agentkit.mcp`, through `variable()`) |
 
 Nothing else in `agentkit` reads `os.environ`; the ready-made tools read their own settings
 (`AGENTKIT_FILES_ROOT`, `AGENTKIT_SANDBOX`, ...) through `setting()`.
@@ -33,6 +34,7 @@ __all__ = [
     "sessions_db",
     "setting",
     "settings",
+    "variable",
 ]
 
 DEFAULT_BASE_URL = "https://api.haimaker.ai/v1"
@@ -44,6 +46,11 @@ ENDPOINT_VARIABLES = ("AGENTKIT_API_KEY", "OPENAI_API_KEY", "AGENTKIT_BASE_URL",
 def setting(name: str) -> str | None:
     """The variable's value; None when unset or empty (an empty value sets nothing)."""
     return os.environ.get(name) or None
+
+
+def variable(name: str) -> str | None:
+    """The variable's value as set (an empty value too); None only when unset."""
+    return os.environ.get(name)
 
 
 def base_url() -> str | None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentkit import UserError
+from agentkit import UserError, _env
 
 __all__ = ["ServerEntry", "read_config"]
 
@@ -152,7 +152,7 @@ def _expand(value: Any, where: str, problems: list[str]) -> Any:
     if isinstance(value, str):
 
         def variable(match: re.Match[str]) -> str:
-            found = os.environ.get(match.group(1))
+            found = _env.variable(match.group(1))
             if found is not None:
                 return found
             if match.group(2) is not None:
