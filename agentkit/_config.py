@@ -16,7 +16,7 @@ from agentkit.errors import UserError
 from agentkit.guardrails import Guardrail
 from agentkit.models import Model, ModelSettings
 from agentkit.models._base import check_settings
-from agentkit.tools import Tool, ToolRegistry
+from agentkit.tools import Tool, ToolRegistry, ToolSource
 from agentkit.tools._schema import check_name
 from agentkit.usage import UsageLimits
 
@@ -42,12 +42,13 @@ class AgentConfig:
 
     A plain value: compare it, keep it, send it to another process (it pickles when its
     tools, approval callback and `Model` do: module-level functions, tools of tool files,
-    and `OpenAIModel`s built from a model id do). See `Agent` for what each field means.
+    and `OpenAIModel`s built from a model id do; an `MCPServer` travels as its settings, and
+    is a new, stopped server where it lands). See `Agent` for what each field means.
     """
 
     model: str | Model = DEFAULT_MODEL
     instructions: str | None = None
-    tools: tuple[Tool | Callable[..., Any], ...] = ()
+    tools: tuple[Tool | Callable[..., Any] | ToolSource, ...] = ()
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     max_turns: int = 10

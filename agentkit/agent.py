@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -32,6 +33,7 @@ from agentkit._loop.nested import Parent, agent_tool, close_all
 from agentkit._loop.output import OutputSpec
 from agentkit._loop.stored import stored_events
 from agentkit._loop.window import budget_problems, input_budget
+from agentkit._sources import for_run, sourced, split_sources
 from agentkit.errors import UserError
 from agentkit.events import Event, RunFinished, RunResult
 from agentkit.guardrails import Guardrail
@@ -39,7 +41,7 @@ from agentkit.messages import Message
 from agentkit.models import OUTPUT_TOOL_NAME, Model, ModelSettings
 from agentkit.models._base import check_settings
 from agentkit.models._resolve import resolve_model
-from agentkit.tools import Tool, ToolRegistry
+from agentkit.tools import Tool, ToolRegistry, ToolSource
 from agentkit.usage import UsageLimits, check_price
 
 if TYPE_CHECKING:
@@ -60,7 +62,8 @@ class Agent(ConfigReads, Generic[OutputT]):
         model: A model id served by the endpoint, "offline" for the built-in offline model,
             or a `Model` instance.
         instructions: The system prompt.
-        tools: `Tool`s or plain functions (described from type hints and docstrings).
+        tools: `Tool`s, plain functions (described from type hints and docstrings), and MCP
+            servers (`agentkit.mcp`; started by `async with agent:`, else for each run).
         base_url: The endpoint; else AGENTKIT_BASE_URL, else OPENAI_BASE_URL, else haimaker.
         api_key: The key; else AGENTKIT_API_KEY, else OPENAI_API_KEY.
         max_turns: Model replies a run may take before `MaxTurnsExceeded`.
@@ -99,7 +102,7 @@ class Agent(ConfigReads, Generic[OutputT]):
         model: str | Model = DEFAULT_MODEL,
         *,
         instructions: str | None = None,
-        tools: Iterable[Tool | Callable[..., Any]] = (),
+        tools: Iterable[Tool | Callable[..., Any] | ToolSource] = (),
         base_url: str | None = None,
         api_key: str | None = None,
         max_turns: int = 10,
@@ -135,7 +138,8 @@ class Agent(ConfigReads, Generic[OutputT]):
             name, max_depth, hooks, input_guardrails, output_guardrails, tool_result_guardrails
         )
         built = Collector(problems)
-        tools_ = built(registry, tools)
+        split = built(split_sources, tools)  # MCP servers (tool sources) apart
+        tools_ = built(registry, split.plain if split is not None else ())
         model_ = built(
             resolve_model,
             model,
@@ -154,12 +158,12 @@ class Agent(ConfigReads, Generic[OutputT]):
         if usage_limits is not None and not isinstance(usage_limits, UsageLimits):
             problems.append(f"usage_limits must be a UsageLimits, got {usage_limits!r:.80}")
         problems += budget_problems(max_input_tokens, model_, settings)
-        if problems or model_ is None or tools_ is None or settings is None:
+        if problems or model_ is None or tools_ is None or settings is None or split is None:
             raise UserError("the agent is not valid:", problems)
         self.config = AgentConfig(
             model=model,
             instructions=instructions,
-            tools=tuple(tools_),
+            tools=split.ordered(tools_),
             base_url=base_url,
             api_key=api_key,
             max_turns=max_turns,
@@ -188,7 +192,8 @@ class Agent(ConfigReads, Generic[OutputT]):
         )
         self.model: Model = model_
         self.tools: ToolRegistry = tools_
-        self._loop = Loop(
+        self._new_loop = functools.partial(
+            Loop,
             model=model_,
             tools=tools_,
             output=output,
@@ -208,6 +213,8 @@ class Agent(ConfigReads, Generic[OutputT]):
             history_processor=history_processor,
             token_counter=token_counter,
         )
+        self._loop: Loop = self._new_loop()
+        self._sources = sourced(self, split, output is not None)
 
     def replace(self, **changes: Any) -> Agent[Any]:
         """A new agent with the settings in `changes` and this one's for the rest.
@@ -242,7 +249,8 @@ class Agent(ConfigReads, Generic[OutputT]):
         return f"Agent(model={self.model.name!r}, tools={self.tools.names})"
 
     def tool_definitions(self) -> list[dict[str, Any]]:
-        """The tools as every request offers them to the model (the output tool included)."""
+        """The tools as every request offers them to the model (the output tool included;
+        an MCP server's once listed, as `async with agent:` does)."""
         return [copy.deepcopy(dict(d)) for d in self._loop.replies.definitions]
 
     def as_tool(
@@ -262,14 +270,22 @@ class Agent(ConfigReads, Generic[OutputT]):
 
     async def aclose(self) -> None:
         """Close the HTTP connections of the model, the guardrails and the agents used as
-        tools (they belong to the running event loop)."""
+        tools (they belong to the running event loop); stop the MCP servers it started."""
+        if self._sources is not None:
+            await self._sources.stop()
         await close_all(self)
 
     async def __aenter__(self) -> Agent[OutputT]:
+        if self._sources is not None:  # starts its MCP servers (and its sub-agents')
+            await self._sources.enter()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        try:
+            if self._sources is not None:
+                await self._sources.exit()
+        finally:
+            await self.aclose()
 
     async def run(
         self,
@@ -298,10 +314,13 @@ class Agent(ConfigReads, Generic[OutputT]):
             ToolRetriesExceeded: A tool kept failing past its budget.
         """
         result: RunResult[OutputT] | None = None
-        events = self._events(prompt, messages, deps, model_settings, usage_limits, False, session)
-        async for event in events:
-            if isinstance(event, RunFinished):
-                result = event.result
+        async with for_run(self._sources):  # MCP servers not running live for this run
+            events = self._events(
+                prompt, messages, deps, model_settings, usage_limits, False, session
+            )
+            async for event in events:
+                if isinstance(event, RunFinished):
+                    result = event.result
         assert result is not None, "the loop ended without a result"
         return result
 
@@ -374,7 +393,12 @@ class Agent(ConfigReads, Generic[OutputT]):
     ) -> AsyncIterator[Event]:
         merged = check_settings({**self.config.model_settings, **(settings or {})})
         limits = limits or self.config.usage_limits
-        loop = self._loop
-        if session is not None:  # a run on a session: see `_loop.stored`
-            return stored_events(loop, session, history, prompt, deps, merged, limits, stream)
-        return loop.events(prompt, history, deps, merged, limits, stream=stream, parent=parent)
+
+        def on(loop: Loop) -> AsyncIterator[Event]:
+            if session is not None:  # a run on a session: see `_loop.stored`
+                return stored_events(loop, session, history, prompt, deps, merged, limits, stream)
+            return loop.events(prompt, history, deps, merged, limits, stream=stream, parent=parent)
+
+        if self._sources is not None:  # MCP servers: the loop of this run's tool listing
+            return self._sources.events(on, stream)
+        return on(self._loop)

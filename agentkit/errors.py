@@ -11,6 +11,7 @@ AgentkitError
 │                             before a run starts, so it is no RunError
 └── RunError                  a run could not finish; carries `messages` and `usage` so far
     ├── ModelError            the endpoint failed after the SDK's retries, or answered garbage
+    ├── MCPServerError        (agentkit.mcp) an MCP server could not start or list its tools
     ├── MaxTurnsExceeded      the model was still calling tools after `max_turns` replies
     ├── UsageLimitExceeded    a request, token or tool-call limit was reached (for agents
     │                         used as tools: by the whole tree of runs)

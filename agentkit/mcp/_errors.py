@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from agentkit.errors import AgentkitError
+from agentkit.errors import RunError
 
 __all__ = ["ConnectionLost", "MCPServerError", "describe"]
 
 
-class MCPServerError(AgentkitError):
+class MCPServerError(RunError):
     """An MCP server could not be started or reached, or was used while stopped.
+
+    A run that needs it stops before its first request (the command line exits with 1).
 
     Attributes:
         server: The server's name.

@@ -11,8 +11,8 @@ words; no traceback leaves the process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import inspect
 import json
 import socket
 from collections.abc import Callable, Iterable
@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
-import anyio.to_thread
 import mcp_types as types
 import uvicorn
 from mcp.server.context import ServerRequestContext
@@ -28,14 +27,11 @@ from mcp.server.lowlevel.server import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import BaseModel
-from pydantic_core import to_json, to_jsonable_python
 
 import agentkit
-from agentkit import ModelRetry, RunContext, Tool
+from agentkit import ModelRetry, RunContext, Tool, ToolCall
+from agentkit._loop.execute import CallOutcome, Executor
 from agentkit.tools import ToolRegistry
-
-from ._errors import describe
 
 if TYPE_CHECKING:
     from agentkit import Agent
@@ -43,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["agent_tool", "mcp_server", "serve_http", "serve_stdio"]
 
 APPROVAL_KEY = "agentkit/approval"
+RESULT_CHARS = 100_000  # the longest result sent, as an agent's default `max_result_chars`
 _APPROVAL_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -96,6 +93,8 @@ def mcp_server(
         listed.append(agent_tool(agent))
     registry = ToolRegistry(listed)
     mcp_tools = [_mcp_tool(tool) for tool in registry]
+    # The loop's own executor runs each call: timeout, worker threads, failures as text.
+    executor = Executor(registry, approval=None, max_parallel=1, max_result_chars=RESULT_CHARS)
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -117,7 +116,8 @@ def mcp_server(
             verdict = await _approval(ctx, params, tool)
             if verdict is not None:
                 return verdict
-        return await _run(tool, kwargs, ctx)
+        call = ToolCall(tool.name, dict(params.arguments or {}), str(ctx.request_id))
+        return _result(await executor.run_one(call, tool, kwargs, _context))
 
     return Server(
         name,
@@ -190,6 +190,10 @@ async def serve_http(
         sock.close()
 
 
+def _context(call: ToolCall) -> RunContext[Any]:
+    return RunContext(deps=None, tool_name=call.name, tool_call_id=call.id)
+
+
 def _mcp_tool(tool: Tool) -> types.Tool:
     annotations = types.ToolAnnotations(destructive_hint=True) if tool.requires_approval else None
     return types.Tool(
@@ -258,47 +262,17 @@ def _refusal(tool: Tool) -> types.CallToolResult:
     )
 
 
-async def _run(
-    tool: Tool, kwargs: dict[str, Any], ctx: ServerRequestContext[Any]
-) -> types.CallToolResult:
-    context = None
-    if tool.context_param is not None:
-        context = RunContext(deps=None, tool_name=tool.name, tool_call_id=str(ctx.request_id))
-    try:
-        with anyio.move_on_after(tool.timeout) as scope:
-            if tool.is_async:
-                value = tool.invoke(kwargs, context)
-            else:
-                value = await anyio.to_thread.run_sync(
-                    tool.invoke, kwargs, context, abandon_on_cancel=True
-                )
-            while inspect.isawaitable(value):
-                value = await value
-        if scope.cancelled_caught:
-            return _error(
-                f"`{tool.name}` did not finish within {tool.timeout:g} s and was stopped. Try "
-                "simpler arguments, or continue without it."
-            )
-    except ModelRetry as exc:
-        return _error(exc.message)
-    except Exception as exc:
-        return _error(f"`{tool.name}` failed: {describe(exc)}")
-    return _result(value)
-
-
-def _result(value: Any) -> types.CallToolResult:
+def _result(outcome: CallOutcome) -> types.CallToolResult:
+    """The call's outcome as an MCP result; a JSON object result is structured content too."""
+    if outcome.is_error:
+        return _error(outcome.result)
     structured = None
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, (bytes, bytearray)):
-        text = bytes(value).decode("utf-8", errors="replace")
-    else:
-        jsonable = to_jsonable_python(value, fallback=repr)
-        if isinstance(value, (dict, BaseModel)) and isinstance(jsonable, dict):
-            structured = jsonable
-        text = to_json(jsonable).decode()
+    if outcome.result.startswith("{"):
+        with contextlib.suppress(ValueError):
+            decoded = json.loads(outcome.result)
+            structured = decoded if isinstance(decoded, dict) else None
     return types.CallToolResult(
-        content=[types.TextContent(text=text)], structured_content=structured
+        content=[types.TextContent(text=outcome.result)], structured_content=structured
     )
 
 

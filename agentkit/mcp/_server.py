@@ -62,6 +62,7 @@ class MCPServer:
 
     def __init__(self, target: Target, **options: Unpack[ServerOptions]) -> None:
         settings = parse_options(target, options)
+        self._given = dict(options)
         self.name = settings.name
         self.rejected_tools: dict[str, str] = {}
         self._options = settings.tools
@@ -270,6 +271,11 @@ class MCPServer:
     def __repr__(self) -> str:
         return f"MCPServer(name={self.name!r}, {self._connection.target.label!r}, {self.state})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A server travels as its settings (an agent's configuration holds it): where it
+        # lands it is a new server, stopped. An in-process server's SDK object does not.
+        return (_remade, (self._connection.target, self._given))
+
     # -- tools ------------------------------------------------------------------------------
 
     async def list_tools(self) -> list[Tool]:
@@ -370,6 +376,10 @@ class MCPServer:
             f"`{shown}` failed: the MCP server `{self.name}` stopped during the call "
             f"({lost.reason}). {after}"
         )
+
+
+def _remade(target: Target, options: dict[str, Any]) -> MCPServer:
+    return MCPServer(target, **options)
 
 
 async def _list_all(client: Client, *, limit: float) -> tuple[list[mcp_types.Tool], int]:

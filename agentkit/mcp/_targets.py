@@ -66,6 +66,9 @@ class StdioTarget:
         self.label = shlex.join([command, *args])
         self.process: StdioProcess | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (StdioTarget, (self.command, self.args, self.env, self.cwd, self.grace))
+
     async def open(self, stack: AsyncExitStack) -> Any:
         self.process = StdioProcess(self.command, self.args, self.env, self.cwd, self.grace)
         return self.process
@@ -95,6 +98,9 @@ class HttpTarget:
         self.label = url
         self.pid = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (HttpTarget, (self.url, self.headers))
+
     async def open(self, stack: AsyncExitStack) -> Any:
         client = httpx2.AsyncClient(
             headers=self.headers, timeout=httpx2.Timeout(_CONNECT_TIMEOUT, read=_READ_TIMEOUT)
@@ -116,6 +122,12 @@ class InProcessTarget:
         self.server = server
         self.label = f"in-process server {server.name!r}"
         self.pid = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise TypeError(
+            f"MCP server {self.label} cannot be pickled: it lives in this process (run it "
+            "over stdio or HTTP to send an agent that uses it elsewhere)"
+        )
 
     async def open(self, stack: AsyncExitStack) -> Any:
         return self.server

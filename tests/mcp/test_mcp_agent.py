@@ -1,5 +1,5 @@
-"""An agentkit Agent calling MCP tools end to end: `Agent(tools=[*await server.list_tools()])`
-with a scripted model, through agentkit's real loop and executor."""
+"""An agentkit Agent calling MCP tools end to end: `Agent(tools=[server])` (or the server's
+`Tool`s, listed by hand) with a scripted model, through agentkit's real loop and executor."""
 
 from __future__ import annotations
 
@@ -27,30 +27,37 @@ async def finished_calls(agent: Agent[Any], prompt: str) -> list[ToolCallFinishe
 
 
 async def test_an_agent_calls_a_real_mcp_server() -> None:
-    async with time_server() as server:
-        model = ScriptedModel(
-            [call("get_current_time", timezone="Asia/Tokyo"), "It is evening in Tokyo."]
-        )
-        agent = Agent(model=model, tools=[*await server.list_tools()])
+    model = ScriptedModel(
+        [call("get_current_time", timezone="Asia/Tokyo"), "It is evening in Tokyo."]
+    )
+    async with Agent(model=model, tools=[time_server()]) as agent:
         with model:
             result = await agent.run("What time is it in Tokyo?")
-        assert result.output == "It is evening in Tokyo."
-        (answer,) = tool_results(result.messages)
-        assert json.loads(answer)["timezone"] == "Asia/Tokyo"
-        offered = model.requests[0].tool_names
-        assert offered == ["convert_time", "get_current_time"]
+    assert result.output == "It is evening in Tokyo."
+    (answer,) = tool_results(result.messages)
+    assert json.loads(answer)["timezone"] == "Asia/Tokyo"
+    offered = model.requests[0].tool_names
+    assert offered == ["convert_time", "get_current_time"]
+
+
+async def test_the_tools_of_a_running_server_can_be_listed_by_hand() -> None:
+    async with time_server() as server:
+        model = ScriptedModel([call("get_current_time", timezone="UTC"), "ok"])
+        agent = Agent(model=model, tools=[*await server.list_tools()])
+        with model:
+            result = await agent.run("now?")
+        assert json.loads(tool_results(result.messages)[0])["timezone"] == "UTC"
 
 
 async def test_the_model_gets_inlined_schemas_and_bad_arguments_never_reach_the_server() -> None:
-    async with edge(allow=["order"]) as server:
-        model = ScriptedModel(
-            [
-                call("order", items=[{"sku": "A1", "qty": 0}]),
-                call("order", items=[{"sku": "A1", "qty": "2"}]),
-                "Ordered.",
-            ]
-        )
-        agent = Agent(model=model, tools=await server.list_tools())
+    model = ScriptedModel(
+        [
+            call("order", items=[{"sku": "A1", "qty": 0}]),
+            call("order", items=[{"sku": "A1", "qty": "2"}]),
+            "Ordered.",
+        ]
+    )
+    async with Agent(model=model, tools=[edge(allow=["order"])]) as agent:
         with model:
             events = await finished_calls(agent, "order two A1")
         sent = json.dumps(model.requests[0].tools)
@@ -61,9 +68,8 @@ async def test_the_model_gets_inlined_schemas_and_bad_arguments_never_reach_the_
 
 
 async def test_a_server_crash_mid_run_is_a_tool_error_and_the_run_goes_on() -> None:
-    async with edge() as server:
-        model = ScriptedModel([call("crash"), call("fail"), call("pid"), "All done."])
-        agent = Agent(model=model, tools=await server.list_tools(), max_tool_failures=3)
+    model = ScriptedModel([call("crash"), call("fail"), call("pid"), "All done."])
+    async with Agent(model=model, tools=[edge()], max_tool_failures=3) as agent:
         with model:
             events = await finished_calls(agent, "go")
         crash, fail, pid = events
@@ -75,25 +81,23 @@ async def test_a_server_crash_mid_run_is_a_tool_error_and_the_run_goes_on() -> N
 
 
 async def test_destructive_tools_ask_the_agents_approval() -> None:
-    async with edge(allow=["wipe"]) as server:
-        asked: list[ToolCall] = []
+    asked: list[ToolCall] = []
 
-        def approval(tool_call: ToolCall) -> bool:
-            asked.append(tool_call)
-            return False
+    def approval(tool_call: ToolCall) -> bool:
+        asked.append(tool_call)
+        return False
 
-        model = ScriptedModel([call("wipe"), "Not wiped."])
-        agent = Agent(model=model, tools=await server.list_tools(), approval=approval)
-        with model:
-            result = await agent.run("wipe it")
-        assert [c.name for c in asked] == ["wipe"]
-        assert tool_results(result.messages)[0].startswith("The user declined this call of `wipe`")
+    model = ScriptedModel([call("wipe"), "Not wiped."])
+    agent = Agent(model=model, tools=[edge(allow=["wipe"])], approval=approval)
+    with model:
+        result = await agent.run("wipe it")  # the server runs for this run
+    assert [c.name for c in asked] == ["wipe"]
+    assert tool_results(result.messages)[0].startswith("The user declined this call of `wipe`")
 
 
 async def test_cancelling_the_agent_during_an_mcp_call() -> None:
-    async with edge() as server:
-        model = ScriptedModel([call("sleep", seconds=60)])
-        agent = Agent(model=model, tools=await server.list_tools())
+    server = edge()
+    async with Agent(model=ScriptedModel([call("sleep", seconds=60)]), tools=[server]) as agent:
 
         async def server_events() -> list[str]:
             found: list[str] = json.loads(await server.call_tool("events"))
@@ -115,14 +119,15 @@ async def test_cancelling_the_agent_during_an_mcp_call() -> None:
         assert server.state == "running"
 
 
+@pytest.mark.slow
 async def test_two_servers_in_one_agent() -> None:
-    async with time_server(prefix="time_") as clock, edge(allow=["pid"]) as other:
-        tools = [*await clock.list_tools(), *await other.list_tools()]
-        model = ScriptedModel([[call("time_get_current_time", timezone="UTC"), call("pid")], "ok"])
-        agent = Agent(model=model, tools=tools)
+    clock, other = time_server(prefix="time_"), edge(allow=["pid"])
+    model = ScriptedModel([[call("time_get_current_time", timezone="UTC"), call("pid")], "ok"])
+    async with Agent(model=model, tools=[clock, other]) as agent:
         with model:
             result = await agent.run("both")
         first, second = tool_results(result.messages)
         assert json.loads(first)["timezone"] == "UTC"
         assert int(second) == other.pid
-        assert isinstance(clock, MCPServer)
+    assert model.requests[0].tool_names == ["time_convert_time", "time_get_current_time", "pid"]
+    assert isinstance(clock, MCPServer) and not clock.running
