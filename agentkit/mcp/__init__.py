@@ -5,10 +5,12 @@ from agentkit import Agent
 from agentkit.mcp import MCPServer
 
 time = MCPServer.stdio("uvx", ["mcp-server-time"])
-async with time:
-    agent = Agent(tools=[*await time.list_tools()])
+async with Agent(tools=[time]) as agent:   # starts the server, and stops it at the end
     print((await agent.run("What time is it in Tokyo?")).output)
 ```
+
+A server stands wherever tools do; outside `async with agent:` each `run()` starts it for
+that run. Its tools are also yours to list: `async with server: await server.list_tools()`.
 
 Servers run over stdio (`MCPServer.stdio`), Streamable HTTP (`MCPServer.http`) or come from
 an `mcpServers` JSON file (`MCPServer.from_config`). `serve_stdio(tools)` and

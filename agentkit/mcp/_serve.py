@@ -5,8 +5,9 @@ inlined, not re-derived by the SDK). A call is checked with `Tool.validate` (coe
 problem listed in an `isError` result the calling model can fix), then, for a tool marked
 `requires_approval`, the client's user is asked through an MCP elicitation (a form with one
 yes/no field; on revision 2026-07-28 as an `input_required` result bound to the arguments);
-a client without elicitation gets a refusal. Failures are `isError` results in agentkit's
-words; no traceback leaves the process.
+a client without elicitation gets a refusal. The call then runs on the agent loop's own
+executor (its timeout, sync tools in worker threads); failures are `isError` results in the
+words the loop tells a model; no traceback leaves the process.
 """
 
 from __future__ import annotations
