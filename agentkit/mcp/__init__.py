@@ -17,7 +17,7 @@ an `mcpServers` JSON file (`MCPServer.from_config`). `serve_stdio(tools)` and
 `serve_http(tools)` serve agentkit tools to any MCP client; `mcp_server(tools)` is the SDK
 server behind them.
 
-Needs the MCP SDK: `pip install 'agentkit[mcp]'`.
+Needs the MCP SDK: `pip install 'agentkit-llama[mcp]'`.
 """
 
 from ._sdk import require_sdk

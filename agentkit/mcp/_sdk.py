@@ -7,7 +7,8 @@ from importlib import metadata
 __all__ = ["MINIMUM", "require_sdk"]
 
 MINIMUM = (2, 3)
-INSTALL = "pip install 'agentkit[mcp]'"
+INSTALL = "pip install 'agentkit-llama[mcp]'"
+UPGRADE = "pip install -U 'agentkit-llama[mcp]'"
 
 
 def require_sdk() -> None:
@@ -24,9 +25,7 @@ def require_sdk() -> None:
         return  # an unpackaged checkout: trust it
     if _parse(version) < MINIMUM:
         wanted = ".".join(map(str, MINIMUM))
-        raise ImportError(
-            f"agentkit.mcp needs mcp>={wanted}, found mcp {version}: pip install -U 'agentkit[mcp]'"
-        )
+        raise ImportError(f"agentkit.mcp needs mcp>={wanted}, found mcp {version}: {UPGRADE}")
 
 
 def _parse(version: str) -> tuple[int, ...]:

@@ -4,11 +4,13 @@
   cannot be made to do on cue: a crash mid-call, a slow start, `$defs`, list changes.
 - `mcp-server-time` (PyPI) and `@modelcontextprotocol/server-everything` (npm, installed by
   `npm ci --prefix tests/mcp/servers`, or into $AGENTKIT_MCP_NPM_DIR) are the real thing.
-  The npm tests skip only when node itself is missing.
+  The npm tests skip only when node itself is missing; without the SDK the tests skip, or
+  fail when CI is set.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -19,10 +21,16 @@ from typing import Any
 import anyio
 import pytest
 
-# Before agentkit.mcp: without the SDK, each MCP test module is skipped, saying what to install.
-pytest.importorskip("mcp", reason="the MCP SDK is not installed: pip install 'agentkit[mcp]'")
+# Before agentkit.mcp: without the SDK, each MCP test module is skipped, saying what to
+# install; in CI (CI set, as .ci/run does) it fails instead, so a CI that forgot the extra
+# cannot pass by skipping every MCP test.
+IN_CI = bool(os.environ.get("CI"))
+INSTALL = "pip install -e '.[mcp]' (or 'agentkit-llama[mcp]')"
+if IN_CI and importlib.util.find_spec("mcp") is None:
+    pytest.fail(f"CI runs the MCP tests, and the MCP SDK is not installed: {INSTALL}")
+pytest.importorskip("mcp", reason=f"the MCP SDK is not installed: {INSTALL}")
 
-from agentkit.mcp import MCPServer
+from agentkit.mcp import MCPServer  # noqa: E402
 
 HERE = Path(__file__).parent
 EDGE = HERE / "servers" / "edge_server.py"
@@ -37,6 +45,8 @@ def edge(*args: str, **options: Any) -> MCPServer:
 
 def time_server(**options: Any) -> MCPServer:
     """`mcp-server-time` from PyPI, over stdio."""
+    if IN_CI and importlib.util.find_spec("mcp_server_time") is None:
+        pytest.fail("CI runs the MCP tests on mcp-server-time: pip install -e '.[dev]'")
     pytest.importorskip("mcp_server_time", reason="pip install mcp-server-time (CI does)")
     options.setdefault("name", "time")
     return MCPServer.stdio(sys.executable, ["-m", "mcp_server_time"], **options)

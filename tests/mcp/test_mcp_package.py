@@ -17,7 +17,7 @@ def test_missing_sdk_names_the_extra_to_install() -> None:
     assert run.returncode == 1
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: agentkit.mcp needs the MCP SDK")
-    assert "pip install 'agentkit[mcp]'" in last
+    assert "pip install 'agentkit-llama[mcp]'" in last
 
 
 def test_agentkit_itself_imports_without_the_sdk() -> None:
