@@ -1,7 +1,7 @@
 """`agentkit`: run, chat with and inspect agents from the command line.
 
 Commands: `agentkit run [TARGET] PROMPT`, `agentkit chat [TARGET]`, `agentkit tools FILE...`,
-`agentkit sessions ...` (declared in `_sessions_cli`).
+`agentkit sessions ...` (declared in `_sessions_cli`), `agentkit serve-mcp` (`_serve_mcp`).
 This module only declares the commands (click); the work is in `_load` (the agent and its
 tools), `_render` (output) and `_session` (run and chat), imported when a command runs
 so that `agentkit --help` stays fast.
@@ -44,7 +44,10 @@ if TYPE_CHECKING:
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OFFLINE", "EXIT_RUN_ERROR", "EXIT_USAGE", "main"]
 
+from agentkit.cli._mcp import mcp_flags, mcp_options, with_servers
+from agentkit.cli._serve_mcp import serve_mcp_command
 from agentkit.cli._status import EXIT_INTERRUPTED, EXIT_OFFLINE, EXIT_RUN_ERROR, EXIT_USAGE
+from agentkit.cli._stdout import discard_stdout as _discard_stdout
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -155,6 +158,7 @@ def _agent_options(command: F) -> F:
             help="Send spans and metrics over OTLP to $OTEL_EXPORTER_OTLP_ENDPOINT "
             "(needs agentkit[otlp]).",
         ),
+        mcp_options,  # --mcp, --mcp-config
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -178,6 +182,7 @@ def _options(target: str | None, flags: dict[str, Any]) -> Options:
         plain=flags["plain"],
         trace=flags["trace"],
         otel=flags["otel"],
+        **mcp_flags(flags),
     )
 
 
@@ -233,14 +238,6 @@ def _run_error_hint(exc: BaseException, options: Options) -> str | None:
     if isinstance(exc, ToolRetriesExceeded) and not options.verbose:
         return "agentkit: -v shows the tool's full arguments and results"
     return None
-
-
-def _discard_stdout() -> None:
-    """Point stdout at /dev/null, so that Python's flush at exit finds no closed pipe."""
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
 
 
 def _abandoned_threads(before: set[threading.Thread]) -> list[threading.Thread]:
@@ -385,7 +382,8 @@ def chat(target: str | None, **flags: Any) -> None:
 @main.command("tools")
 @click.argument("specs", nargs=-1, metavar="[FILE_OR_NAME_OR_TARGET]...")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of failures.")
-def tools_command(specs: tuple[str, ...], verbose: bool) -> None:
+@mcp_options
+def tools_command(specs: tuple[str, ...], verbose: bool, **mcp: tuple[str, ...]) -> None:
     """Print the tool definitions a tool file, built-in module or agent sends the model.
 
     An agent file (or FILE.py:NAME, package.module:NAME) shows its agent's tools, exactly
@@ -401,13 +399,13 @@ def tools_command(specs: tuple[str, ...], verbose: bool) -> None:
         from agentkit.cli._inspect import inspect_specs
         from agentkit.tools import builtin_tool_names
 
-        if not specs:
+        if not specs and not any(mcp.values()):
             names = ", ".join(builtin_tool_names())
             click.echo(
                 f"built-in tool modules: {names}; run `agentkit tools NAME` for their schemas"
             )
             return 0
-        inspected = inspect_specs(specs)
+        inspected = with_servers(inspect_specs(specs), verbose, **mcp)  # --mcp servers' tools
         for note in inspected.notes:
             click.echo(note, err=True)
         click.echo(json.dumps(inspected.definitions, indent=2, ensure_ascii=False))
@@ -417,3 +415,4 @@ def tools_command(specs: tuple[str, ...], verbose: bool) -> None:
 
 
 main.add_command(sessions_group(_execute))
+main.add_command(serve_mcp_command(_execute))

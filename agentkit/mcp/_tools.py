@@ -34,8 +34,15 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_-]{0,40}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 # Noise for the model once the schema is checked: the dialect URI (agentkit validates every
-# schema as Draft 2020-12) and the generated top-level title.
+# schema as Draft 2020-12), the top-level title, and titles generated from names (below).
 _DROPPED_TOP = ("$schema", "title")
+# Where a schema holds subschemas: one, a list of them, a name -> subschema map.
+_SCHEMA_ONE = frozenset(
+    {"items", "additionalItems", "additionalProperties", "not", "if", "then", "else"}
+    | {"contains", "propertyNames", "unevaluatedItems", "unevaluatedProperties"}
+)
+_SCHEMA_LISTS = frozenset({"anyOf", "oneOf", "allOf", "prefixItems", "items"})
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
 
 
 @dataclass(frozen=True)
@@ -158,7 +165,34 @@ def _description(server: str, tool: mcp_types.Tool) -> str:
 
 
 def _parameters(schema: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in schema.items() if k not in _DROPPED_TOP}
+    top = {k: v for k, v in schema.items() if k not in _DROPPED_TOP}
+    cleaned: dict[str, Any] = _without_generated_titles(top)
+    return cleaned
+
+
+def _without_generated_titles(schema: Any, name: str | None = None) -> Any:
+    """The schema without the titles generators add: pydantic's "Source Timezone" on a
+    property `source_timezone`, a model's name on its `$defs` entry. A title that says more
+    than the name is kept; so is a property that is itself named "title"."""
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "title" and name is not None and value in _generated_titles(name):
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {k: _without_generated_titles(v, k) for k, v in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [_without_generated_titles(v) for v in value]
+        elif key in _SCHEMA_ONE and isinstance(value, dict):
+            out[key] = _without_generated_titles(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _generated_titles(name: str) -> set[str]:
+    return {name, name.title().replace("_", " "), name.replace("_", " ").title()}
 
 
 def _needs_approval(tool: mcp_types.Tool, policy: ApprovalPolicy) -> bool:

@@ -159,3 +159,25 @@ async def test_a_listing_is_kept_for_its_ttl_only() -> None:
         await anyio.sleep(0.05)
         await server.list_tools()
         assert await server.call_tool("listings") == "1"
+
+
+async def test_titles_generated_from_names_are_left_out_and_others_kept() -> None:
+    schema = {
+        "type": "object",
+        "title": "get_timeArguments",
+        "properties": {
+            "source_timezone": {"title": "Source Timezone", "type": "string"},
+            "title": {"title": "Title", "type": "string"},  # a property named "title"
+            "when": {"title": "Local time, 24-hour HH:MM", "type": "string"},
+            "at": {"type": "object", "properties": {"x_y": {"title": "X Y", "type": "number"}}},
+        },
+    }
+    async with MCPServer.in_process(sdk_server(mcp_tool("get_time", schema))) as server:
+        (tool,) = await server.list_tools()
+    assert tool.parameters["properties"] == {
+        "source_timezone": {"type": "string"},
+        "title": {"type": "string"},
+        "when": {"title": "Local time, 24-hour HH:MM", "type": "string"},
+        "at": {"type": "object", "properties": {"x_y": {"type": "number"}}},
+    }
+    assert "title" not in tool.parameters
