@@ -84,7 +84,7 @@ def sourced(agent: Agent[Any], split: Split, has_output: bool) -> SourcedTools |
     """What runs the agent's sources and its sub-agents' ones; None when there are none."""
     nested: list[ToolSource] = []
     for tool in agent.tools:
-        inner = tool.agent._sources if isinstance(tool, AgentTool) else None
+        inner = getattr(tool.agent, "_sources", None) if isinstance(tool, AgentTool) else None
         if inner is not None:
             nested.extend(inner.everywhere)
     if not split.sources and not nested:
