@@ -67,6 +67,7 @@ async def test_the_model_gets_inlined_schemas_and_bad_arguments_never_reach_the_
         assert (events[1].is_error, events[1].result) == (False, "2 x A1")
 
 
+@pytest.mark.slow
 async def test_a_server_crash_mid_run_is_a_tool_error_and_the_run_goes_on() -> None:
     model = ScriptedModel([call("crash"), call("fail"), call("pid"), "All done."])
     async with Agent(model=model, tools=[edge()], max_tool_failures=3) as agent:

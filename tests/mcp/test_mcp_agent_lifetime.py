@@ -47,6 +47,7 @@ async def test_async_with_agent_starts_and_stops_its_servers() -> None:
     assert not proc_alive(pid)
 
 
+@pytest.mark.slow
 async def test_a_run_outside_async_with_runs_the_servers_for_that_run() -> None:
     server = edge(allow=["pid"])
     model = ScriptedModel([call("pid"), "done"])
@@ -58,6 +59,7 @@ async def test_a_run_outside_async_with_runs_the_servers_for_that_run() -> None:
     assert not proc_alive(int(pid))
 
 
+@pytest.mark.slow
 def test_run_sync_starts_and_stops_the_servers() -> None:
     before = child_pids()
     server = edge(allow=["pid"])
@@ -82,6 +84,7 @@ async def test_stream_outside_async_with_is_refused_and_inside_it_streams() -> N
     assert kinds[-1] == "run_finished"
 
 
+@pytest.mark.slow
 async def test_the_tools_come_in_the_order_given_and_are_listed_once() -> None:
     server = edge(allow=["pid", "listings", "events"])
     model = ScriptedModel(["a", "b", [call("listings"), call("add", a=1, b=2)], "c"])
@@ -102,6 +105,7 @@ async def test_the_tools_come_in_the_order_given_and_are_listed_once() -> None:
     assert repr(agent) == "Agent(model='scripted', tools=['add', 'events', 'listings', 'pid'])"
 
 
+@pytest.mark.slow
 async def test_a_tool_list_change_reaches_the_next_run() -> None:
     server = edge(allow=["add_tool", "extra"])
     model = ScriptedModel([call("add_tool"), "added", call("extra"), "done"])

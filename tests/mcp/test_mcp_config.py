@@ -27,6 +27,7 @@ def problems_of(path: Path) -> str:
 
 
 @pytest.mark.anyio
+@pytest.mark.slow
 async def test_a_config_server_runs_with_its_expanded_args_env_and_cwd(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

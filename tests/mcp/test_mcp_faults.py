@@ -23,6 +23,7 @@ async def sleeping(server: MCPServer) -> bool:
     return "sleep started" in json.loads(await server.call_tool("events"))
 
 
+@pytest.mark.slow
 async def test_killed_mid_call_gives_an_error_result_and_leaves_no_process() -> None:
     async with edge() as server:
         pid = server.pid
@@ -96,6 +97,7 @@ async def test_a_restart_that_fails_makes_the_server_unavailable(
         assert server.state == "unavailable"
 
 
+@pytest.mark.slow
 async def test_a_server_that_dies_while_idle_is_restarted_on_the_next_call() -> None:
     async with edge() as server:
         pid = server.pid
@@ -106,6 +108,7 @@ async def test_a_server_that_dies_while_idle_is_restarted_on_the_next_call() -> 
         assert int(await server.call_tool("pid")) not in (pid, 0)
 
 
+@pytest.mark.slow
 async def test_a_handshake_that_never_comes_fails_in_time_naming_the_server() -> None:
     before = child_pids()
     server = edge("--slow-start", "60", start_timeout=0.5)
@@ -192,6 +195,7 @@ async def test_a_server_ignoring_stdin_close_and_sigterm_is_killed() -> None:
     assert not proc_alive(pid)
 
 
+@pytest.mark.slow
 async def test_helpers_a_server_started_go_with_it() -> None:
     async with edge() as server:
         helper = int(await server.call_tool("spawn_helper"))

@@ -70,6 +70,7 @@ async def test_started_in_a_task_group_and_stopped_from_another_task() -> None:
     await server.aclose()  # again: nothing to do
 
 
+@pytest.mark.slow
 async def test_a_server_can_be_started_again_after_it_stopped() -> None:
     server = edge()
     for _ in range(2):

@@ -177,6 +177,7 @@ async def test_an_agent_served_as_one_tool() -> None:
     assert text_of(result) == "The answer is 42."
 
 
+@pytest.mark.slow
 async def test_served_over_stdio_to_both_clients() -> None:
     async with MCPServer.stdio(sys.executable, [str(SERVED)], name="served") as server:
         by_name = {t.name: t for t in await server.list_tools()}
