@@ -264,3 +264,23 @@ def test_a_server_not_in_a_list_is_a_clear_mistake() -> None:
     server = edge()
     with pytest.raises(UserError, match="`edge` is listed twice"):
         Agent("offline", tools=[server, server])
+
+
+@pytest.mark.slow
+async def test_a_run_on_a_session_lists_and_starts_its_servers_too() -> None:
+    from agentkit.sessions import MemorySession
+
+    session = MemorySession()
+    server = edge(allow=["pid"])
+    model = ScriptedModel([call("pid"), "first", "second"])
+    agent = Agent(model, tools=[server])
+    with model:
+        await agent.run("pid?", session=session)  # the server runs for this run only
+        async with agent:
+            events = [e async for e in agent.stream("and now?", session=session)]
+    assert events[-1].type == "run_finished"
+    assert model.requests[0].tool_names == ["pid"]
+    sent = [m.content for m in model.requests[1].messages if isinstance(m, ToolMessage)]
+    stored = [m.content for m in model.requests[2].messages if isinstance(m, ToolMessage)]
+    assert sent == stored and int(stored[0]) > 0  # the second run continued the first
+    assert not server.running
