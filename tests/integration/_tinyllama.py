@@ -37,7 +37,7 @@ How the weights do it (all with a residual stream of `D` dimensions):
 - The output projection is the embedding (tied), read through an output norm that keeps only
   the CUR block: the logit of an alphabet token is its CUR slot.
 
-`next_token` runs the same network in numpy (RMSNorm, RoPE as llama.cpp's "norm" mode with
+`Reference` runs the same network in numpy (RMSNorm, RoPE as llama.cpp's "norm" mode with
 frequency factors, causal attention, SwiGLU), so the design is tested without a server.
 """
 
@@ -218,15 +218,19 @@ class Design:
         return self.slot.get(token, self.other)
 
 
-def _byte_level(text: str) -> str:
-    """A piece as the byte-level BPE vocabulary spells it (GPT-2's printable byte map)."""
+def _byte_table() -> dict[int, str]:
+    """Byte-level BPE's byte -> character map: printable bytes stand for themselves, the
+    others (space, newline, ...) for characters from U+0100 on, in byte order."""
     printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
     table = {b: chr(b) for b in printable}
-    extra = 0
-    for b in range(256):
-        if b not in table:
-            table[b] = chr(256 + extra)
-            extra += 1
+    for extra, b in enumerate(b for b in range(256) if b not in table):
+        table[b] = chr(256 + extra)
+    return table
+
+
+def _byte_level(text: str) -> str:
+    """A piece as the byte-level BPE vocabulary spells it."""
+    table = _byte_table()
     return "".join(table[b] for b in text.encode())
 
 
@@ -368,46 +372,91 @@ def _rope(x: np.ndarray, positions: np.ndarray, thetas: np.ndarray) -> np.ndarra
     return out
 
 
-def logits(design: Design, tensors: dict[str, np.ndarray], tokens: Sequence[int]) -> np.ndarray:
-    """The logits after the last token, computed as llama.cpp's llama graph does."""
-    s = design.shape
-    ids = np.asarray(tokens)
-    x = tensors["token_embd.weight"][ids].astype(np.float64)
-    h = _rms(x, tensors["blk.0.attn_norm.weight"], s.rms_eps)
-    n = len(ids)
-    shape = (n, s.n_head, s.head_dim)
-    positions = np.arange(n, dtype=np.float64)
-    thetas = effective_thetas(s)
-    q = _rope((h @ tensors["blk.0.attn_q.weight"].T).reshape(shape), positions, thetas)
-    k = _rope((h @ tensors["blk.0.attn_k.weight"].T).reshape(shape), positions, thetas)
-    v = (h @ tensors["blk.0.attn_v.weight"].T).reshape(shape)
-    scores = np.einsum("hd,nhd->hn", q[-1], k) / s.head_dim**0.5
-    scores -= scores.max(axis=1, keepdims=True)
-    weights_ = np.exp(scores)
-    weights_ /= weights_.sum(axis=1, keepdims=True)
-    attended = np.einsum("hn,nhd->hd", weights_, v).reshape(-1)
-    residual = x[-1] + tensors["blk.0.attn_output.weight"] @ attended
-    f = _rms(residual, tensors["blk.0.ffn_norm.weight"], s.rms_eps)
-    g = f @ tensors["blk.0.ffn_gate.weight"].T
-    hidden = g / (1.0 + np.exp(-g)) * (f @ tensors["blk.0.ffn_up.weight"].T)
-    residual = residual + tensors["blk.0.ffn_down.weight"] @ hidden
-    out = _rms(residual, tensors["output_norm.weight"], s.rms_eps)
-    result: np.ndarray = tensors["token_embd.weight"].astype(np.float64) @ out
-    return result
+class Reference:
+    """The network in numpy: the logits llama.cpp computes after the last token."""
 
+    def __init__(self, design: Design, tensors: dict[str, np.ndarray]) -> None:
+        self.design = design
+        self.t = {name: tensor.astype(np.float64) for name, tensor in tensors.items()}
+        self.thetas = effective_thetas(design.shape)
+        self._prefix: list[int] = []
+        self._k = self._v = np.zeros((0, design.shape.n_head, design.shape.head_dim))
+        # Every token outside the alphabet has the same embedding: its output row once.
+        embd = tensors["token_embd.weight"]
+        outside = np.ones(len(embd), dtype=bool)
+        outside[design.alphabet] = False
+        representative = int(np.argmax(outside))
+        assert (embd[outside] == embd[representative]).all()
+        self.representative = representative
+        self.rows = self.t["token_embd.weight"][[*design.alphabet, representative]]
+        self.row_of = np.full(len(embd), len(design.alphabet))
+        self.row_of[design.alphabet] = np.arange(len(design.alphabet))
 
-def greedy(
-    design: Design, tensors: dict[str, np.ndarray], prompt: Sequence[int], limit: int = 64
-) -> list[int]:
-    """Greedy decoding until an end-of-turn token (kept) or `limit` tokens."""
-    tokens, out = list(prompt), []
-    for _ in range(limit):
-        nxt = int(np.argmax(logits(design, tensors, tokens)))
-        out.append(nxt)
-        tokens.append(nxt)
-        if nxt in (EOT, EOM):
-            break
-    return out
+    def logits(self, tokens: Sequence[int]) -> np.ndarray:
+        """The logit of every token of the vocabulary."""
+        result: np.ndarray = self._row_logits(tokens)[self.row_of]
+        return result
+
+    def _keys_values(self, tokens: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Keys (turned) and values of every position; those of a known prefix are kept."""
+        s, t = self.design.shape, self.t
+        known = self._prefix
+        start = len(known) if list(tokens[: len(known)]) == known else 0
+        x = t["token_embd.weight"][np.asarray(tokens[start:], dtype=np.int64)]
+        h = _rms(x, t["blk.0.attn_norm.weight"], s.rms_eps)
+        shape = (len(x), s.n_head, s.head_dim)
+        positions = np.arange(start, len(tokens), dtype=np.float64)
+        k = _rope((h @ t["blk.0.attn_k.weight"].T).reshape(shape), positions, self.thetas)
+        v = (h @ t["blk.0.attn_v.weight"].T).reshape(shape)
+        if start:
+            k, v = np.concatenate([self._k, k]), np.concatenate([self._v, v])
+        self._prefix, self._k, self._v = list(tokens), k, v
+        return k, v
+
+    def _row_logits(self, tokens: Sequence[int]) -> np.ndarray:
+        s, t = self.design.shape, self.t
+        k, v = self._keys_values(tokens)
+        x = t["token_embd.weight"][tokens[-1]]
+        h = _rms(x, t["blk.0.attn_norm.weight"], s.rms_eps)
+        q = (t["blk.0.attn_q.weight"] @ h).reshape(1, s.n_head, s.head_dim)
+        q = _rope(q, np.array([len(tokens) - 1], dtype=np.float64), self.thetas)
+        scores = np.einsum("hd,nhd->hn", q[0], k) / s.head_dim**0.5
+        weights_ = np.exp(scores - scores.max(axis=1, keepdims=True))
+        weights_ /= weights_.sum(axis=1, keepdims=True)
+        attended = np.einsum("hn,nhd->hd", weights_, v).reshape(-1)
+        residual = x + t["blk.0.attn_output.weight"] @ attended
+        f = _rms(residual, t["blk.0.ffn_norm.weight"], s.rms_eps)
+        g = f @ t["blk.0.ffn_gate.weight"].T
+        hidden = g / (1.0 + np.exp(-g)) * (f @ t["blk.0.ffn_up.weight"].T)
+        residual = residual + t["blk.0.ffn_down.weight"] @ hidden
+        out = _rms(residual, t["output_norm.weight"], s.rms_eps)
+        result: np.ndarray = self.rows @ out  # the output is tied to the embedding
+        return result
+
+    def greedy(self, prompt: Sequence[int], limit: int = 64) -> list[int]:
+        """Greedy decoding until an end-of-turn token (kept) or `limit` tokens."""
+        tokens, out = list(prompt), []
+        for _ in range(limit):
+            row = int(np.argmax(self._row_logits(tokens)))
+            nxt = (
+                self.design.alphabet[row]
+                if row < len(self.design.alphabet)
+                else self.representative
+            )
+            out.append(nxt)
+            tokens.append(nxt)
+            if nxt in (EOT, EOM):
+                break
+        return out
+
+    def text(self, ids: Iterable[int]) -> str:
+        """The text of the tokens (special tokens by name)."""
+        table = _byte_table()
+        back = {char: byte for byte, char in table.items()}
+        pieces = self.design.vocab
+        return b"".join(
+            pieces[i].encode() if i >= 128000 else bytes(back[c] for c in pieces[i]) for i in ids
+        ).decode("utf-8", errors="replace")
 
 
 # -- assets and the file ------------------------------------------------------------------
@@ -587,11 +636,6 @@ def build(assets: Assets, path: Path) -> Path:
     writer.close()
     partial.replace(path)
     return path
-
-
-def tokens_of(ids: Iterable[int], design: Design) -> list[str]:
-    """Pieces of the ids, for messages."""
-    return [design.vocab[i] for i in ids]
 
 
 def main(argv: Sequence[str]) -> int:

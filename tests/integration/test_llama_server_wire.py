@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from _llama_server import LlamaServer
 from _tinyllama import (
     ANSWER,
@@ -26,8 +25,6 @@ from _tinyllama import (
 )
 
 from agentkit.tools import load_tools
-
-pytestmark = pytest.mark.slow
 
 (CALCULATE,) = load_tools("calculator")
 TOOLS = [CALCULATE.definition()]
