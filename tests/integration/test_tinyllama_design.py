@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pytest
 from _tinyllama import (
     ANSWER,
@@ -33,6 +32,8 @@ from _tinyllama import (
     read_vocab,
     weights,
 )
+
+np = pytest.importorskip("numpy")
 
 SYSTEM, USER = 9125, 882  # "system", "user" after <|start_header_id|>
 FILLER = 1234  # an ordinary token no script uses
