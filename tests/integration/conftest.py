@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from _llama_assets import Assets, cache_folder
 from _llama_server import LlamaServer
-from _tinyllama import Assets, build, cache_folder, model_path
 
 IN_CI = os.environ.get("CI") == "true"
 SERVER_FLAGS = (
@@ -63,6 +63,8 @@ def tiny_model(llama_assets: Assets) -> Path:
     """The hand-set tiny Llama 3.1 GGUF (built when missing)."""
     _require("gguf")
     _require("numpy")
+    from _tinyllama import build, model_path
+
     return build(llama_assets, model_path(llama_assets, cache_folder()))
 
 
