@@ -9,6 +9,9 @@
 | OTEL_EXPORTER_OTLP_ENDPOINT | `--otel`: the collector (its exporters read OTEL_* too) |
 | OTEL_SERVICE_NAME | `--otel`: the service name, default "agentkit" |
 | AGENTKIT_SESSIONS | the sessions database (else the data folder: XDG_DATA_HOME, HOME...) |
+| XDG_CACHE_HOME | where `agentkit probe` keeps what it found (`~/.cache` when unset) |
+| BRAVE_SEARCH_API_KEY, else BRAVE_API_KEY | the `brave_search` tool's Brave Search API key |
+| WOLFRAM_ALPHA_APP_ID, else WOLFRAM_ALPHA_APPID | the `wolfram_alpha` tool's app id |
 
 Nothing else in `agentkit` reads `os.environ`; the ready-made tools read their own settings
 (`AGENTKIT_FILES_ROOT`, `AGENTKIT_SANDBOX`, ...) through `setting()`.

@@ -16,6 +16,7 @@ __all__ = [
     "ModelResponse",
     "ModelSettings",
     "ToolUseFailed",
+    "UnparsedToolCall",
 ]
 
 # The tool through which a model gives a structured answer (see `Agent(output_type=...)`).
@@ -106,6 +107,32 @@ class ToolUseFailed(ModelError):
         super().__init__(message, **kwargs)
         self.failed_generation = failed_generation
         self.reason = reason
+
+
+class UnparsedToolCall(ModelError):
+    """The server could not parse the model's reply as a tool call (llama.cpp's HTTP 500
+    "does not match the expected ... format"): a retry at the same settings cannot help.
+
+    The loop asks once more with `tool_choice: "none"`, which makes such a server return the
+    model's raw text, and recovers the calls from it with agentkit's own parser.
+    """
+
+    def __init__(self, message: str, reason: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
+
+    def unrecovered(self) -> UnparsedToolCall:
+        """This error once the raw text held no call either: what happened and what to do."""
+        return UnparsedToolCall(
+            f'{self}; asked again with tool_choice "none", the reply held no call agentkit '
+            "could read either. The model writes calls its chat template does not describe: "
+            "serve it with a matching template (llama-server --chat-template-file) or use "
+            'LlamaCompletionsModel (model id "completions:..."), which parses the text itself',
+            self.reason,
+            status=self.status,
+            endpoint=self.endpoint,
+            model=self.model,
+        )
 
 
 class Model(ABC):

@@ -13,9 +13,10 @@ from _llama_server import LlamaServer
 from _tinyllama import ANSWER
 
 from agentkit import Agent, AssistantMessage, SystemMessage, ToolCall, ToolMessage, UserMessage
-from agentkit._completions_model import LlamaCompletionsModel
-from agentkit._native_prompt import PromptOptions, render_prompt
 from agentkit.events import TextDelta, ToolCallFinished
+from agentkit.llama import PromptOptions, render_prompt
+from agentkit.models import LlamaCompletionsModel
+from agentkit.models.openai import call_to_wire
 from agentkit.tools import load_tools
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("agentkit_env")]
@@ -73,7 +74,7 @@ def test_the_rendering_matches_llama_cpps_rendering_of_metas_template(
     wire: list[dict[str, Any]] = [
         {"role": "system", "content": "You are a calculator."},
         {"role": "user", "content": "What is 17*23?"},
-        {"role": "assistant", "content": None, "tool_calls": [call.to_wire()]},
+        {"role": "assistant", "content": None, "tool_calls": [call_to_wire(call)]},
         {"role": "tool", "tool_call_id": "call_1", "content": "391"},
     ]
     tools = [calculate.definition()]

@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 
 from agentkit import AssistantMessage, SystemMessage, ToolCall, ToolMessage, UserMessage
-from agentkit._native_prompt import PromptOptions, parse_reply, render_prompt
+from agentkit.llama import PromptOptions, parse_reply, render_prompt
 
 DAY = PromptOptions(today=date(2024, 9, 21))
 EOT, EOM, TAG = "<|eot_id|>", "<|eom_id|>", "<|python_tag|>"

@@ -153,39 +153,34 @@ class OpenAIModel(Model):
         Takes the constructor's arguments. A new `base_url` or `api_key` means a client of
         their own: a `client=` given before is not kept then.
         """
-        settings: dict[str, Any] = {
-            "model": self.name,
+        settings = {"model": self.name, **self._settings(), "client": self._given_client}
+        unknown = sorted(set(changes) - set(settings))
+        if unknown:
+            name = type(self).__name__
+            raise UserError(f"{name}.replace() got unknown setting(s) {', '.join(unknown)}")
+        if "base_url" in changes or "api_key" in changes:
+            settings["client"] = None
+        return type(self)(**{**settings, **changes})
+
+    def _settings(self) -> dict[str, Any]:
+        """The constructor's arguments that make this model again (but model and client)."""
+        return {
             "base_url": self.base_url,
             "api_key": self._api_key,
             "max_retries": self.max_retries,
             "timeout": self.timeout,
             "deadline": self.deadline,
-            "client": self._given_client,
             "transport": self.transport,
         }
-        unknown = sorted(set(changes) - set(settings))
-        if unknown:
-            raise UserError(f"OpenAIModel.replace() got unknown setting(s) {', '.join(unknown)}")
-        if "base_url" in changes or "api_key" in changes:
-            settings["client"] = None
-        return OpenAIModel(**{**settings, **changes})
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Its connections belong to this process; the settings are enough to make them anew.
         if self._given_client is not None:
             raise TypeError(
-                "an OpenAIModel built on your own client= cannot be sent to another process: "
-                "give base_url and api_key instead"
+                f"an {type(self).__name__} built on your own client= cannot be sent to another "
+                "process: give base_url and api_key instead"
             )
-        settings = {
-            "base_url": self.base_url,
-            "api_key": self._api_key,
-            "max_retries": self.max_retries,
-            "timeout": self.timeout,
-            "deadline": self.deadline,
-            "transport": self.transport,
-        }
-        return (_rebuilt, (self.name, settings))
+        return (_rebuilt, (self.name, self._settings(), type(self)))
 
     async def aclose(self) -> None:
         """Close the connections of the running event loop (other loops' are their own)."""
@@ -400,6 +395,8 @@ class OpenAIModel(Model):
         raise self._error(f"no reply within the {self.deadline:g} s deadline")
 
 
-def _rebuilt(model: str, settings: dict[str, Any]) -> OpenAIModel:
-    """An `OpenAIModel` unpickled: made anew from its settings."""
-    return OpenAIModel(model, **settings)
+def _rebuilt(
+    model: str, settings: dict[str, Any], cls: type[OpenAIModel] = OpenAIModel
+) -> OpenAIModel:
+    """An `OpenAIModel` (or a subclass) unpickled: made anew from its settings."""
+    return cls(model, **settings)

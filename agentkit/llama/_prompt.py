@@ -42,13 +42,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from .llama import extract_tool_calls
-from .messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolMessage, UserMessage
+from agentkit.llama._recovery import extract_tool_calls
+from agentkit.messages import (
+    AssistantMessage,
+    Message,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+    UserMessage,
+)
 
 __all__ = [
     "BUILTIN_TOOLS",
     "STOP",
     "PromptOptions",
+    "one_call_per_message",
     "parse_reply",
     "render_prompt",
 ]
@@ -140,7 +148,7 @@ def render_prompt(
         )
         parts.append(EOT)
     ipython_mode = bool(builtins)
-    parts.extend(_turn(m, ipython_mode) for m in _one_call_per_message(rest))
+    parts.extend(_turn(m, ipython_mode) for m in one_call_per_message(rest))
     parts.append(header("assistant"))
     return "".join(parts)
 
@@ -163,8 +171,12 @@ def _system(system: str, builtins: list[str], custom: bool, options: PromptOptio
     return header("system") + "".join(lines) + plain(system) + EOT
 
 
-def _one_call_per_message(messages: list[Message]) -> Iterator[Message]:
-    """The conversation with each multi-call reply split: call 1, its result, call 2, ..."""
+def one_call_per_message(messages: Sequence[Message]) -> Iterator[Message]:
+    """The conversation with each multi-call reply split: call 1, its result, call 2, ...
+
+    For Llama 3.1, which takes one call per assistant message (Meta's chat template refuses
+    a message with several). A result that answers no call of the reply stays after them.
+    """
     i = 0
     while i < len(messages):
         message = messages[i]

@@ -1,5 +1,6 @@
-"""Llama 3.1's built-in tools: brave_search and wolfram_alpha against loopback stand-ins of
-their APIs (no internet), a backend of one's own, and code_interpreter on the python sandbox."""
+"""Llama 3.1's built-in tools in the toolbox: brave_search and wolfram_alpha against loopback
+stand-ins of their APIs (no internet), a backend of one's own, keys from the environment read
+at call time and kept from the model, and code_interpreter on the python sandbox."""
 
 from __future__ import annotations
 
@@ -12,16 +13,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from agentkit import Agent, ToolMessage, UserError
-from agentkit._builtin_llama_tools import (
-    BraveSearch,
-    WolframAlpha,
-    brave_search_tool,
-    code_interpreter_tool,
-    wolfram_alpha_tool,
-)
-from agentkit._native_prompt import render_prompt
+from agentkit import Agent, ToolMessage, UserError, UserMessage
+from agentkit.llama import render_prompt
 from agentkit.testing import ScriptedModel, call
+from agentkit.toolbox import brave_search as brave_module, wolfram_alpha as wolfram_module
+from agentkit.toolbox.brave_search import BraveSearch, brave_search_tool
+from agentkit.toolbox.wolfram_alpha import WolframAlpha, wolfram_alpha_tool
+from agentkit.tools import load_tools
+
+KEYS = ("BRAVE_SEARCH_API_KEY", "BRAVE_API_KEY", "WOLFRAM_ALPHA_APP_ID", "WOLFRAM_ALPHA_APPID")
 
 pytestmark = pytest.mark.anyio
 
@@ -129,22 +129,52 @@ async def test_a_query_wolfram_does_not_understand_asks_to_rephrase(stub: Stub) 
     assert "rephrase" in await compute.function(query="blorp")
 
 
-def test_keys_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "BRAVE_SEARCH_API_KEY",
-        "BRAVE_API_KEY",
-        "WOLFRAM_ALPHA_APP_ID",
-        "WOLFRAM_ALPHA_APPID",
-    ):
+@pytest.fixture
+def no_keys(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in KEYS:
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(UserError, match="BRAVE_SEARCH_API_KEY"):
-        brave_search_tool()
-    with pytest.raises(UserError, match="WOLFRAM_ALPHA_APP_ID"):
-        wolfram_alpha_tool()
-    monkeypatch.setenv("BRAVE_API_KEY", "from-env")
-    monkeypatch.setenv("WOLFRAM_ALPHA_APP_ID", "id-from-env")
-    assert brave_search_tool().name == "brave_search"
-    assert wolfram_alpha_tool().name == "wolfram_alpha"
+    return monkeypatch
+
+
+async def test_the_tools_load_without_keys_and_say_which_to_set_when_called(
+    no_keys: pytest.MonkeyPatch,
+) -> None:
+    (search,) = load_tools("brave_search")
+    (compute,) = load_tools("wolfram_alpha")
+    with pytest.raises(UserError, match="set BRAVE_SEARCH_API_KEY \\(or BRAVE_API_KEY\\)"):
+        await search.function(query="x")
+    with pytest.raises(UserError, match="set WOLFRAM_ALPHA_APP_ID"):
+        await compute.function(query="x")
+
+
+async def test_a_missing_key_is_a_tool_result_the_run_goes_on_from(
+    no_keys: pytest.MonkeyPatch,
+) -> None:
+    script = [call("brave_search", query="gold price"), "I cannot search the web here."]
+    with ScriptedModel(script) as model:
+        result = await Agent(model, tools=load_tools("brave_search")).run("Gold price?")
+    (text,) = [m.content for m in result.messages if isinstance(m, ToolMessage)]
+    assert "brave_search needs a Brave Search API key: set BRAVE_SEARCH_API_KEY" in text
+    assert result.output == "I cannot search the web here."
+
+
+async def test_keys_come_from_the_environment_and_never_reach_the_model(
+    stub: Stub, no_keys: pytest.MonkeyPatch
+) -> None:
+    no_keys.setenv("BRAVE_API_KEY", "brave-secret-from-env")
+    no_keys.setenv("WOLFRAM_ALPHA_APPID", "wolfram-secret-from-env")
+    no_keys.setattr(brave_module, "BRAVE_ENDPOINT", stub.url + "/brave")
+    no_keys.setattr(wolfram_module, "WOLFRAM_ENDPOINT", stub.url + "/wolfram")
+    stub.body = {"web": {"results": [{"title": "echo brave-secret-from-env", "url": "u"}]}}
+    (search,) = load_tools("brave_search")
+    assert await search.function(query="q") == "echo ***\nu\n"
+    stub.status, stub.body = 403, {"error": "bad app id wolfram-secret-from-env"}
+    (compute,) = load_tools("wolfram_alpha")
+    with pytest.raises(RuntimeError) as caught:
+        await compute.function(query="q")
+    assert "HTTP 403" in str(caught.value) and "wolfram-secret" not in str(caught.value)
+    assert stub.requests[0]["headers"]["X-Subscription-Token"] == "brave-secret-from-env"
+    assert stub.requests[1]["query"]["appid"] == ["wolfram-secret-from-env"]
 
 
 async def test_a_backend_of_ones_own_in_an_agent_run() -> None:
@@ -162,23 +192,20 @@ async def test_a_backend_of_ones_own_in_an_agent_run() -> None:
 
 
 def test_the_native_prompt_names_them_as_built_ins() -> None:
-    tools = [
-        brave_search_tool(lambda q: q).definition(),
-        wolfram_alpha_tool(lambda q: q).definition(),
-        code_interpreter_tool().definition(),
-    ]
-    from agentkit import UserMessage
-
+    names = ("brave_search", "wolfram_alpha", "code_interpreter")
+    tools = [tool.definition() for name in names for tool in load_tools(name)]
     prompt = render_prompt([UserMessage("hi")], tools)
     assert "Environment: ipython\nTools: brave_search, wolfram_alpha\n" in prompt
     assert "Given the following functions" not in prompt  # no custom tools
 
 
 def test_code_interpreter_is_the_sandboxed_python_tool() -> None:
-    interpreter = code_interpreter_tool()
+    (interpreter,) = load_tools("code_interpreter")
+    (python,) = load_tools("python")
     assert interpreter.name == "code_interpreter" and interpreter.requires_approval
     assert list(interpreter.parameters["properties"]) == ["code"]
-    assert "sandbox" in interpreter.description
+    assert interpreter.description == python.description and "sandbox" in python.description
+    assert interpreter.timeout == python.timeout
 
 
 @pytest.mark.slow
@@ -186,7 +213,8 @@ async def test_code_interpreter_runs_the_code_in_the_sandbox(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("AGENTKIT_SANDBOX", raising=False)
-    result = await code_interpreter_tool().function(code="print(17*23)")
+    (interpreter,) = load_tools("code_interpreter")
+    result = await interpreter.function(code="print(17*23)")
     if "bubblewrap" not in result:
         pytest.skip(f"the python sandbox cannot run here: {result[:200]}")
     assert "exit status: 0" in result and "391" in result
