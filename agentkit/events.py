@@ -262,11 +262,19 @@ class RunResult(Generic[OutputT]):
         messages: The whole conversation, typed; pass it as `messages=` to continue.
         usage: Requests, tokens, tool calls and estimated cost of this run (sub-agents'
             included).
+        finish_reason: Why the server says the last reply ended ("stop", "tool_calls",
+            "length"...), when it says.
     """
 
     output: OutputT
     messages: list[Message] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the answer was cut off at the token limit (`finish_reason` "length")."""
+        return self.finish_reason == "length"
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,7 +383,9 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         output = event.result.output
         if hasattr(output, "model_dump"):
             output = output.model_dump(mode="json")
-        return {**head, "output": output, "usage": event.result.usage.to_dict()}
+        result = event.result
+        finish = {"finish_reason": result.finish_reason, "truncated": result.truncated}
+        return {**head, "output": output, "usage": result.usage.to_dict(), **finish}
     return {**head, **_other_dict(event)}
 
 

@@ -10,6 +10,7 @@ run and announced by a `ModelReplyFinished`; each retry of a request, by a
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextvars import Token
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from agentkit.events import (
 from agentkit.llama import TextGate, extract_tool_calls, strip_special_tokens
 from agentkit.messages import AssistantMessage, Message, ToolCall, new_call_id, parse_arguments
 from agentkit.models import Model, ModelResponse, ModelSettings, ToolUseFailed
+from agentkit.models._base import request_settings
 from agentkit.models._retries import unwatch, watch
 from agentkit.usage import Usage, priced
 
@@ -74,8 +76,11 @@ class ReplyStep:
         Each retry of a request is handed to `notify` as it starts (the hooks), and yielded
         once the request has ended. With a `window` (a context budget, a history processor),
         each request sends its view of the conversation, and a `ContextTrimmed` says when
-        that view was newly trimmed.
+        that view was newly trimmed. The first turn's requests use `first_tool_choice`; with
+        `tool_choice` "none" no call is recovered from text, so none can run.
         """
+        settings = request_settings(settings, first=turn == 1)
+        recover = settings.get("tool_choice") != "none"
         while True:
             run.check_requests()
             messages: Sequence[Message] = run.messages
@@ -88,7 +93,7 @@ class ReplyStep:
             retries = _Retries(turn, run.run_id, notify)
             try:
                 if stream:
-                    async for event in self._streamed(run, messages, settings, retries):
+                    async for event in self._streamed(run, messages, settings, retries, recover):
                         yield event
                 else:
                     token = watch(retries.heard)
@@ -98,11 +103,12 @@ class ReplyStep:
                         unwatch(token)
                     for event in retries.take():
                         yield event
-                    run.add_reply(self._priced(self._recovered(self._redacted(response))))
+                    reply = self._recovered(self._redacted(response), recover)
+                    run.add_reply(self._priced(reply))
             except ToolUseFailed as exc:
                 for event in retries.take():
                     yield event
-                if not self._from_failed_generation(run, exc):
+                if not self._from_failed_generation(run, exc, recover):
                     continue  # the model is asked once more
             except RunError as exc:
                 for event in retries.take():
@@ -123,9 +129,9 @@ class ReplyStep:
             )
             return
 
-    def _from_failed_generation(self, run: RunState, exc: ToolUseFailed) -> bool:
+    def _from_failed_generation(self, run: RunState, exc: ToolUseFailed, recover: bool) -> bool:
         """Record the calls the refused generation holds; else ask the model once more."""
-        prose, calls = extract_tool_calls(exc.failed_generation)
+        prose, calls = extract_tool_calls(exc.failed_generation) if recover else ("", [])
         if calls:
             message = AssistantMessage(prose or None, tuple(calls))
             run.add_reply(self._recovered(ModelResponse(message)))
@@ -143,6 +149,7 @@ class ReplyStep:
         messages: Sequence[Message],
         settings: ModelSettings,
         retries: _Retries,
+        recover: bool,
     ) -> AsyncIterator[TextDelta | ModelRequestRetried]:
         gate = TextGate()
         redactor = StreamRedactor(self.model.secrets)
@@ -176,10 +183,11 @@ class ReplyStep:
         if held and (text := gate.feed(held)):
             yield TextDelta(text, run_id)
         response = self._redacted(response)
-        recovered = self._recovered(response)
+        recovered = self._recovered(response, recover)
         # Prose that came after a native call was held by the stream reader; it is only in
         # the final message. Show it too, through the same gate.
-        content, seen = response.message.content or "", "".join(streamed)
+        shown = response if recover else recovered  # with "none": calls written as text
+        content, seen = shown.message.content or "", "".join(streamed)
         late = content[len(seen) :] if content.startswith(seen) else ""
         if late and (text := gate.feed(late)):
             yield TextDelta(text, run_id)
@@ -213,10 +221,18 @@ class ReplyStep:
             return response  # `redact` hands back the very text when nothing is in it
         return _with_message(response, AssistantMessage(content, calls))
 
-    def _recovered(self, response: ModelResponse) -> ModelResponse:
-        """The reply with tool calls left as text recovered, and call ids made unique."""
+    def _recovered(self, response: ModelResponse, recover: bool = True) -> ModelResponse:
+        """The reply with tool calls left as text recovered, and call ids made unique.
+
+        Without `recover` (tool_choice "none") the reply is text only: calls a server sent
+        anyway are not run but written into it, as llama.cpp leaves them.
+        """
         message = response.message
         content = message.content
+        if not recover and (content or message.tool_calls):
+            written = [strip_special_tokens(content or "").strip()]
+            written += (_call_text(call) for call in message.tool_calls)
+            return _with_message(response, AssistantMessage("\n".join(filter(None, written))))
         if message.tool_calls:
             calls = unique_ids(message.tool_calls)
             if calls is message.tool_calls:
@@ -231,6 +247,12 @@ class ReplyStep:
         else:
             return response
         return _with_message(response, message)
+
+
+def _call_text(call: ToolCall) -> str:
+    """A call as Llama 3.1 writes it in text."""
+    arguments = call.arguments if call.arguments is not None else call.raw_arguments
+    return json.dumps({"name": call.name, "parameters": arguments}, ensure_ascii=False)
 
 
 def _with_message(response: ModelResponse, message: AssistantMessage) -> ModelResponse:

@@ -24,7 +24,12 @@ OUTPUT_TOOL_NAME = "final_result"
 
 
 class ModelSettings(TypedDict, total=False):
-    """Request settings passed through to the endpoint. All are optional."""
+    """Request settings passed through to the endpoint. All are optional.
+
+    `tool_choice` applies to every request of a run; `first_tool_choice` is the first
+    request's instead (agentkit's own: "required" makes the first reply call a tool, and
+    the run can still end in a text answer).
+    """
 
     temperature: float
     top_p: float
@@ -32,6 +37,7 @@ class ModelSettings(TypedDict, total=False):
     seed: int
     stop: str | list[str]
     tool_choice: str | dict[str, Any]
+    first_tool_choice: str | dict[str, Any]
     parallel_tool_calls: bool
     extra_body: dict[str, Any]
 
@@ -46,6 +52,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "seed": (int,),
     "stop": (str, list),
     "tool_choice": (str, dict),
+    "first_tool_choice": (str, dict),
     "parallel_tool_calls": (bool,),
     "extra_body": (dict,),
 }
@@ -73,6 +80,18 @@ def check_settings(settings: Mapping[str, Any]) -> ModelSettings:
     if problems:
         raise UserError("the model settings are not valid:", problems)
     return cast(ModelSettings, dict(settings))
+
+
+def request_settings(settings: ModelSettings, first: bool) -> ModelSettings:
+    """The settings one request of a run is sent with: on the first, `first_tool_choice`
+    stands in for `tool_choice`; it never reaches the endpoint itself."""
+    if "first_tool_choice" not in settings:
+        return settings
+    sent = dict(settings)
+    choice = sent.pop("first_tool_choice")
+    if first and choice is not None:
+        sent["tool_choice"] = choice
+    return cast(ModelSettings, sent)
 
 
 @dataclass(frozen=True, slots=True)
