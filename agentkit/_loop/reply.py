@@ -2,7 +2,9 @@
 
 Tool calls left as text are recovered, call ids made unique, leaked special tokens removed;
 in a stream, text that turns out to be a call is never shown. A Groq `tool_use_failed`
-refusal is recovered from its failed generation, or the model is asked once more. Each
+refusal is recovered from its failed generation, or the model is asked once more; a call
+llama.cpp could not parse (its HTTP 500) is recovered from the raw text it sends when asked
+again with tool_choice "none", or the model is told and asked once more. Each
 request is announced by a `ModelRequestStarted`; the well-formed reply is recorded in the
 run and announced by a `ModelReplyFinished`; each retry of a request, by a
 `ModelRequestRetried`.
@@ -29,7 +31,7 @@ from agentkit.events import (
 )
 from agentkit.llama import TextGate, extract_tool_calls, strip_special_tokens
 from agentkit.messages import AssistantMessage, Message, ToolCall, new_call_id, parse_arguments
-from agentkit.models import Model, ModelResponse, ModelSettings, ToolUseFailed
+from agentkit.models import Model, ModelResponse, ModelSettings, ToolUseFailed, UnparsedToolCall
 from agentkit.models._base import request_settings
 from agentkit.models._retries import unwatch, watch
 from agentkit.usage import Usage, priced
@@ -105,10 +107,14 @@ class ReplyStep:
                         yield event
                     reply = self._recovered(self._redacted(response), recover)
                     run.add_reply(self._priced(reply))
-            except ToolUseFailed as exc:
+            except (ToolUseFailed, UnparsedToolCall) as exc:
                 for event in retries.take():
                     yield event
-                if not self._from_failed_generation(run, exc, recover):
+                again: list[bool] = []
+                refused = self._refused(run, messages, settings, exc, recover, turn, notify, again)
+                async for told in refused:
+                    yield told
+                if again:
                     continue  # the model is asked once more
             except RunError as exc:
                 for event in retries.take():
@@ -142,6 +148,59 @@ class ReplyStep:
         run.asked_after_tool_use_failed = True
         run.add_note(notes.tool_use_failed(exc.reason))
         return False
+
+    async def _refused(
+        self,
+        run: RunState,
+        messages: Sequence[Message],
+        settings: ModelSettings,
+        exc: ToolUseFailed | UnparsedToolCall,
+        recover: bool,
+        turn: int,
+        notify: Notify | None,
+        again: list[bool],
+    ) -> AsyncIterator[Event]:
+        """The server refused the reply for its tool call: record the calls agentkit can read
+        in it, or tell the model and ask once more (`again`); a second time, the run fails.
+
+        Groq's refusal holds the generation; llama.cpp's 500 does not, so the model is asked
+        again with tool_choice "none", which makes llama.cpp send the raw text.
+        """
+        if isinstance(exc, ToolUseFailed):
+            if not self._from_failed_generation(run, exc, recover):
+                again.append(True)
+            return
+        run.add_usage(Usage(requests=1))  # the refused request counts
+        if not recover:
+            raise run.fail(exc)
+        run.check_requests()
+        sent: ModelSettings = {**settings, "tool_choice": "none"}
+        yield ModelRequestStarted(turn, run.run_id, tuple(messages), sent, False)
+        retries = _Retries(turn, run.run_id, notify)
+        token = watch(retries.heard)
+        try:
+            response = await self.model.request(messages, self.definitions, sent)
+        except RunError as error:
+            for retried in retries.take():
+                yield retried
+            failed = exc.unrecovered() if isinstance(error, UnparsedToolCall) else error
+            raise run.fail(failed) from None
+        finally:
+            unwatch(token)
+        for retried in retries.take():
+            yield retried
+        response = self._redacted(response)
+        prose, calls = extract_tool_calls(response.message.content or "")
+        if calls:
+            message = AssistantMessage(prose or None, unique_ids(tuple(calls)))
+            run.add_reply(self._priced(_with_message(response, message)))
+            return
+        run.add_usage(response.usage)
+        if run.asked_after_tool_use_failed:
+            raise run.fail(exc.unrecovered())
+        run.asked_after_tool_use_failed = True
+        run.add_note(notes.tool_use_failed(exc.reason))
+        again.append(True)
 
     async def _streamed(
         self,

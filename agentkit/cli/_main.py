@@ -1,7 +1,8 @@
 """`agentkit`: run, chat with and inspect agents from the command line.
 
 Commands: `agentkit run [TARGET] PROMPT`, `agentkit chat [TARGET]`, `agentkit tools FILE...`,
-`agentkit sessions ...` (declared in `_sessions_cli`).
+`agentkit sessions ...` (declared in `_sessions_cli`), `agentkit probe` (what an endpoint can
+do: `_probe`).
 This module only declares the commands (click); the work is in `_load` (the agent and its
 tools), `_render` (output) and `_session` (run and chat), imported when a command runs
 so that `agentkit --help` stays fast.
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OFFLINE", "EXIT_RUN_ERROR", "EXIT_USAGE", "main"]
 
+from agentkit.cli._probe import probe_command
 from agentkit.cli._status import EXIT_INTERRUPTED, EXIT_OFFLINE, EXIT_RUN_ERROR, EXIT_USAGE
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -417,3 +419,4 @@ def tools_command(specs: tuple[str, ...], verbose: bool) -> None:
 
 
 main.add_command(sessions_group(_execute))
+main.add_command(probe_command)  # `agentkit probe`: cli/_probe.py
