@@ -206,8 +206,10 @@ class Prober:
         calls = max(native, text)
         if calls >= 2:
             self.record("parallel_tool_calls", "supported", f"{calls} calls in one reply")
+        elif calls == 1:
+            self.record("parallel_tool_calls", "one per reply", "1 call made")
         else:
-            self.record("parallel_tool_calls", "one per reply", f"{calls} call(s) made")
+            self.record("parallel_tool_calls", "unknown", "no call was made")
 
     async def history(self) -> None:
         answer = await self.chat(HISTORY, tools=[TOOL])
@@ -244,7 +246,8 @@ class Prober:
         if error:
             self.record("streamed_calls", "error", error)
         elif pieces:
-            self.record("streamed_calls", "pieces" if pieces > 1 else "whole", f"{pieces} deltas")
+            how = "in one delta" if pieces == 1 else f"in {pieces} deltas"
+            self.record("streamed_calls", "pieces" if pieces > 1 else "whole", f"arguments {how}")
         else:
             found = "text" if extract_tool_calls(text)[1] else "none"
             self.record("streamed_calls", found, text[:120])
