@@ -186,3 +186,16 @@ def test_the_cli_warns_on_stderr_when_the_answer_was_cut(
     if json_output:
         last = json.loads(done.stdout.strip().splitlines()[-1])
         assert last["type"] == "run_finished" and last["truncated"] is True
+
+
+async def test_a_model_asked_directly_never_sends_first_tool_choice(
+    fake_server: FakeServer,
+) -> None:
+    from agentkit.models import OpenAIModel
+
+    fake_server.add(Completion("5"))
+    model = OpenAIModel("m", base_url=fake_server.url, api_key="k")
+    settings: Any = {"first_tool_choice": "required"}
+    await model.request([], [add.definition()], settings)
+    await model.aclose()
+    assert "first_tool_choice" not in fake_server.chat_requests[0].body
