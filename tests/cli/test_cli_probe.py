@@ -36,7 +36,7 @@ def test_the_table_shows_each_check_and_the_advice(env: Path) -> None:
     rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in _rows(done)}
     assert rows["tool_calls"] == "text" and rows["tool_choice required"] == "refused"
     assert rows["stream_usage"] == "refused" and rows["completions"] == "available"
-    assert "agentkit: calls come back as text: agentkit recovers them" in done.stderr
+    assert "agentkit: calls come back as text; they are recovered from it" in done.stderr
     assert "--model completions:m" in done.stderr
     assert f"probed just now; kept in {env}/agentkit/probe/" in done.stderr
     assert KEY not in done.output
@@ -57,7 +57,9 @@ def test_json_is_one_object_and_a_second_probe_reads_the_saved_one(env: Path) ->
     one, two, three = (json.loads(d.stdout) for d in (first, second, third))
     assert one["cached"] is False and two["cached"] is True and three["cached"] is False
     assert one["checks"]["calls_in_history"]["result"] == "refused"
-    assert one["advice"] == ["agentkit sends one tool call per assistant message to this endpoint"]
+    assert one["advice"] == [
+        "tool calls go one per assistant message to this endpoint (its chat template refuses more)"
+    ]
     assert two["probed_at"] == one["probed_at"] < three["probed_at"]
 
 

@@ -105,4 +105,4 @@ def test_the_cli_prints_the_table(llama_server: LlamaServer, cache: Path) -> Non
         if line.count("│") == 4
     }
     assert rows == {name.replace(":", " "): result for name, result in EXPECTED.items()}
-    assert "one tool call per assistant message" in done.stderr
+    assert "tool calls go one per assistant message" in done.stderr

@@ -158,18 +158,20 @@ async def test_details_say_what_was_seen(cache: Path) -> None:
     assert "prepends a begin-of-text token (128000)" in found.detail("tokenize")
     assert found.detail("finish_reasons") == "stop, tool_calls"
     assert found.detail("tool_calls") == 'calculate({"expression": "17*23"})'
-    assert found.advice == ["agentkit sends one tool call per assistant message to this endpoint"]
+    assert found.advice == [
+        "tool calls go one per assistant message to this endpoint (its chat template refuses more)"
+    ]
 
 
 async def test_text_calls_advise_recovery_and_the_completions_prefix(cache: Path) -> None:
     profile = PROFILES["text-calls"]
     with profile.server() as server:
         found = await probed(profile, server)
-    assert found.advice[0].startswith("calls come back as text: agentkit recovers them")
+    assert found.advice[0].startswith("calls come back as text; they are recovered from it")
     assert "--model completions:m" in found.advice[1]
     assert found.advice[2] == (
-        'agentkit does not send what was refused: tool_choice "required", tool_choice naming '
-        "a function, parallel_tool_calls, stream_options"
+        'left out of requests, as refused: tool_choice "required", tool_choice naming a '
+        "function, parallel_tool_calls, stream_options"
     )
 
 

@@ -119,18 +119,21 @@ class Capabilities:
         calls = self.result("tool_calls")
         if calls == "text":
             lines.append(
-                "calls come back as text: agentkit recovers them (keep tool_choice at auto)"
+                'calls come back as text; they are recovered from it (keep tool_choice "auto")'
             )
         if calls in ("text", "none") and self.result("completions") == "available":
             lines.append(
-                "raw completions are available: a model id prefixed completions: "
-                f"(--model completions:{self.model}) renders Llama 3.1's own prompt"
+                f"raw completions are available: --model completions:{self.model} renders "
+                "Llama 3.1's own prompt and reads the calls itself"
             )
         if self.result("calls_in_history") == "refused":
-            lines.append("agentkit sends one tool call per assistant message to this endpoint")
+            lines.append(
+                "tool calls go one per assistant message to this endpoint (its chat template "
+                "refuses more)"
+            )
         refused = [_SENT[c.name] for c in self.checks if c.result == "refused" and c.name in _SENT]
         if refused:
-            lines.append(f"agentkit does not send what was refused: {', '.join(refused)}")
+            lines.append(f"left out of requests, as refused: {', '.join(refused)}")
         return lines
 
     def to_dict(self) -> dict[str, Any]:

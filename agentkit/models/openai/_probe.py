@@ -276,7 +276,7 @@ class Prober:
             return self.failed("tokenize", plain)
         special = await self.request("POST", url, {"content": "Hello", "add_special": True})
         without, with_ = _tokens(plain.data), _tokens(special.data)
-        detail = f"{len(without)} token(s) for 'Hello'"
+        detail = f"'Hello' is {len(without)} token{'' if len(without) == 1 else 's'}"
         if len(with_) == len(without) + 1 and with_[1:] == without:
             detail += f"; add_special prepends a begin-of-text token ({with_[0]})"
         self.record("tokenize", "available", detail)
