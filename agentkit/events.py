@@ -104,8 +104,9 @@ class ModelRequestRetried:
         turn: The model turn.
         attempt: 1 for the first retry, 2 for the second...
         reason: Why: the HTTP status of the attempt before ("429", "503"), "connection"
-            (no answer: refused, reset or timed out), or "stream_options" (agentkit's own
-            re-send for a server that rejects `stream_options`).
+            (no answer: refused, reset or timed out), "stream_options" (agentkit's own
+            re-send for a server that rejects `stream_options`), or "one_call_per_message"
+            (re-sent so for a chat template that takes one tool call per message).
         delay: Seconds from the answer of the attempt before (from its start, when it got
             none) to this one: the backoff, `Retry-After` honoured.
         run_id: The run's id.

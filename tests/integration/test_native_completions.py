@@ -4,7 +4,10 @@ agentkit's rendering against llama.cpp's rendering of Meta's template."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import date
 from typing import Any
 
@@ -86,3 +89,23 @@ def test_the_rendering_matches_llama_cpps_rendering_of_metas_template(
     assert theirs == ours.replace(
         "<|end_header_id|>\n\n391<|eot_id|>", '<|end_header_id|>\n\n"391"<|eot_id|>'
     )
+
+
+@pytest.mark.slow
+def test_the_cli_runs_on_the_completions_endpoint_by_the_model_ids_prefix(
+    llama_server: LlamaServer,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTKIT_", "OPENAI_"))}
+    command = [sys.executable, "-m", "agentkit", "run", "--tools", "calculator"]
+    command += ["--base-url", llama_server.base_url, "--model", "completions:tiny"]
+    done = subprocess.run(
+        [*command, "What is 17*23?"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ANSWER + "\n" and "391" in done.stderr
