@@ -108,10 +108,8 @@ class ReplyStep:
                     reply = self._recovered(self._redacted(response), recover)
                     run.add_reply(self._priced(reply))
             except (ToolUseFailed, UnparsedToolCall) as exc:
-                for event in retries.take():
-                    yield event
                 again: list[bool] = []
-                refused = self._refused(run, messages, settings, exc, recover, turn, notify, again)
+                refused = self._refused(run, messages, settings, exc, recover, retries, again)
                 async for told in refused:
                     yield told
                 if again:
@@ -156,8 +154,7 @@ class ReplyStep:
         settings: ModelSettings,
         exc: ToolUseFailed | UnparsedToolCall,
         recover: bool,
-        turn: int,
-        notify: Notify | None,
+        retries: _Retries,
         again: list[bool],
     ) -> AsyncIterator[Event]:
         """The server refused the reply for its tool call: record the calls agentkit can read
@@ -166,6 +163,8 @@ class ReplyStep:
         Groq's refusal holds the generation; llama.cpp's 500 does not, so the model is asked
         again with tool_choice "none", which makes llama.cpp send the raw text.
         """
+        for retried in retries.take():  # the refused request's
+            yield retried
         if isinstance(exc, ToolUseFailed):
             if not self._from_failed_generation(run, exc, recover):
                 again.append(True)
@@ -175,8 +174,8 @@ class ReplyStep:
             raise run.fail(exc)
         run.check_requests()
         sent: ModelSettings = {**settings, "tool_choice": "none"}
-        yield ModelRequestStarted(turn, run.run_id, tuple(messages), sent, False)
-        retries = _Retries(turn, run.run_id, notify)
+        yield ModelRequestStarted(retries.turn, run.run_id, tuple(messages), sent, False)
+        retries = _Retries(retries.turn, run.run_id, retries.notify)
         token = watch(retries.heard)
         try:
             response = await self.model.request(messages, self.definitions, sent)

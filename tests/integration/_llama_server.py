@@ -172,6 +172,18 @@ class LlamaServer:
         return [int(t) for t in json.loads(body)["tokens"]]
 
 
+# Variables of the test session itself, which a child `agentkit` must keep: the tiny model's
+# folder and the test's own sessions database (`agentkit run` stores by default).
+KEPT = ("AGENTKIT_TINYLLAMA_DIR", "AGENTKIT_SESSIONS")
+
+
+def endpoint_free(environ: dict[str, str]) -> dict[str, str]:
+    """`environ` without the developer's endpoint, key or model (AGENTKIT_*, OPENAI_*)."""
+    return {
+        k: v for k, v in environ.items() if not k.startswith(("AGENTKIT_", "OPENAI_")) or k in KEPT
+    }
+
+
 def _close_stdin(process: subprocess.Popen[bytes]) -> None:
     if process.stdin is not None and not process.stdin.closed:
         process.stdin.close()

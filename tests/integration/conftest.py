@@ -20,7 +20,7 @@ from typing import NoReturn
 
 import pytest
 from _llama_assets import Assets, cache_folder
-from _llama_server import LlamaServer
+from _llama_server import KEPT, LlamaServer
 
 IN_CI = os.environ.get("CI") == "true"
 SERVER_FLAGS = (
@@ -86,5 +86,5 @@ def llama_server(
 def agentkit_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No endpoint, key or model from the developer's environment reaches a test."""
     for name in list(os.environ):
-        if name.startswith(("AGENTKIT_", "OPENAI_")) and name != "AGENTKIT_TINYLLAMA_DIR":
+        if name.startswith(("AGENTKIT_", "OPENAI_")) and name not in KEPT:
             monkeypatch.delenv(name)

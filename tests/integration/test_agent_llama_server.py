@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _llama_server import LlamaServer
+from _llama_server import LlamaServer, endpoint_free
 from _tinyllama import ANSWER, TOOL_CALL
 
 from agentkit import Agent, ToolMessage, UserError
@@ -76,7 +76,7 @@ async def test_stream_completes_a_tool_call(llama_server: LlamaServer) -> None:
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTKIT_", "OPENAI_"))}
+    env = endpoint_free(dict(os.environ))
     return subprocess.run(
         [sys.executable, "-m", "agentkit", "run", *args],
         capture_output=True,

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from _llama_server import LlamaServer
+from _llama_server import LlamaServer, endpoint_free
 from _tinyllama import ANSWER
 
 from agentkit import Agent, AssistantMessage, SystemMessage, ToolCall, ToolMessage, UserMessage
@@ -95,7 +95,7 @@ def test_the_rendering_matches_llama_cpps_rendering_of_metas_template(
 def test_the_cli_runs_on_the_completions_endpoint_by_the_model_ids_prefix(
     llama_server: LlamaServer,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTKIT_", "OPENAI_"))}
+    env = endpoint_free(dict(os.environ))
     command = [sys.executable, "-m", "agentkit", "run", "--tools", "calculator"]
     command += ["--base-url", llama_server.base_url, "--model", "completions:tiny"]
     done = subprocess.run(

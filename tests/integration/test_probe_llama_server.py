@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _llama_server import LlamaServer
+from _llama_server import LlamaServer, endpoint_free
 from _tinyllama import ANSWER
 
 from agentkit import Agent
@@ -86,7 +86,7 @@ async def test_after_the_probe_two_calls_in_history_go_one_per_message_at_once(
 
 
 def test_the_cli_prints_the_table(llama_server: LlamaServer, cache: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTKIT_", "OPENAI_"))}
+    env = endpoint_free(dict(os.environ))
     command = [sys.executable, "-m", "agentkit", "probe"]
     command += ["--base-url", llama_server.base_url, "--model", "tiny"]
     done = subprocess.run(
