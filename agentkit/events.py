@@ -104,9 +104,8 @@ class ModelRequestRetried:
         turn: The model turn.
         attempt: 1 for the first retry, 2 for the second...
         reason: Why: the HTTP status of the attempt before ("429", "503"), "connection"
-            (no answer: refused, reset or timed out), "stream_options" (agentkit's own
-            re-send for a server that rejects `stream_options`), or "one_call_per_message"
-            (re-sent so for a chat template that takes one tool call per message).
+            (no answer: refused, reset or timed out), or agentkit's own re-send of a request
+            adapted to the endpoint ("stream_options", "one_call_per_message").
         delay: Seconds from the answer of the attempt before (from its start, when it got
             none) to this one: the backoff, `Retry-After` honoured.
         run_id: The run's id.
@@ -263,19 +262,14 @@ class RunResult(Generic[OutputT]):
         messages: The whole conversation, typed; pass it as `messages=` to continue.
         usage: Requests, tokens, tool calls and estimated cost of this run (sub-agents'
             included).
-        finish_reason: Why the server says the last reply ended ("stop", "tool_calls",
-            "length"...), when it says.
+        finish_reason, truncated: Why the last reply ended; whether at the token limit.
     """
 
     output: OutputT
     messages: list[Message] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
-
-    @property
-    def truncated(self) -> bool:
-        """Whether the answer was cut off at the token limit (`finish_reason` "length")."""
-        return self.finish_reason == "length"
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,9 +378,7 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         output = event.result.output
         if hasattr(output, "model_dump"):
             output = output.model_dump(mode="json")
-        result = event.result
-        finish = {"finish_reason": result.finish_reason, "truncated": result.truncated}
-        return {**head, "output": output, "usage": result.usage.to_dict(), **finish}
+        return {**head, "output": output, "usage": event.result.usage.to_dict()}
     return {**head, **_other_dict(event)}
 
 

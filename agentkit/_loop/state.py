@@ -106,7 +106,8 @@ class RunState:
         """The finished run's result."""
         assert self.answer is not None, "the run has no answer yet"
         finish = self.reply.finish_reason if self.reply is not None else None
-        return RunResult(self.answer.value, list(self._messages), self.usage, finish)
+        cut = finish == "length"
+        return RunResult(self.answer.value, list(self._messages), self.usage, finish, cut)
 
     # The writers of the conversation.
 

@@ -1,8 +1,6 @@
 """`agentkit`: run, chat with and inspect agents from the command line.
 
-Commands: `agentkit run [TARGET] PROMPT`, `agentkit chat [TARGET]`, `agentkit tools FILE...`,
-`agentkit sessions ...` (declared in `_sessions_cli`), `agentkit probe` (what an endpoint can
-do: `_probe`).
+Commands: run [TARGET] PROMPT, chat [TARGET], tools FILE..., sessions (`_sessions_cli`), probe.
 This module only declares the commands (click); the work is in `_load` (the agent and its
 tools), `_render` (output) and `_session` (run and chat), imported when a command runs
 so that `agentkit --help` stays fast.
@@ -419,4 +417,4 @@ def tools_command(specs: tuple[str, ...], verbose: bool) -> None:
 
 
 main.add_command(sessions_group(_execute))
-main.add_command(probe_command)  # `agentkit probe`: cli/_probe.py
+main.add_command(probe_command(_execute))  # `agentkit probe`: cli/_probe.py

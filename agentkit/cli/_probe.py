@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 if TYPE_CHECKING:
+    from agentkit.cli._load import Options
     from agentkit.cli._render import Renderer
     from agentkit.models.openai import Capabilities
+
+# `_main._execute`: runs a command body with the renderer, mapping failures to exit statuses.
+Execute = Callable[["Options", Callable[["Renderer"], int]], NoReturn]
 
 __all__ = ["probe_command"]
 
@@ -80,55 +85,67 @@ async def _probe(model_id: str, base_url: str | None, refresh: bool) -> tuple[An
         await model.aclose()
 
 
-@click.command("probe")
-@click.option("--base-url", help="The endpoint (default: $AGENTKIT_BASE_URL or $OPENAI_BASE_URL).")
-@click.option("--model", help="The model id (default: $AGENTKIT_MODEL, else Llama 3.1 70B).")
-@click.option("--refresh", is_flag=True, help="Probe again, even if a recent probe is saved.")
-@click.option("--json", "json_output", is_flag=True, help="The results as one JSON object.")
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of failures.")
-def probe_command(
-    base_url: str | None, model: str | None, refresh: bool, json_output: bool, verbose: bool
-) -> None:
-    """Check what an endpoint does with tools: native calls or text, each tool_choice,
-    parallel calls, streamed calls, usage in streams, JSON-schema output, a tokenize
-    endpoint, raw completions.
-
-    A dozen small requests (at most 64 tokens each). The results are saved in the user's
-    cache folder ($XDG_CACHE_HOME/agentkit/probe) for a week, and agentkit adapts its
-    requests to them: it leaves out what the endpoint refused and sends one tool call per
-    assistant message where its chat template needs that.
-    """
-    import anyio
-
-    from agentkit import _env
-    from agentkit.cli._load import Options
-    from agentkit.cli._main import _execute
+def _report(renderer: Renderer, found: Capabilities, saved: bool, json_output: bool) -> int:
+    """Show the probe: one JSON object, or the table and what it means; the exit status."""
     from agentkit.cli._status import EXIT_RUN_ERROR
     from agentkit.models.openai._capabilities import cache_path
 
-    for label, value in (("--base-url", base_url), ("--model", model)):
-        if value is not None and not value.strip():
-            raise click.BadParameter(f"is empty: give a value, or leave {label} out")
-    model_id = model or _env.setting("AGENTKIT_MODEL") or _env.DEFAULT_MODEL
+    answered = any(c.result not in ("error", "unknown") for c in found)
+    if json_output:
+        click.echo(json.dumps({**found.to_dict(), "cached": saved}, ensure_ascii=False))
+    else:
+        _table(found, renderer)
+        for line in found.advice:
+            renderer.notice(f"agentkit: {line}")
+        if answered:
+            when = _age(time.time() - found.probed_at)
+            again = "; --refresh probes again" if saved else ""
+            renderer.info(
+                f"probed {when}{again}; kept in {cache_path(found.endpoint, found.model)}"
+            )
+    if not answered:
+        renderer.error(RuntimeError("the endpoint answered none of the checks"), EXIT_RUN_ERROR)
+        return EXIT_RUN_ERROR
+    return 0
 
-    def body(renderer: Renderer) -> int:
-        found, saved = anyio.run(_probe, model_id, base_url, refresh)
-        answered = any(c.result not in ("error", "unknown") for c in found)
-        if json_output:
-            data = {**found.to_dict(), "cached": saved}
-            click.echo(json.dumps(data, ensure_ascii=False))
-        else:
-            _table(found, renderer)
-            for line in found.advice:
-                renderer.notice(f"agentkit: {line}")
-            if answered:
-                when = _age(time.time() - found.probed_at)
-                again = "; --refresh probes again" if saved else ""
-                where = cache_path(found.endpoint, found.model)
-                renderer.info(f"probed {when}{again}; kept in {where}")
-        if not answered:
-            renderer.error(RuntimeError("the endpoint answered none of the checks"), 1)
-            return EXIT_RUN_ERROR
-        return 0
 
-    _execute(Options(json=json_output, verbose=verbose), body)
+def probe_command(execute: Execute) -> click.Command:
+    """`agentkit probe`, run through `execute` (the CLI's error handling)."""
+
+    @click.command("probe")
+    @click.option(
+        "--base-url", help="The endpoint (default: $AGENTKIT_BASE_URL or $OPENAI_BASE_URL)."
+    )
+    @click.option("--model", help="The model id (default: $AGENTKIT_MODEL, else Llama 3.1 70B).")
+    @click.option("--refresh", is_flag=True, help="Probe again, even if a recent probe is saved.")
+    @click.option("--json", "json_output", is_flag=True, help="The results as one JSON object.")
+    @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of failures.")
+    def command(
+        base_url: str | None, model: str | None, refresh: bool, json_output: bool, verbose: bool
+    ) -> None:
+        """Check what an endpoint does with tools: native calls or text, each tool_choice,
+        parallel calls, streamed calls, usage in streams, JSON-schema output, a tokenize
+        endpoint, raw completions.
+
+        A dozen small requests (at most 64 tokens each). The results are saved in the user's
+        cache folder ($XDG_CACHE_HOME/agentkit/probe) for a week, and agentkit adapts its
+        requests to them: it leaves out what the endpoint refused and sends one tool call per
+        assistant message where its chat template needs that.
+        """
+        import anyio
+
+        from agentkit import _env
+        from agentkit.cli._load import Options
+
+        for label, value in (("--base-url", base_url), ("--model", model)):
+            if value is not None and not value.strip():
+                raise click.BadParameter(f"is empty: give a value, or leave {label} out")
+        model_id = model or _env.setting("AGENTKIT_MODEL") or _env.DEFAULT_MODEL
+
+        def body(renderer: Renderer) -> int:
+            found, saved = anyio.run(_probe, model_id, base_url, refresh)
+            return _report(renderer, found, saved, json_output)
+
+        execute(Options(json=json_output, verbose=verbose), body)
+
+    return command
