@@ -29,7 +29,8 @@ that may stop a run; Llama Guard 3) and `agentkit.tracing` (OpenTelemetry, a tim
 #   llama/      Llama 3.1 tool calls recovered from text, and the stream gate
 #   events.py, messages.py, usage.py, errors.py   the data types
 # Beside them: tracing/ (hooks that record runs; above the agent, which never imports it)
-# and guardrails/ (below the loop, which runs them).
+# and guardrails/ (below the loop, which runs them); mcp/ (MCP servers as tools, and tools
+# served over MCP; above the agent, which knows servers only as tool sources: _sources.py).
 
 from agentkit._context import RunContext
 from agentkit.agent import Agent, RunResult, UsageLimits

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -22,6 +23,7 @@ from agentkit._config import (
     event_loop_running,
     extension_problems,
     registry,
+    tool_choice_problem,
 )
 from agentkit._env import DEFAULT_MODEL
 from agentkit._loop.execute import Approval
@@ -32,6 +34,7 @@ from agentkit._loop.nested import Parent, agent_tool, close_all
 from agentkit._loop.output import OutputSpec
 from agentkit._loop.stored import stored_events
 from agentkit._loop.window import budget_problems, input_budget
+from agentkit._sources import for_run, sourced, split_sources
 from agentkit.errors import UserError
 from agentkit.events import Event, RunFinished, RunResult
 from agentkit.guardrails import Guardrail
@@ -39,7 +42,7 @@ from agentkit.messages import Message
 from agentkit.models import OUTPUT_TOOL_NAME, Model, ModelSettings
 from agentkit.models._base import check_settings
 from agentkit.models._resolve import resolve_model
-from agentkit.tools import Tool, ToolRegistry
+from agentkit.tools import Tool, ToolRegistry, ToolSource
 from agentkit.usage import UsageLimits, check_price
 
 if TYPE_CHECKING:
@@ -60,7 +63,8 @@ class Agent(ConfigReads, Generic[OutputT]):
         model: A model id served by the endpoint, "offline" for the built-in offline model,
             or a `Model` instance.
         instructions: The system prompt.
-        tools: `Tool`s or plain functions (described from type hints and docstrings).
+        tools: `Tool`s, plain functions (described from type hints and docstrings), and MCP
+            servers (`agentkit.mcp`; started by `async with agent:`, else for each run).
         base_url: The endpoint; else AGENTKIT_BASE_URL, else OPENAI_BASE_URL, else haimaker.
         api_key: The key; else AGENTKIT_API_KEY, else OPENAI_API_KEY.
         max_turns: Model replies a run may take before `MaxTurnsExceeded`.
@@ -72,7 +76,8 @@ class Agent(ConfigReads, Generic[OutputT]):
         max_tool_failures: A tool (or the output) failing this many times in a row stops
             the run with `ToolRetriesExceeded`; a tool's own `max_failures` wins.
         model_settings: temperature, top_p, max_tokens, seed, stop, tool_choice,
-            parallel_tool_calls, extra_body.
+            first_tool_choice (the first request's tool_choice: "required" makes the first
+            reply call a tool), parallel_tool_calls, extra_body.
         usage_limits: Request, token and tool-call limits per run.
         max_parallel_tools: Tool calls of one reply that run at once.
         max_result_chars: Longest tool result sent to the model; longer ones are cut.
@@ -99,7 +104,7 @@ class Agent(ConfigReads, Generic[OutputT]):
         model: str | Model = DEFAULT_MODEL,
         *,
         instructions: str | None = None,
-        tools: Iterable[Tool | Callable[..., Any]] = (),
+        tools: Iterable[Tool | Callable[..., Any] | ToolSource] = (),
         base_url: str | None = None,
         api_key: str | None = None,
         max_turns: int = 10,
@@ -135,7 +140,8 @@ class Agent(ConfigReads, Generic[OutputT]):
             name, max_depth, hooks, input_guardrails, output_guardrails, tool_result_guardrails
         )
         built = Collector(problems)
-        tools_ = built(registry, tools)
+        split = built(split_sources, tools)  # MCP servers (tool sources) apart
+        tools_ = built(registry, split.plain if split is not None else ())
         model_ = built(
             resolve_model,
             model,
@@ -151,15 +157,17 @@ class Agent(ConfigReads, Generic[OutputT]):
             output = built(OutputSpec, output_type)
             if tools_ is not None and OUTPUT_TOOL_NAME in tools_:
                 problems.append(f"`{OUTPUT_TOOL_NAME}` is reserved for the output tool: rename it")
+        if settings and (choice := tool_choice_problem(settings, output_type not in (None, str))):
+            problems.append(choice)
         if usage_limits is not None and not isinstance(usage_limits, UsageLimits):
             problems.append(f"usage_limits must be a UsageLimits, got {usage_limits!r:.80}")
         problems += budget_problems(max_input_tokens, model_, settings)
-        if problems or model_ is None or tools_ is None or settings is None:
+        if problems or model_ is None or tools_ is None or settings is None or split is None:
             raise UserError("the agent is not valid:", problems)
         self.config = AgentConfig(
             model=model,
             instructions=instructions,
-            tools=tuple(tools_),
+            tools=split.ordered(tools_),
             base_url=base_url,
             api_key=api_key,
             max_turns=max_turns,
@@ -188,7 +196,8 @@ class Agent(ConfigReads, Generic[OutputT]):
         )
         self.model: Model = model_
         self.tools: ToolRegistry = tools_
-        self._loop = Loop(
+        self._new_loop = functools.partial(
+            Loop,
             model=model_,
             tools=tools_,
             output=output,
@@ -208,6 +217,8 @@ class Agent(ConfigReads, Generic[OutputT]):
             history_processor=history_processor,
             token_counter=token_counter,
         )
+        self._loop: Loop = self._new_loop()
+        self._sources = sourced(self, split, output is not None)
 
     def replace(self, **changes: Any) -> Agent[Any]:
         """A new agent with the settings in `changes` and this one's for the rest.
@@ -242,7 +253,8 @@ class Agent(ConfigReads, Generic[OutputT]):
         return f"Agent(model={self.model.name!r}, tools={self.tools.names})"
 
     def tool_definitions(self) -> list[dict[str, Any]]:
-        """The tools as every request offers them to the model (the output tool included)."""
+        """The tools as every request offers them to the model (the output tool included;
+        an MCP server's once listed, as `async with agent:` does)."""
         return [copy.deepcopy(dict(d)) for d in self._loop.replies.definitions]
 
     def as_tool(
@@ -262,14 +274,22 @@ class Agent(ConfigReads, Generic[OutputT]):
 
     async def aclose(self) -> None:
         """Close the HTTP connections of the model, the guardrails and the agents used as
-        tools (they belong to the running event loop)."""
+        tools (they belong to the running event loop); stop the MCP servers it started."""
+        if self._sources is not None:
+            await self._sources.stop()
         await close_all(self)
 
     async def __aenter__(self) -> Agent[OutputT]:
+        if self._sources is not None:  # starts its MCP servers (and its sub-agents')
+            await self._sources.enter()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        try:
+            if self._sources is not None:
+                await self._sources.exit()
+        finally:
+            await self.aclose()
 
     async def run(
         self,
@@ -298,10 +318,13 @@ class Agent(ConfigReads, Generic[OutputT]):
             ToolRetriesExceeded: A tool kept failing past its budget.
         """
         result: RunResult[OutputT] | None = None
-        events = self._events(prompt, messages, deps, model_settings, usage_limits, False, session)
-        async for event in events:
-            if isinstance(event, RunFinished):
-                result = event.result
+        async with for_run(self._sources):  # MCP servers not running live for this run
+            events = self._events(
+                prompt, messages, deps, model_settings, usage_limits, False, session
+            )
+            async for event in events:
+                if isinstance(event, RunFinished):
+                    result = event.result
         assert result is not None, "the loop ended without a result"
         return result
 
@@ -373,8 +396,15 @@ class Agent(ConfigReads, Generic[OutputT]):
         parent: Parent | None = None,
     ) -> AsyncIterator[Event]:
         merged = check_settings({**self.config.model_settings, **(settings or {})})
+        if settings and (choice := tool_choice_problem(merged, self._loop.output is not None)):
+            raise UserError(choice)
         limits = limits or self.config.usage_limits
-        loop = self._loop
-        if session is not None:  # a run on a session: see `_loop.stored`
-            return stored_events(loop, session, history, prompt, deps, merged, limits, stream)
-        return loop.events(prompt, history, deps, merged, limits, stream=stream, parent=parent)
+
+        def on(loop: Loop) -> AsyncIterator[Event]:
+            if session is not None:  # a run on a session: see `_loop.stored`
+                return stored_events(loop, session, history, prompt, deps, merged, limits, stream)
+            return loop.events(prompt, history, deps, merged, limits, stream=stream, parent=parent)
+
+        if self._sources is not None:  # MCP servers: the loop of this run's tool listing
+            return self._sources.events(on, stream)
+        return on(self._loop)

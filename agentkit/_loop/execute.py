@@ -189,6 +189,17 @@ class Executor:
         assert len(finished) == len(calls), "a call ended without an outcome"
         return finished
 
+    async def run_one(
+        self,
+        call: ToolCall,
+        tool: Tool,
+        kwargs: dict[str, Any],
+        context: Callable[[ToolCall], RunContext[Any]],
+    ) -> CallOutcome:
+        """Run one validated call as `run` runs each (its timeout, sync tools in a worker
+        thread, failures as text): what serving tools over MCP runs for a call."""
+        return await self._run_one(call, tool, kwargs, context)
+
     async def _run_one(
         self,
         call: ToolCall,

@@ -78,6 +78,8 @@ class Options:
     plain: bool = False
     trace: bool = False
     otel: bool = False
+    mcp: tuple[str, ...] = ()  # --mcp: MCP servers to add (see `_mcp`)
+    mcp_config: tuple[str, ...] = ()  # --mcp-config: mcpServers files
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from anyio.abc import TaskStatus
 from agentkit._loop.output import OUTPUT_TOOL_NAME
 from agentkit.agent import Agent, RunResult
 from agentkit.cli._load import Options, load_agent
+from agentkit.cli._mcp import hosted_agent
 from agentkit.cli._observe import observe
 from agentkit.cli._render import ApprovalInterrupted, LeaveRequested, Renderer
 from agentkit.cli._status import EXIT_OFFLINE
@@ -62,7 +63,8 @@ def prepare(options: Options, renderer: Renderer) -> Agent[Any]:
         renderer.notice(line)
     if loaded.agent.output_type not in (None, str):
         renderer.hidden_tool = OUTPUT_TOOL_NAME
-    return observe(loaded.agent, options, renderer)  # --trace, --otel, sub-agents' calls
+    agent = observe(loaded.agent, options, renderer)  # --trace, --otel, sub-agents' calls
+    return hosted_agent(agent, options, renderer)  # --mcp; servers on the command's host
 
 
 def _watch_signals() -> bool:
