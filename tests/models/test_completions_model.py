@@ -8,6 +8,7 @@ completions endpoint in tests/integration/test_native_completions.py.
 
 from __future__ import annotations
 
+import json
 import pickle
 from typing import Any
 
@@ -18,11 +19,13 @@ from agentkit.events import TextDelta
 from agentkit.llama import STOP, PromptOptions
 from agentkit.models import LlamaCompletionsModel, OpenAIModel
 from agentkit.models._resolve import resolve_model
-from agentkit.testing import Chunks, Error, FakeServer, TextCompletion
+from agentkit.testing import Chunks, Error, FakeServer, Raw, TextCompletion
 
 pytestmark = pytest.mark.anyio
 
-KEY = "sk-completions-0123456789"
+# Random-looking, as real keys are: redaction cuts out every 8-character piece of the key, so
+# a key spelt with the word "completions" would cut that word out of the messages tested here.
+KEY = "sk-cmpl-7d41f09e2b86c5a3"
 CALL_TEXT = '{"name": "add", "parameters": {"a": 2, "b": 3}}'
 
 
@@ -131,6 +134,24 @@ async def test_errors_are_worded_as_the_chat_adapter_words_them(fake_server: Fak
     message = str(caught.value)
     assert message.startswith(f"model endpoint {fake_server.url} (model 'm'): HTTP 404")
     assert "no completions here" in message and caught.value.status == 404
+
+
+async def test_an_error_in_the_stream_is_redacted_before_it_is_cut(
+    fake_server: FakeServer,
+) -> None:
+    # The key straddles the 300th character: cut first, its first 7 characters would show (a
+    # piece too short to be redacted on its own).
+    echoed = "x" * 293 + KEY
+    event = json.dumps({"error": {"message": echoed}})
+    fake_server.add(Raw(f"data: {event}\n\n", headers={"content-type": "text/event-stream"}))
+    async with Agent("completions:m", base_url=fake_server.url, api_key=KEY) as bot:
+        with pytest.raises(ModelError) as caught:
+            async for _ in bot.stream("hi"):
+                pass
+    message = str(caught.value)
+    assert "error in the completions stream" in message
+    assert message.endswith("x***"), message[-40:]
+    assert KEY[:7] not in message
 
 
 async def test_an_unreachable_endpoint_says_so() -> None:

@@ -87,7 +87,7 @@ class LlamaCompletionsModel(OpenAIModel):
         if isinstance(exc, openai.APIConnectionError):
             return self._connection_error(exc)
         message = exc.message if isinstance(exc, openai.APIError) else str(exc)
-        return self._error(f"error in the completions stream: {message[:300]}")
+        return self._error(f"error in the completions stream: {self.snippet(message, 300)}")
 
     def _reply(self, text: str, usage: Any, finish: str | None, data: Any) -> ModelResponse:
         message, _ = parse_reply(text)
