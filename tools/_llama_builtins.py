@@ -18,10 +18,19 @@ from typing import Any
 import anyio.to_thread
 
 from agentkit import _env
-from agentkit._hygiene import redact
-from agentkit.errors import UserError
+from agentkit._hygiene import LONE_SURROGATE, redact
+from agentkit.errors import ModelRetry, UserError
 
-__all__ = ["BackendError", "SearchBackend", "ask", "get_json", "key"]
+__all__ = [
+    "BackendError",
+    "SearchBackend",
+    "ask",
+    "checked_query",
+    "dicts",
+    "field_of",
+    "get_json",
+    "key",
+]
 
 SearchBackend = Callable[[str], "Awaitable[str] | str"]
 
@@ -78,9 +87,34 @@ async def get_json(
         raise BackendError(redact(str(exc), (secret,))) from None
 
 
+def field_of(data: object, name: str) -> object:
+    """`data[name]` when `data` is a JSON object, else None: a service's answer may be any JSON."""
+    return data.get(name) if isinstance(data, dict) else None
+
+
+def dicts(items: object) -> list[dict[str, Any]]:
+    """The JSON objects in `items` when it is a list (anything else holds none)."""
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def checked_query(query: str) -> str:
+    """`query`, which a URL can carry.
+
+    Raises:
+        ModelRetry: It holds a lone surrogate (not UTF-8).
+    """
+    if LONE_SURROGATE.search(query):
+        raise ModelRetry("the query holds a lone surrogate (not UTF-8); fix it")
+    return query
+
+
 async def ask(backend: SearchBackend, query: str, secrets: Sequence[str] = ()) -> str:
-    """The backend's answer to `query` as text, without `secrets`."""
-    answer = backend(query)
+    """The backend's answer to `query` as text, without `secrets`.
+
+    Raises:
+        ModelRetry: The query holds a lone surrogate, which no URL can carry.
+    """
+    answer = backend(checked_query(query))
     if inspect.isawaitable(answer):
         answer = await answer
     return redact(str(answer), secrets)

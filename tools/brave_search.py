@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from agentkit.tools import Tool, tool
 
-from ._llama_builtins import SearchBackend, ask, get_json, key
+from ._llama_builtins import SearchBackend, ask, checked_query, dicts, field_of, get_json, key
 
 __all__ = ["BRAVE_ENDPOINT", "BraveSearch", "brave_search", "brave_search_tool"]
 
@@ -44,11 +44,10 @@ class BraveSearch:
         url = f"{self.endpoint}?{urllib.parse.urlencode({'q': query, 'count': self.count})}"
         headers = {"X-Subscription-Token": self.api_key}
         data = await get_json(url, headers, self.timeout, "Brave Search", self.api_key)
-        results = data.get("web", {}).get("results", []) if isinstance(data, dict) else []
+        results = dicts(field_of(field_of(data, "web"), "results"))
         lines = [
             f"{r.get('title', '')}\n{r.get('url', '')}\n{r.get('description', '')}"
             for r in results[: self.count]
-            if isinstance(r, dict)
         ]
         return "\n\n".join(lines) if lines else f"No web results for {query!r}."
 
@@ -60,6 +59,7 @@ async def brave_search(query: str) -> str:
     Args:
         query: What to search for, e.g. "latest price of 1oz gold".
     """
+    checked_query(query)  # before the key: the model can fix this, the user the key
     search = BraveSearch(key(KEY_VARIABLES, NO_KEY), endpoint=BRAVE_ENDPOINT)
     return await ask(search, query, (search.api_key,))
 

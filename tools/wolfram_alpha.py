@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from agentkit.tools import Tool, tool
 
-from ._llama_builtins import SearchBackend, ask, get_json, key
+from ._llama_builtins import SearchBackend, ask, checked_query, dicts, field_of, get_json, key
 
 __all__ = ["WOLFRAM_ENDPOINT", "WolframAlpha", "wolfram_alpha", "wolfram_alpha_tool"]
 
@@ -48,12 +48,12 @@ class WolframAlpha:
         parameters = {"input": query, "appid": self.app_id, "output": "json", "format": "plaintext"}
         url = f"{self.endpoint}?{urllib.parse.urlencode(parameters)}"
         data = await get_json(url, {}, self.timeout, "Wolfram|Alpha", self.app_id)
-        result = data.get("queryresult", {}) if isinstance(data, dict) else {}
-        if not result.get("success"):
+        result = field_of(data, "queryresult")
+        if not field_of(result, "success"):
             return f"Wolfram|Alpha did not understand {query!r}; rephrase it as a computation."
         lines = []
-        for pod in result.get("pods", []):
-            texts = [s.get("plaintext", "") for s in pod.get("subpods", []) if s.get("plaintext")]
+        for pod in dicts(field_of(result, "pods")):
+            texts = [str(s["plaintext"]) for s in dicts(pod.get("subpods")) if s.get("plaintext")]
             if texts:
                 lines.append(f"{pod.get('title', '')}: {' | '.join(texts)}")
         return "\n".join(lines) or f"Wolfram|Alpha has no plain-text result for {query!r}."
@@ -66,6 +66,7 @@ async def wolfram_alpha(query: str) -> str:
     Args:
         query: The question or computation, e.g. "100th decimal of pi".
     """
+    checked_query(query)  # before the key: the model can fix this, the user the key
     service = WolframAlpha(key(KEY_VARIABLES, NO_KEY), endpoint=WOLFRAM_ENDPOINT)
     return await ask(service, query, (service.app_id,))
 

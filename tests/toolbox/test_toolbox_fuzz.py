@@ -4,7 +4,8 @@ Issue 11, item 13: malformed URLs raised `ValueError` out of `http_fetch`, and `
 raised `AssertionError`. Each tool is called (validated, then invoked) with arguments drawn
 from its schema and with hostile ones (control characters, odd Unicode, huge numbers, URL
 and HTML fragments); `http_fetch` also reads hostile answers (status, headers, encodings,
-redirects, bodies) from a server that is a socket pair, never the network. The sandboxed
+redirects, bodies) from a server that is a socket pair, never the network; `brave_search` and
+`wolfram_alpha` read any JSON from a loopback stand-in of their service. The sandboxed
 tools (`python`, `shell`) are fuzzed up to the sandbox: their argument checks, which decide
 what may run (their runs are attacked in test_sandbox_attacks.py).
 """
@@ -12,10 +13,13 @@ what may run (their runs are attacked in test_sandbox_attacks.py).
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import socket
+import threading
 import types
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis_jsonschema import from_schema
 
 from agentkit import ModelRetry, Tool
+from agentkit.toolbox.brave_search import BraveSearch, brave_search_tool
+from agentkit.toolbox.wolfram_alpha import WolframAlpha, wolfram_alpha_tool
 from agentkit.tools import load_tools
 
 TOOLS = {t.name: t for name in ("calculator", "clock", "files") for t in load_tools(name)}
@@ -200,6 +206,103 @@ def test_http_fetch_reads_any_answer_as_a_result_or_model_retry(
     outcome(FETCH, {"url": "http://public.example/page"})
 
 
+# ---------------------------------------------------------------------------- Llama's built-ins
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+# Shapes near the real answers, with any JSON where a field should be.
+brave_answers = st.one_of(
+    json_values,
+    st.fixed_dictionaries({"web": json_values}),
+    st.fixed_dictionaries({"web": st.fixed_dictionaries({"results": json_values})}),
+    st.fixed_dictionaries({"web": st.fixed_dictionaries({"results": st.lists(json_values)})}),
+)
+wolfram_answers = st.one_of(
+    json_values,
+    st.fixed_dictionaries({"queryresult": json_values}),
+    st.fixed_dictionaries(
+        {"queryresult": st.fixed_dictionaries({"success": st.just(True), "pods": json_values})}
+    ),
+    st.fixed_dictionaries(
+        {
+            "queryresult": st.fixed_dictionaries(
+                {
+                    "success": st.just(True),
+                    "pods": st.lists(
+                        st.fixed_dictionaries({"title": json_values, "subpods": json_values})
+                    ),
+                }
+            )
+        }
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def json_server() -> Iterator[CannedJson]:
+    server = CannedJson()
+    yield server
+    server.close()
+
+
+class CannedJson:
+    """A loopback HTTP server answering every GET with `answer` as JSON."""
+
+    def __init__(self) -> None:
+        self.answer: Any = {}
+        canned = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                payload = json.dumps(canned.answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow
+@FUZZ
+@given(query=st.one_of(hostile_text, st.text(max_size=60)), answer=brave_answers)
+def test_brave_search_answers_any_query_and_answer_with_a_result_or_model_retry(
+    json_server: CannedJson, query: str, answer: Any
+) -> None:
+    # Found when main's built-ins met this pass: a lone surrogate raised UnicodeEncodeError
+    # while the URL was built, and `"web": []` raised AttributeError.
+    json_server.answer = answer
+    search = BraveSearch("k-" + "7" * 20, endpoint=f"{json_server.url}/brave")
+    outcome(brave_search_tool(search), {"query": query})
+
+
+@pytest.mark.slow
+@FUZZ
+@given(query=st.one_of(hostile_text, st.text(max_size=60)), answer=wolfram_answers)
+def test_wolfram_alpha_answers_any_query_and_answer_with_a_result_or_model_retry(
+    json_server: CannedJson, query: str, answer: Any
+) -> None:
+    json_server.answer = answer
+    service = WolframAlpha("a-" + "7" * 20, endpoint=f"{json_server.url}/wolfram")
+    outcome(wolfram_alpha_tool(service), {"query": query})
+
+
 # ---------------------------------------------------------------------------- python, shell
 
 options = st.from_regex(r"\A--?[a-zA-Z]{0,12}(=.{0,5})?\Z")
@@ -246,8 +349,10 @@ def test_the_python_check_answers_any_code_with_source_or_model_retry(code: Any)
         (TOOLS["list_files"], {"path": "sub/\ud800"}),
         (FETCH, {"url": "http://public.example/\ud800"}),
         (SHELL, {"argv": ["echo", "\ud800"]}),
+        (load_tools("brave_search")[0], {"query": "gold \ud800"}),
+        (load_tools("wolfram_alpha")[0], {"query": "pi \udcff"}),
     ],
-    ids=["read_file", "write_file", "list_files", "http_fetch", "shell"],
+    ids=["read_file", "write_file", "list_files", "http_fetch", "shell", "brave", "wolfram"],
 )
 def test_a_lone_surrogate_is_told_to_the_model(
     tool: Tool, given: dict[str, Any], files_root: Path
