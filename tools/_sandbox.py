@@ -12,7 +12,9 @@ mount, network, pid, ipc, uts (and cgroup, where possible) namespaces. Inside:
   outside `/usr` (so the `python` tool runs the interpreter agentkit itself runs on, with the
   standard library and the base installation's packages, not the virtualenv's);
 - a private, size-capped tmpfs on `/tmp` (also `HOME`), the only writable place, discarded
-  at the end; the `shell` tool also sees one folder read-only at `/work`;
+  at the end (bwrap's own tmpfs mounts for the root and `/dev`, which have no size limit and
+  belong to the sandbox user in a user namespace, are remounted read-only); the `shell` tool
+  also sees one folder read-only at `/work`;
 - a fresh `/proc` (only the sandbox's own processes) and a minimal `/dev`;
 - a clean environment (`--clearenv`, then `PATH`, `HOME`, `LANG`, `TMPDIR` only): API keys and
   other secrets in agentkit's environment never reach the code, nor bwrap itself;
@@ -151,10 +153,15 @@ class _Bwrap:
 
 
 def plan(
-    limits: Limits, *, uid: int | None, cgroup_fd: int | None, network: bool
+    limits: Limits,
+    *,
+    uid: int | None,
+    cgroup_fd: int | None,
+    network: bool,
+    shares_uid: bool = False,
 ) -> dict[str, Any]:
     """What the launcher sets up in both modes (`_sandbox_rlimits.py` adds its own parts)."""
-    rules = _seccomp.sandbox_filter(network=network)
+    rules = _seccomp.sandbox_filter(network=network, shares_uid=shares_uid)
     return {
         "limits": limits.launcher_limits(),
         "uid": uid,
@@ -285,7 +292,8 @@ async def choose_mode() -> _Bwrap | None:
         f"{problem}, so the code was not run: it is never run without isolation unless the "
         f"user allows it. Tell the user; do not retry. The user can install bubblewrap "
         f"(e.g. `apt-get install bubblewrap`) where user namespaces are allowed, or set "
-        f"{MODE_ENV}=rlimits to accept rlimits-only mode (no filesystem or network isolation)."
+        f"{MODE_ENV}=rlimits to accept rlimits-only mode (Landlock, seccomp and limits instead of "
+        "namespaces: see the README's safety table)."
     )
 
 

@@ -211,4 +211,7 @@ def bwrap_argv(
                 argv += ["--ro-bind", "/dev/null", inside]
     else:
         argv += ["--chdir", "/tmp"]
+    # The root and /dev are bwrap's own tmpfs mounts, of no size limit, and owned by the
+    # sandbox user in a user namespace: read-only, /tmp stays the one place it can write.
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/"]
     return [*argv, "--", *launcher]

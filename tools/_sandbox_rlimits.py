@@ -21,8 +21,10 @@ What the code gets (the launcher, `_sandbox_launcher.py`, sets it up):
   process or a later call, a new IPC namespace where the kernel allows it, and a memory
   cgroup where one can be made (`_sandbox_cgroup.py`);
 - as a normal user it runs as that user, so only Landlock keeps it from the user's files and
-  processes: the mode is refused below Landlock ABI 6 (signals), and RLIMIT_NPROC counts the
-  user's other processes too (the run may start `processes` more).
+  processes: the mode is refused below Landlock ABI 6 (signals), the seccomp filter also
+  refuses what Landlock does not govern (changing the user's other processes' limits,
+  priority and scheduling, and any file's mode, owner, times or extended attributes), and
+  RLIMIT_NPROC counts the user's other processes too (the run may start `processes` more).
 
 It is apart from `_sandbox.py` because its guarantees rest on different kernel features
 than bubblewrap's (Landlock instead of mount, pid and network namespaces), each checked here.
@@ -206,7 +208,9 @@ async def run(
             cgroup_fd = cgroup.procs_fd() if cgroup is not None else None
             if cgroup_fd is not None:
                 fds.append(cgroup_fd)
-            plan = base_plan(limits, uid=uid, cgroup_fd=cgroup_fd, network=False)
+            plan = base_plan(
+                limits, uid=uid, cgroup_fd=cgroup_fd, network=False, shares_uid=not as_root
+            )
             plan.update(
                 report_fd=report[1],
                 ipc_namespace=as_root,

@@ -24,7 +24,13 @@ Security role, in both modes:
   `kcmp`, `pidfd_getfd`, and `io_uring` (its operations are not seen by seccomp), `bpf`,
   `perf_event_open` and `userfaultfd`;
 - with `network=False` (rlimits-only mode, which has no network namespace): `socket` fails
-  with EACCES, so no network and no UNIX socket of the host (`socketpair` still works).
+  with EACCES, so no network and no UNIX socket of the host (`socketpair` still works);
+- with `shares_uid=True` (rlimits-only mode as a normal user: the code runs as the user, and
+  Landlock governs neither other processes' settings nor files' metadata): the calls that
+  change another process of the user's (`prlimit64`, `setpriority`, `ioprio_set`, CPU
+  affinity and scheduling, unless aimed at the caller itself) and those that change a file's
+  mode, owner, times or extended attributes fail with EPERM, so the code can neither kill
+  agentkit with a CPU limit nor make one of the user's private files readable by all.
 
 Any system call of another ABI (x32, or 32-bit calls on x86-64) kills the process. There is
 a filter for x86_64 and aarch64 only; elsewhere `sandbox_filter()` returns None, and
@@ -55,6 +61,14 @@ _X86_64 = {
     "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
     "bpf": 321, "perf_event_open": 298, "userfaultfd": 323,
     "socket": 41,
+    "prlimit64": 302, "setpriority": 141, "ioprio_set": 251, "sched_setaffinity": 203,
+    "sched_setscheduler": 144, "sched_setparam": 142, "sched_setattr": 314,
+    "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452,
+    "chown": 92, "fchown": 93, "lchown": 94, "fchownat": 260,
+    "utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280,
+    "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "setxattrat": 463,
+    "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199, "removexattrat": 466,
+    "file_setattr": 469,
 }  # fmt: skip
 _AARCH64 = {
     "unshare": 97, "clone": 220, "setns": 268, "clone3": 435,
@@ -70,6 +84,13 @@ _AARCH64 = {
     "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
     "bpf": 280, "perf_event_open": 241, "userfaultfd": 282,
     "socket": 198,
+    "prlimit64": 261, "setpriority": 140, "ioprio_set": 30, "sched_setaffinity": 122,
+    "sched_setscheduler": 119, "sched_setparam": 118, "sched_setattr": 274,
+    "fchmod": 52, "fchmodat": 53, "fchmodat2": 452, "fchown": 55, "fchownat": 54,
+    "utimensat": 88,
+    "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "setxattrat": 463,
+    "removexattr": 14, "lremovexattr": 15, "fremovexattr": 16, "removexattrat": 466,
+    "file_setattr": 469,
 }  # fmt: skip
 _SECCOMP_ARCHES = {
     "x86_64": (0xC000003E, True, _X86_64),
@@ -90,6 +111,22 @@ DENIED = (
     *("bpf", "perf_event_open", "userfaultfd"),
 )
 
+# With `shares_uid`: allowed only when aimed at the caller (first argument 0, the caller's pid)...
+SELF_ONLY = (
+    *("prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam"),
+    "sched_setattr",
+)
+# ... or with (which, who) = (the process, 0): PRIO_USER or IOPRIO_WHO_USER with 0 is every
+# process of the caller's uid.
+SELF_ONLY_WHICH = {"setpriority": 0, "ioprio_set": 1}
+# With `shares_uid`: refused with EPERM (the legacy names exist on x86_64 only).
+METADATA = (
+    *("chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat"),
+    *("utime", "utimes", "futimesat", "utimensat"),
+    *("setxattr", "lsetxattr", "fsetxattr", "setxattrat"),
+    *("removexattr", "lremovexattr", "fremovexattr", "removexattrat", "file_setattr"),
+)
+
 
 def _machine() -> tuple[int, bool, dict[str, int]] | None:
     if struct.calcsize("P") != 8 or sys.byteorder != "little":
@@ -103,12 +140,14 @@ def syscall_number(name: str) -> int | None:
     return None if machine is None else machine[2][name]
 
 
-def sandbox_filter(*, network: bool) -> bytes | None:
+def sandbox_filter(*, network: bool, shares_uid: bool = False) -> bytes | None:
     """The sandbox's seccomp filter here; None on an unsupported machine.
 
     Args:
         network: Allow `socket` (bubblewrap mode, whose network namespace has no network);
             False makes it fail with EACCES (rlimits-only mode).
+        shares_uid: The code runs as the user agentkit runs as (rlimits-only mode as a normal
+            user): refuse what reaches the user's other processes or files' metadata.
     """
     machine = _machine()
     if machine is None:
@@ -126,11 +165,22 @@ def sandbox_filter(*, network: bool) -> bytes | None:
         (jeq, numbers["setns"], "deny", None),
         *((jeq, numbers[name], "deny", None) for name in DENIED),
         *([] if network else [(jeq, numbers["socket"], "noaccess", None)]),
-        (jeq, numbers["unshare"], "check", None),
-        (jeq, numbers["clone"], "check", "allow"),
     ]
+    if shares_uid:
+        code += [(jeq, numbers[name], "deny", None) for name in METADATA if name in numbers]
+        code += [(jeq, numbers[name], "self", None) for name in SELF_ONLY]
+        code += [(jeq, numbers[name], name, None) for name in SELF_ONLY_WHICH]
+    code += [(jeq, numbers["unshare"], "check", None), (jeq, numbers["clone"], "check", "allow")]
+    # The arguments' low halves (offset 16 + 8n): pids, flags and `which` are 32-bit ints.
     labels = {"check": len(code)}
-    code += [(ld, 16, None, None), (jset, _CLONE_NEWUSER, "deny", "allow")]  # args[0], low half
+    code += [(ld, 16, None, None), (jset, _CLONE_NEWUSER, "deny", "allow")]
+    if shares_uid:
+        labels["self"] = len(code)
+        code += [(ld, 16, None, None), (jeq, 0, "allow", "deny")]
+        for name, which in SELF_ONLY_WHICH.items():
+            labels[name] = len(code)
+            code += [(ld, 16, None, None), (jeq, which, None, "deny")]
+            code += [(ld, 24, None, None), (jeq, 0, "allow", "deny")]
     actions = {
         "allow": allow,
         "deny": errno_action | errno.EPERM,

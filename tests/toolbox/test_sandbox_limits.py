@@ -144,11 +144,19 @@ async def test_the_filter_refuses_state_that_outlives_the_call_or_escapes_the_ca
 
 
 def test_every_refused_call_has_a_number_on_each_machine() -> None:
-    for table in (_sandbox_seccomp._X86_64, _sandbox_seccomp._AARCH64):
-        assert set(_sandbox_seccomp.DENIED) <= set(table)
-    rules = _sandbox_seccomp.sandbox_filter(network=False)
-    if rules is not None:  # 8-byte instructions, all jumps within the program
-        assert len(rules) % 8 == 0 and len(rules) // 8 < 256
+    seccomp = _sandbox_seccomp
+    for table in (seccomp._X86_64, seccomp._AARCH64):
+        assert set(seccomp.DENIED) | set(seccomp.SELF_ONLY) | set(seccomp.SELF_ONLY_WHICH) <= set(
+            table
+        )
+    # aarch64 has only the *at and descriptor forms of the metadata calls.
+    assert set(seccomp.METADATA) <= set(seccomp._X86_64)
+    missing = set(seccomp.METADATA) - set(seccomp._AARCH64)
+    assert missing == {"chmod", "chown", "lchown", "utime", "utimes", "futimesat"}
+    for shares_uid in (False, True):
+        rules = seccomp.sandbox_filter(network=False, shares_uid=shares_uid)
+        if rules is not None:  # 8-byte instructions, all jumps within the program
+            assert len(rules) % 8 == 0 and len(rules) // 8 < 256
 
 
 # ---------------------------------------------------------------------------- the run's uid
