@@ -56,3 +56,13 @@ async def test_a_status_never_retried_says_nothing_of_retries(
     fake_server.add(Error(status))
     error = await error_on_server(fake_server, ModelError, max_retries=2)
     assert "retr" not in str(error)
+
+
+async def test_a_long_reason_kept_whole_still_says_the_retries(fake_server: FakeServer) -> None:
+    # llama.cpp quotes its template before the reason: that reason is kept whole (_hints), and
+    # the retries made before it are said as for any other retried status.
+    detail = "template: " + "{% for m in messages %}" * 40 + "\nError: the model is loading"
+    fake_server.add(*[Error(503, {"error": {"message": detail}}, headers=FAST)] * 3)
+    error = await error_on_server(fake_server, ModelError, max_retries=2)
+    assert "Error: the model is loading" in str(error)
+    assert str(error).endswith("(after 2 retries)"), str(error)

@@ -10,7 +10,8 @@
   refuses an assistant message holding several calls. `SingleCallTemplate`: the adapter
   sends the conversation one call per assistant message and asks once more (`_adapt`).
 - A detail longer than agentkit shows whose reason is its last `Error: ...` line (llama.cpp
-  quotes the template before it): the reason is kept, not cut off.
+  quotes the template before it): the reason is kept, not cut off, and the retries made
+  before it are said as for any other status (`_responses.retries_note`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from agentkit._hygiene import redact
 from agentkit.errors import ModelError
 from agentkit.messages import AssistantMessage, Message
 from agentkit.models._base import UnparsedToolCall
+from agentkit.models.openai._responses import retries_note
 
 if TYPE_CHECKING:
     import openai
@@ -87,7 +89,8 @@ def known_status_error(model: OpenAIModel, exc: openai.APIStatusError) -> ModelE
     reason = reason_of(detail)
     if len(detail) > _SHOWN and reason:
         head = detail.splitlines()[0][:120]
-        return model._error(f"HTTP {status}: {head} … {reason[:_SHOWN]}", status=status)
+        retried = retries_note(status, exc.response, model.max_retries)
+        return model._error(f"HTTP {status}: {head} … {reason[:_SHOWN]}{retried}", status=status)
     return None
 
 
