@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import textwrap
 import time
 import types
@@ -100,8 +101,15 @@ def test_links_and_renames_do_not_reach_the_users_files(runner: Runner) -> None:
 @pytest.mark.slow
 def test_other_processes_command_lines_are_not_visible(runner: Runner) -> None:  # noqa: F811
     password = "hunter2-" + secrets.token_hex(6)
-    other = subprocess.Popen(["sleep", "30", password])
+    # A process holding a password in its arguments (`sleep 30 PASSWORD` would exit at once:
+    # sleep refuses an argument that is no interval).
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", password])
     try:
+        for _ in range(200):  # until it has executed (the cmdline is empty before)
+            if password.encode() in Path(f"/proc/{other.pid}/cmdline").read_bytes():
+                break
+            time.sleep(0.02)
+        assert password.encode() in Path(f"/proc/{other.pid}/cmdline").read_bytes()
         code = """
         import os
         found = []
@@ -114,10 +122,14 @@ def test_other_processes_command_lines_are_not_visible(runner: Runner) -> None: 
                 found.append(open(f"/proc/{pid}/cmdline", "rb").read())
             except OSError:
                 pass
-        print(b"\\n".join(found))
+        # Only the lines sought, so that the output cap cannot cut them off (agentkit's own
+        # holds this source, but not the password's random part).
+        print(b"\\n".join(line for line in found if b"hunter2-" in line))
         """
         found = runner.call("python", {"code": textwrap.dedent(code)})
+        assert "exit status: 0" in found["result"], found["result"]
         assert password not in found["result"]
+        assert other.poll() is None, "the process holding the password ended before the call"
     finally:
         other.kill()
         other.wait()
