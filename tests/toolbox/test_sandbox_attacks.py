@@ -231,6 +231,7 @@ def test_code_cannot_kill_its_launcher_nor_leave_a_process(runner: Runner) -> No
                 print("kill", pid, exc.strerror)
         """,
     )
+    assert stdout_of(result).count("kill") == 2, result  # it ran past starting the sleep
     assert processes_with(marker) == [], result
     assert "could not be killed" not in result
 
