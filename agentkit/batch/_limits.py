@@ -1,0 +1,193 @@
+"""Rate limits shared by the rows of a batch: requests per second, tokens per minute, 429s.
+
+Both limits are token buckets: `rps` holds a second's worth of requests, `tpm` a minute's
+worth of tokens. Tokens are known only after a reply, so each request reserves the mean
+size of the replies so far and the difference is settled when its usage arrives. A 429
+answer pauses every request of the batch until its `Retry-After` has passed (the limit is
+the endpoint's, not one row's).
+
+Time spent waiting here is not the row's own work: it is added to the row's deadline
+(`row_deadline`), so a tight limit delays rows without timing them out.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import email.utils
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+__all__ = ["RateLimiter", "TokenBucket", "extend_row_deadline", "retry_after", "row_scope"]
+
+MAX_RETRY_AFTER = 600.0  # a longer wait is a server's mistake or a ban: give up instead
+
+Clock = Callable[[], float]
+
+# The cancel scope of the row attempt running in this task (its timeout), if any.
+row_scope: contextvars.ContextVar[anyio.CancelScope | None] = contextvars.ContextVar(
+    "agentkit_batch_row_scope", default=None
+)
+
+
+def extend_row_deadline(seconds: float) -> None:
+    """Give the running row's timeout back the seconds it spent waiting for a limit."""
+    scope = row_scope.get()
+    if scope is not None and seconds > 0 and math.isfinite(scope.deadline):
+        scope.deadline += seconds
+
+
+def _header_seconds(headers: Any) -> float | None:
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            if divisor == 1000.0:
+                continue
+            parsed = email.utils.parsedate_tz(value)
+            if parsed is None:
+                continue
+            seconds = email.utils.mktime_tz(parsed) - time.time()
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+    return None
+
+
+def retry_after(error: BaseException) -> float | None:
+    """The seconds a 429 (or 503) answer asked to wait, when it said.
+
+    `ModelError` does not carry the header yet (phase 2 adds `retry_after`); until then it
+    is read from the `openai` exception the error was raised from: agentkit raises
+    `ModelError` inside the `except openai.APIStatusError` block, so that exception stays
+    its `__context__`, with the HTTP response.
+    """
+    own = getattr(error, "retry_after", None)
+    if isinstance(own, int | float) and not isinstance(own, bool):
+        return max(0.0, float(own))
+    link: BaseException | None = error
+    for _ in range(8):
+        link = link.__cause__ or link.__context__ if link is not None else None
+        if link is None:
+            return None
+        response = getattr(link, "response", None)
+        headers = getattr(response, "headers", None)
+        if headers is not None and hasattr(headers, "get"):
+            return _header_seconds(headers)
+    return None
+
+
+def backoff(attempt: int, initial: float, ceiling: float = 60.0) -> float:
+    """Exponential backoff with jitter: about initial, 2x, 4x ... up to the ceiling."""
+    base: float = min(ceiling, initial * 2.0 ** (attempt - 1))
+    return base * (0.75 + 0.5 * random.random())
+
+
+class TokenBucket:
+    """`rate` units per second, at most `capacity` saved up; a level below zero is a debt."""
+
+    def __init__(self, rate: float, capacity: float, clock: Clock = time.monotonic) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.level = capacity
+        self._clock = clock
+        self._stamp = clock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self.level = min(self.capacity, self.level + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def wait_for(self, amount: float) -> float:
+        """Seconds until `amount` may be taken (amounts over the capacity need it full)."""
+        self._refill()
+        need = min(amount, self.capacity) - self.level
+        return max(0.0, need / self.rate)
+
+    def take(self, amount: float) -> None:
+        self._refill()
+        self.level -= amount
+
+    def give_back(self, amount: float) -> None:
+        """Settle a reservation: positive returns units, negative takes more."""
+        self._refill()
+        self.level = min(self.capacity, self.level + amount)
+
+
+@dataclass
+class LimiterStats:
+    waited: float = 0.0
+    rate_limited: int = 0
+
+
+class RateLimiter:
+    """The batch's shared gate before each model request.
+
+    Args:
+        rps: Requests per second, or None.
+        tpm: Tokens (prompt + completion) per minute, or None.
+        clock: The clock (tests give a fake one with `sleep`).
+        sleep: The async sleep.
+    """
+
+    def __init__(
+        self,
+        rps: float | None = None,
+        tpm: float | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Callable[[float], Any] = anyio.sleep,
+    ) -> None:
+        self.requests = TokenBucket(rps, max(1.0, rps), clock) if rps else None
+        self.tokens = TokenBucket(tpm / 60.0, tpm, clock) if tpm else None
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = anyio.Lock()
+        self._not_before = 0.0
+        self._token_mean = 0.0
+        self._replies = 0
+        self.stats = LimiterStats()
+
+    def cool_down(self, seconds: float) -> None:
+        """No request before `seconds` from now (a 429 answer asked for it)."""
+        self.stats.rate_limited += 1
+        self._not_before = max(self._not_before, self._clock() + seconds)
+
+    def _delay(self, reserve: float) -> float:
+        delay = max(0.0, self._not_before - self._clock())
+        if self.requests is not None:
+            delay = max(delay, self.requests.wait_for(1))
+        if self.tokens is not None:
+            delay = max(delay, self.tokens.wait_for(reserve))
+        return delay
+
+    async def acquire(self) -> tuple[float, float]:
+        """Wait for a request slot; (tokens reserved, seconds waited)."""
+        started = self._clock()
+        reserve = self._token_mean
+        # One waiter at a time, in arrival order: the lock is fair, so no row starves.
+        async with self._lock:
+            while (delay := self._delay(reserve)) > 0:
+                await self._sleep(delay)
+            if self.requests is not None:
+                self.requests.take(1)
+            if self.tokens is not None:
+                self.tokens.take(reserve)
+        waited = self._clock() - started
+        self.stats.waited += waited
+        return reserve, waited
+
+    def settle(self, reserved: float, used: int | None) -> None:
+        """Record the tokens a request really used (None: it got no reply)."""
+        if used is not None:
+            self._replies += 1
+            self._token_mean += (used - self._token_mean) / self._replies
+        if self.tokens is not None:
+            self.tokens.give_back(reserved - (used or 0))

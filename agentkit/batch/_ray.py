@@ -1,0 +1,258 @@
+"""The Ray backend: rows run on Ray actors, results come back to the driver's one ledger.
+
+Each actor (`BatchWorker`) builds the agent once, from a recipe, and runs many rows at once
+on its own event loop with its own share of the rate limits. An Agent cannot travel to a
+worker (it holds HTTP connection pools bound to an event loop), so what travels is the
+recipe: a picklable function that returns the Agent (Ray pickles it with cloudpickle:
+functions of `__main__` by value, functions of modules by reference, so such a module
+must be importable on the workers). The CLI's recipe is `functools.partial` of its own
+agent loader with the TARGET string. Every worker reports the configuration it built, and
+the batch refuses to run when one differs from the driver's (a stale file on a node).
+
+The driver alone reads rows and writes the output, so resuming is the same as locally.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import sniffio
+
+from agentkit import Agent, UserError
+
+from ._execute import Outcome, Policy, error_record
+from ._limits import RateLimiter
+from ._local import AgentSource, LocalBackend, build_agent
+from ._manifest import agent_config, differences, fingerprint
+from ._rows import Row
+
+__all__ = ["BatchWorker", "RayBackend"]
+
+INSTALL = 'the Ray backend needs Ray: pip install "agentkit[ray]"'
+
+
+def import_ray() -> Any:
+    """The `ray` module, or a UserError saying how to install it."""
+    try:
+        return importlib.import_module("ray")
+    except ImportError:
+        raise UserError(INSTALL) from None
+
+
+class BatchWorker:
+    """A Ray actor's state: the agent built once, rows run concurrently on its loop.
+
+    Args:
+        recipe: Builds the agent (a picklable function).
+        policy: Attempts, timeout, backoff, default deps.
+        rps: This worker's share of the requests-per-second limit.
+        tpm: This worker's share of the tokens-per-minute limit.
+    """
+
+    def __init__(
+        self, recipe: AgentSource, policy: Policy, rps: float | None, tpm: float | None
+    ) -> None:
+        self.recipe = recipe
+        self.policy = policy
+        self.rps = rps
+        self.tpm = tpm
+        self.backend: LocalBackend | None = None
+
+    async def ready(self) -> dict[str, Any]:
+        """Build the agent; its configuration, for the driver to compare."""
+        agent, _ = build_agent(self.recipe)
+        limiter = RateLimiter(self.rps, self.tpm)
+        self.backend = LocalBackend(agent, limiter, self.policy, owned=True)
+        return agent_config(agent)
+
+    async def run(self, row: Row) -> Outcome:
+        assert self.backend is not None, "ready() builds the agent first"
+        outcome = await self.backend.run(row)
+        return Outcome(outcome.record, outcome.fatal, self.backend.rate_limited)
+
+    async def close(self) -> None:
+        if self.backend is not None:
+            await self.backend.close()
+
+
+def _driver_path(runtime_env: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The runtime env for a local cluster: the driver's sys.path on the workers too.
+
+    The workers of a local cluster share this machine's files, so whatever the driver can
+    import (the module of the recipe, the tests' helpers) they can import the same way.
+    """
+    env = dict(runtime_env or {})
+    variables = dict(env.get("env_vars") or {})
+    if "PYTHONPATH" not in variables:
+        folders = [p for p in sys.path if p and os.path.isdir(p)]
+        variables["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(folders))
+    env["env_vars"] = variables
+    return env
+
+
+class RayBackend:
+    """Rows on Ray actors; see the module docstring.
+
+    Args:
+        recipe: A picklable function that returns the Agent.
+        policy: Attempts, timeout, backoff, default deps.
+        rps: Requests per second for the whole batch (split evenly between the workers).
+        tpm: Tokens per minute for the whole batch (split the same way).
+        concurrency: Rows in flight in all; each worker runs up to its share at once.
+        address: An existing cluster ("auto", "HOST:PORT", "ray://HOST:PORT"); None
+            starts a local one (stopped at the end) unless Ray is already initialised.
+        workers: Actors to start; default one per CPU of the cluster.
+        runtime_env: Ray runtime environment for the workers.
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        recipe: AgentSource,
+        policy: Policy,
+        *,
+        rps: float | None,
+        tpm: float | None,
+        concurrency: int,
+        address: str | None,
+        workers: int | None,
+        runtime_env: Mapping[str, Any] | None,
+    ) -> None:
+        if isinstance(recipe, Agent):
+            raise UserError(
+                'backend="ray" needs a recipe for the agent, not the Agent object (it holds '
+                "connections that cannot travel to a worker): pass a function that builds "
+                "it, e.g. `run_batch(make_agent, ...)` with `def make_agent(): return Agent(...)`"
+            )
+        if workers is not None and (not isinstance(workers, int) or workers < 1):
+            raise UserError(f"ray_workers must be a whole number >= 1, got {workers!r}")
+        self.ray = import_ray()
+        agent, _ = build_agent(recipe)  # fails here, before a cluster starts, if it cannot
+        self.config = agent_config(agent)
+        try:
+            self.ray.cloudpickle.dumps(recipe)
+        except Exception as exc:
+            raise UserError(
+                f"the agent recipe {recipe!r:.80} cannot be sent to Ray workers "
+                f"({type(exc).__name__}: {exc}); define it as a plain function at module level"
+            ) from None
+        self.recipe = recipe
+        self.policy = policy
+        self.rps, self.tpm = rps, tpm
+        self.concurrency = concurrency
+        self.address = address
+        self.workers = workers
+        self.runtime_env = runtime_env
+        self.started_ray = False
+        self.actors: list[Any] = []
+        self.load: list[int] = []
+        self.limited: list[int] = []
+
+    def _init(self) -> None:
+        ray = self.ray
+        if ray.is_initialized():
+            return
+        options: dict[str, Any] = {
+            "include_dashboard": False,
+            "logging_level": logging.WARNING,
+            "log_to_driver": False,
+        }
+        if self.address is None:
+            options["runtime_env"] = _driver_path(self.runtime_env)
+        else:
+            options["address"] = self.address
+            if self.runtime_env:
+                options["runtime_env"] = dict(self.runtime_env)
+        try:
+            ray.init(**options)
+        except Exception as exc:
+            where = self.address or "a local cluster"
+            raise UserError(f"cannot start Ray ({where}): {type(exc).__name__}: {exc}") from exc
+        self.started_ray = True
+
+    async def start(self) -> None:
+        if sniffio.current_async_library() != "asyncio":
+            raise UserError('backend="ray" runs on asyncio (anyio\'s default backend)')
+        await anyio.to_thread.run_sync(self._init)
+        ray = self.ray
+        count = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        share = math.ceil(self.concurrency / count)
+        actor = ray.remote(BatchWorker).options(
+            max_concurrency=share,
+            num_cpus=1,
+            scheduling_strategy="SPREAD",
+            max_restarts=2,
+            max_task_retries=2,
+        )
+        rps = self.rps / count if self.rps else None
+        tpm = self.tpm / count if self.tpm else None
+        self.actors = [actor.remote(self.recipe, self.policy, rps, tpm) for _ in range(count)]
+        self.load = [0] * count
+        self.limited = [0] * count
+        expected = fingerprint(self.config)
+        for index, handle in enumerate(self.actors):
+            try:
+                config = await handle.ready.remote()
+            except Exception as exc:
+                raise UserError(
+                    f"Ray worker {index} could not build the agent: {_cause(exc)}"
+                ) from None
+            if fingerprint(config) != expected:
+                raise UserError(
+                    f"Ray worker {index} built a different agent from the driver's (is the "
+                    "agent's file the same on every node?):",
+                    differences(self.config, config),
+                )
+
+    async def run(self, row: Row) -> Outcome:
+        index = min(range(len(self.actors)), key=self.load.__getitem__)
+        self.load[index] += 1
+        started = time.monotonic()
+        ref = self.actors[index].run.remote(row)
+        try:
+            outcome: Outcome = await ref
+        except Exception as exc:  # the worker died for good (after Ray's restarts) or failed
+            error = RuntimeError(f"the Ray worker running this row failed: {_cause(exc)}")
+            return Outcome(error_record(row, error, 1, started))
+        except BaseException:
+            self.ray.cancel(ref)  # cancelled here: stop it there too
+            raise
+        finally:
+            self.load[index] -= 1
+        self.limited[index] = max(self.limited[index], outcome.rate_limited)
+        return outcome
+
+    async def close(self) -> None:
+        await anyio.to_thread.run_sync(self._close)
+
+    def _close(self) -> None:
+        ray = self.ray
+        for handle in self.actors:
+            # A worker already gone has nothing left to close.
+            with contextlib.suppress(Exception):
+                ray.get(handle.close.remote(), timeout=10)
+            ray.kill(handle)
+        self.actors = []
+        if self.started_ray:
+            ray.shutdown()
+            self.started_ray = False
+
+    @property
+    def rate_limited(self) -> int:
+        return sum(self.limited)
+
+
+def _cause(exc: BaseException) -> str:
+    """The first line of a Ray error, which names the remote exception."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
