@@ -7,23 +7,24 @@ answer pauses every request of the batch until its `Retry-After` has passed (the
 the endpoint's, not one row's).
 
 Time spent waiting here is not the row's own work: it is added to the row's deadline
-(`row_deadline`), so a tight limit delays rows without timing them out.
+(`deadline_paused`), so a tight limit delays rows without timing them out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import email.utils
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 
-__all__ = ["RateLimiter", "TokenBucket", "extend_row_deadline", "retry_after", "row_scope"]
+__all__ = ["RateLimiter", "TokenBucket", "deadline_paused", "retry_after", "row_scope"]
 
 MAX_RETRY_AFTER = 600.0  # a longer wait is a server's mistake or a ban: give up instead
 
@@ -35,11 +36,19 @@ row_scope: contextvars.ContextVar[anyio.CancelScope | None] = contextvars.Contex
 )
 
 
-def extend_row_deadline(seconds: float) -> None:
-    """Give the running row's timeout back the seconds it spent waiting for a limit."""
+@contextlib.contextmanager
+def deadline_paused() -> Iterator[None]:
+    """Stop the running row's timeout clock inside the block (a wait for a limit)."""
     scope = row_scope.get()
-    if scope is not None and seconds > 0 and math.isfinite(scope.deadline):
-        scope.deadline += seconds
+    if scope is None or not math.isfinite(scope.deadline):
+        yield
+        return
+    saved, started = scope.deadline, anyio.current_time()
+    scope.deadline = math.inf
+    try:
+        yield
+    finally:
+        scope.deadline = saved + (anyio.current_time() - started)
 
 
 def _header_seconds(headers: Any) -> float | None:

@@ -14,7 +14,7 @@ from agentkit import Agent, ModelError
 from agentkit.messages import Message
 from agentkit.models import Model, ModelResponse, ModelSettings
 
-from ._limits import RateLimiter, backoff, extend_row_deadline, retry_after
+from ._limits import RateLimiter, backoff, deadline_paused, retry_after
 
 __all__ = ["LimitedModel", "with_model"]
 
@@ -48,8 +48,8 @@ class LimitedModel(Model):
         await self.inner.aclose()
 
     async def _gate(self) -> float:
-        reserved, waited = await self.limiter.acquire()
-        extend_row_deadline(waited)
+        with deadline_paused():
+            reserved, _ = await self.limiter.acquire()
         return reserved
 
     def _rate_limited(self, error: ModelError, attempt: int) -> bool:

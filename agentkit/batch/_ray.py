@@ -84,6 +84,20 @@ class BatchWorker:
             await self.backend.close()
 
 
+class _NoSigtermNotice(logging.Filter):
+    """Ray says it set no SIGTERM handler when started off the main thread: on purpose here.
+
+    Its handler would exit the process on SIGTERM; the batch drains on SIGTERM instead, so
+    Ray is started from a worker thread, where it leaves the handler alone.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "SIGTERM handler is not set" not in record.getMessage()
+
+
+_QUIET = _NoSigtermNotice()
+
+
 def _driver_path(runtime_env: Mapping[str, Any] | None) -> dict[str, Any]:
     """The runtime env for a local cluster: the driver's sys.path on the workers too.
 
@@ -173,6 +187,9 @@ class RayBackend:
             options["address"] = self.address
             if self.runtime_env:
                 options["runtime_env"] = dict(self.runtime_env)
+        ray_logger = logging.getLogger("ray._private.worker")
+        if _QUIET not in ray_logger.filters:
+            ray_logger.addFilter(_QUIET)
         try:
             ray.init(**options)
         except Exception as exc:
