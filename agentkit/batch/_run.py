@@ -111,6 +111,7 @@ class _Driver:
     async def dispatch(self, rows: Iterator[Row | InvalidRow], send: _Send) -> None:
         async with anyio.create_task_group() as tg:
             self.control._attach(tg.cancel_scope)
+            self.control._on_change.append(self.report)
             for count, row in enumerate(rows):
                 if count % 256 == 255:
                     await anyio.lowlevel.checkpoint()  # a long run of skipped rows

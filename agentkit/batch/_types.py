@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,10 +27,12 @@ class BatchControl:
         self.draining = False
         self.cancelled = False
         self._scopes: list[anyio.CancelScope] = []
+        self._on_change: list[Callable[[], object]] = []
 
     def drain(self) -> None:
         """Start no new row; let the rows in flight finish and be written."""
         self.draining = True
+        self._changed()
 
     def cancel(self) -> None:
         """Stop the rows in flight now (what was already finished stays written)."""
@@ -37,6 +40,11 @@ class BatchControl:
         self.cancelled = True
         for scope in self._scopes:
             scope.cancel()
+        self._changed()
+
+    def _changed(self) -> None:
+        for listener in self._on_change:
+            listener()
 
     def _attach(self, scope: anyio.CancelScope) -> None:
         self._scopes.append(scope)
