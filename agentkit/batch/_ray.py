@@ -122,8 +122,9 @@ class RayBackend:
         rps: Requests per second for the whole batch (split evenly between the workers).
         tpm: Tokens per minute for the whole batch (split the same way).
         concurrency: Rows in flight in all; each worker runs up to its share at once.
-        address: An existing cluster ("auto", "HOST:PORT", "ray://HOST:PORT"); None
-            starts a local one (stopped at the end) unless Ray is already initialised.
+        address: An existing cluster ("auto" for the one `ray start` began on this
+            machine or RAY_ADDRESS, "HOST:PORT", "ray://HOST:PORT"); None starts a new local
+            one, stopped at the end (unless this process already called `ray.init`).
         workers: Actors to start; default one per CPU of the cluster.
         runtime_env: Ray runtime environment for the workers.
     """
@@ -182,6 +183,8 @@ class RayBackend:
             "log_to_driver": False,
         }
         if self.address is None:
+            # "local": a new cluster of this process, never one someone else started here.
+            options["address"] = "local"
             options["runtime_env"] = _driver_path(self.runtime_env)
         else:
             options["address"] = self.address
