@@ -154,13 +154,17 @@ class RayBackend:
         self.ray = import_ray()
         agent, _ = build_agent(recipe)  # fails here, before a cluster starts, if it cannot
         self.config = agent_config(agent)
-        try:
-            self.ray.cloudpickle.dumps(recipe)
-        except Exception as exc:
-            raise UserError(
-                f"the agent recipe {recipe!r:.80} cannot be sent to Ray workers "
-                f"({type(exc).__name__}: {exc}); define it as a plain function at module level"
-            ) from None
+        for what, value, fix in (
+            ("the agent recipe", recipe, "define it as a plain function at module level"),
+            ("deps", policy.deps, "give each row its own JSON deps instead"),
+        ):
+            try:
+                self.ray.cloudpickle.dumps(value)
+            except Exception as exc:
+                raise UserError(
+                    f"{what} {value!r:.80} cannot be sent to Ray workers "
+                    f"({type(exc).__name__}: {exc}); {fix}"
+                ) from None
         self.recipe = recipe
         self.policy = policy
         self.rps, self.tpm = rps, tpm

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -129,6 +130,15 @@ def test_the_agent_object_itself_is_refused_with_what_to_pass(tmp_path: Path) ->
         run_batch_sync(
             make_agent("http://127.0.0.1:9/v1"), ["x"], output=tmp_path / "o.jsonl", backend="ray"
         )
+
+
+def test_deps_that_cannot_travel_are_refused_before_a_cluster_starts(tmp_path: Path) -> None:
+    recipe = functools.partial(make_agent, "http://127.0.0.1:9/v1")
+    with pytest.raises(UserError, match="deps .* cannot be sent to Ray workers"):
+        run_batch_sync(
+            recipe, ["x"], output=tmp_path / "o.jsonl", backend="ray", deps=threading.Lock()
+        )
+    assert not ray.is_initialized()
 
 
 def test_ray_options_need_the_ray_backend(tmp_path: Path) -> None:

@@ -103,6 +103,21 @@ def test_a_rows_messages_settings_and_deps_reach_its_run(tmp_path: Path) -> None
     assert first.body["temperature"] == 0.25
 
 
+def test_a_row_whose_settings_the_agent_refuses_is_invalid(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    rows = [
+        {"id": "typo", "prompt": "x", "settings": {"temprature": 1}},
+        {"id": "ok", "prompt": "y"},
+    ]
+    summary = run_batch_sync(make_agent(server.url), rows, output=tmp_path / "o.jsonl")
+    results = read_results(tmp_path / "o.jsonl")
+    assert results["typo"]["status"] == "invalid" and results["typo"]["attempts"] == 1
+    assert "unknown model setting 'temprature'" in results["typo"]["error"]["message"]
+    assert results["ok"]["status"] == "ok"
+    assert summary.progress.invalid == 1 and len(server.chat_requests) == 1
+
+
 def test_rows_without_id_get_the_same_id_on_every_run(tmp_path: Path, server: FakeServer) -> None:
     rows = [{"prompt": "one", "meta": {"a": 1, "b": 2}}, {"prompt": "two"}]
     output = tmp_path / "out.jsonl"
