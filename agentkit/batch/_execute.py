@@ -18,7 +18,8 @@ import anyio
 
 from agentkit import Agent, AgentkitError, ModelError, RunError, Usage, UserError
 
-from ._limits import backoff, retry_after, row_scope
+from ._limits import MAX_RETRY_AFTER, backoff, row_scope
+from ._model import UsageMeter, attempt_meter
 from ._rows import InvalidRow, Row
 
 __all__ = ["Outcome", "Policy", "error_record", "execute_row", "invalid_record"]
@@ -124,10 +125,18 @@ def invalid_record(row: InvalidRow) -> dict[str, Any]:
     }
 
 
+class _TimedOut(Exception):
+    """An attempt cut off by the row timeout, with the usage of the replies it had got."""
+
+    def __init__(self, usage: Usage) -> None:
+        self.usage = usage
+
+
 async def _attempt(agent: Agent[Any], row: Row, policy: Policy) -> Any:
     timeout = policy.timeout if policy.timeout is not None else math.inf
+    meter = UsageMeter()
     with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
-        token = row_scope.set(scope)
+        scope_token, meter_token = row_scope.set(scope), attempt_meter.set(meter)
         try:
             result = await agent.run(
                 row.prompt,
@@ -136,17 +145,29 @@ async def _attempt(agent: Agent[Any], row: Row, policy: Policy) -> Any:
                 model_settings=row.settings,  # type: ignore[arg-type]
             )
         finally:
-            row_scope.reset(token)
+            attempt_meter.reset(meter_token)
+            row_scope.reset(scope_token)
     if scope.cancelled_caught:
-        raise RowTimeout(
-            f"the row took longer than the {policy.timeout:g} s timeout (time waiting for the "
-            "rate limits not counted)"
-        )
+        raise _TimedOut(meter.usage)
     return result
 
 
+def _wait_before_retry(exc: Exception, attempt: int, policy: Policy) -> float | None:
+    """Seconds to wait before the next attempt, or None when the failure is for good."""
+    if not _transient(exc) or attempt >= policy.attempts:
+        return None
+    asked = exc.retry_after if isinstance(exc, ModelError) else None
+    if asked is None:
+        return backoff(attempt, policy.backoff)
+    return asked if asked <= MAX_RETRY_AFTER else None
+
+
 async def execute_row(agent: Agent[Any], row: Row, policy: Policy) -> Outcome:
-    """Run a row until it succeeds, fails for good, or has used its attempts."""
+    """Run a row until it succeeds, fails for good, or has used its attempts.
+
+    The usage recorded is that of every attempt: a failed run's own, a timed-out attempt's
+    finished replies (the request cut off mid-way never reported its tokens).
+    """
     started = time.monotonic()
     usage = Usage()
     attempt = 0
@@ -158,17 +179,24 @@ async def execute_row(agent: Agent[Any], row: Row, policy: Policy) -> Outcome:
             record = _record(row, "invalid", usage, attempt, started)
             record["error"] = _error(exc)
             return Outcome(record)
-        except Exception as exc:
-            if isinstance(exc, RunError) and exc.usage is not None:
-                usage = usage + exc.usage  # a failed attempt's tokens were paid for too
-            if _transient(exc) and attempt < policy.attempts:
-                wait = retry_after(exc) if isinstance(exc, ModelError) else None
-                await anyio.sleep(wait if wait is not None else backoff(attempt, policy.backoff))
+        except Exception as raised:
+            failure: Exception = raised
+            if isinstance(failure, _TimedOut):
+                usage = usage + failure.usage
+                failure = RowTimeout(
+                    f"the row took longer than the {policy.timeout:g} s timeout (time waiting "
+                    "for the rate limits not counted)"
+                )
+            elif isinstance(failure, RunError) and failure.usage is not None:
+                usage = usage + failure.usage  # a failed attempt's tokens were paid for too
+            wait = _wait_before_retry(failure, attempt, policy)
+            if wait is not None:
+                await anyio.sleep(wait)
                 continue
             record = _record(row, "error", usage, attempt, started)
-            record["error"] = _error(exc)
-            fatal = isinstance(exc, ModelError) and exc.status in FATAL_STATUSES
-            return Outcome(record, str(exc) if fatal else None)
+            record["error"] = _error(failure)
+            fatal = isinstance(failure, ModelError) and failure.status in FATAL_STATUSES
+            return Outcome(record, str(failure) if fatal else None)
         usage = usage + result.usage
         record = _record(row, "ok", usage, attempt, started)
         record["output"] = output_json(result.output)

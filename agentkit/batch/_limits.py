@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import email.utils
 import math
 import random
 import time
@@ -24,7 +23,7 @@ from typing import Any
 
 import anyio
 
-__all__ = ["RateLimiter", "TokenBucket", "deadline_paused", "retry_after", "row_scope"]
+__all__ = ["MAX_RETRY_AFTER", "RateLimiter", "TokenBucket", "deadline_paused", "row_scope"]
 
 MAX_RETRY_AFTER = 600.0  # a longer wait is a server's mistake or a ban: give up instead
 
@@ -49,48 +48,6 @@ def deadline_paused() -> Iterator[None]:
         yield
     finally:
         scope.deadline = saved + (anyio.current_time() - started)
-
-
-def _header_seconds(headers: Any) -> float | None:
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) / divisor
-        except ValueError:
-            if divisor == 1000.0:
-                continue
-            parsed = email.utils.parsedate_tz(value)
-            if parsed is None:
-                continue
-            seconds = email.utils.mktime_tz(parsed) - time.time()
-        if math.isfinite(seconds):
-            return max(0.0, seconds)
-    return None
-
-
-def retry_after(error: BaseException) -> float | None:
-    """The seconds a 429 (or 503) answer asked to wait, when it said.
-
-    `ModelError` does not carry the header yet (phase 2 adds `retry_after`); until then it
-    is read from the `openai` exception the error was raised from: agentkit raises
-    `ModelError` inside the `except openai.APIStatusError` block, so that exception stays
-    its `__context__`, with the HTTP response.
-    """
-    own = getattr(error, "retry_after", None)
-    if isinstance(own, int | float) and not isinstance(own, bool):
-        return max(0.0, float(own))
-    link: BaseException | None = error
-    for _ in range(8):
-        link = link.__cause__ or link.__context__ if link is not None else None
-        if link is None:
-            return None
-        response = getattr(link, "response", None)
-        headers = getattr(response, "headers", None)
-        if headers is not None and hasattr(headers, "get"):
-            return _header_seconds(headers)
-    return None
 
 
 def backoff(attempt: int, initial: float, ceiling: float = 60.0) -> float:

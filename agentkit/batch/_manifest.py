@@ -1,18 +1,21 @@
 """The manifest beside the output: which agent configuration wrote it, so a resume can check.
 
-The configuration is taken from what the public `Agent` exposes: the model id, the
-instructions, the tool definitions, the output schema, the model settings and the limits
-that change what a run does. The endpoint is recorded but not compared (moving to another
-server of the same model is not a new experiment); neither are tool implementations (only
-what the model is told about them).
+The configuration is the agent's own frozen value (`agent.config`), every field of it, as
+JSON: a new option of `Agent` is compared as soon as it exists, unless it is listed in
+`NOT_COMPARED` (what changes how a run goes, not what it answers: the endpoint, retries,
+timeouts, parallelism). The key is never written. Tools are compared by what the model is
+told about them (their definitions), not by their code; callables by their qualified name.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,11 @@ from agentkit import Agent, UserError
 __all__ = ["ResumeRefused", "agent_config", "check_manifest", "fingerprint", "manifest_path"]
 
 FORMAT = 1
-NOT_COMPARED = frozenset({"endpoint"})
+# Recorded, not compared: moving to another server of the same model, or giving it more
+# time, retries or parallel tool calls, is not a new experiment.
+NOT_COMPARED = frozenset({"endpoint", "max_retries", "timeout", "deadline", "max_parallel_tools"})
+# Never recorded: the key; the base URL is recorded as `endpoint`, without user info or query.
+NOT_RECORDED = frozenset({"api_key", "base_url"})
 
 
 class ResumeRefused(UserError):
@@ -44,30 +51,58 @@ def _output_schema(output_type: Any) -> Any:
     try:
         return TypeAdapter(output_type).json_schema()
     except Exception:  # a type pydantic cannot describe: its name is the best we have
-        return getattr(output_type, "__qualname__", repr(output_type))
+        return _name(output_type)
+
+
+def _name(value: Any) -> str:
+    """A callable or type by its qualified name: the same in every process, unlike a repr."""
+    if isinstance(value, functools.partial):
+        return f"partial({_name(value.func)}, {describe(value.args)}, {describe(value.keywords)})"
+    target = getattr(value, "__func__", value)  # a bound method: its function
+    module = getattr(target, "__module__", None) or ""
+    qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
+    return f"{module}.{qualname}" if module else qualname
+
+
+def describe(value: Any) -> Any:
+    """A configuration value as JSON that is the same for the same value in any process."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): describe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [describe(v) for v in value]
+        return items if isinstance(value, list | tuple) else sorted(items, key=repr)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: describe(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"type": type(value).__qualname__, **fields}
+    if callable(value):
+        return _name(value)
+    text = repr(value)
+    # A default repr names a memory address, different in every process: keep the type only.
+    return _name(type(value)) if " at 0x" in text else text
+
+
+# The fields read from what the agent built of them (the resolved model, the tool registry).
+_FROM_AGENT: dict[str, Callable[[Agent[Any]], Any]] = {
+    "model": lambda agent: getattr(agent.model, "name", type(agent.model).__name__),
+    "tools": lambda agent: [t.definition() for t in agent.tools],
+    "output_type": lambda agent: _output_schema(agent.output_type),
+    "model_settings": lambda agent: describe(dict(agent.model_settings)),
+}
 
 
 def agent_config(agent: Agent[Any]) -> dict[str, Any]:
-    """The parts of an agent's configuration that decide its results, as JSON values."""
-    model = agent.model
-    limits = agent.usage_limits
-    return {
-        "model": getattr(model, "name", type(model).__name__),
-        "model_type": type(model).__name__,
-        "endpoint": getattr(model, "endpoint", None),
-        "instructions": agent.instructions,
-        "tools": [t.definition() for t in agent.tools],
-        "output": _output_schema(agent.output_type),
-        "model_settings": dict(agent.model_settings),
-        "max_turns": agent.max_turns,
-        "max_tool_failures": agent.max_tool_failures,
-        "max_result_chars": agent.max_result_chars,
-        "usage_limits": {
-            "requests": limits.requests,
-            "total_tokens": limits.total_tokens,
-            "tool_calls": limits.tool_calls,
-        },
-    }
+    """The agent's configuration as JSON values (`agent.config`, every field but the key)."""
+    config: dict[str, Any] = {}
+    for field in dataclasses.fields(agent.config):
+        if field.name in NOT_RECORDED:
+            continue
+        read = _FROM_AGENT.get(field.name)
+        config[field.name] = read(agent) if read else describe(getattr(agent.config, field.name))
+    config["model_type"] = type(agent.model).__name__
+    config["endpoint"] = getattr(agent.model, "endpoint", None)
+    return config
 
 
 def fingerprint(config: dict[str, Any]) -> str:

@@ -2,23 +2,56 @@
 
 A 429 answer is waited out (its `Retry-After`, else backoff) and the same request sent
 again, up to `attempts` times, so a rate limit costs a pause, never the turns a row has
-already run. Other failures go up to the row, which decides whether to try it again.
+already run. A `Retry-After` past `MAX_RETRY_AFTER` is not waited for: the row fails with
+the 429. Other failures go up to the row, which decides whether to try it again.
+
+Every reply's usage is also added to the running attempt's `UsageMeter`, so an attempt cut
+off by the row timeout still reports what its finished replies used.
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from agentkit import Agent, ModelError
+from agentkit import Agent, ModelError, Usage
 from agentkit.messages import Message
 from agentkit.models import Model, ModelResponse, ModelSettings
 
-from ._limits import RateLimiter, backoff, deadline_paused, retry_after
+from ._limits import MAX_RETRY_AFTER, RateLimiter, backoff, deadline_paused
 
-__all__ = ["LimitedModel", "with_model"]
+__all__ = ["LimitedModel", "UsageMeter", "attempt_meter", "with_model"]
 
 RATE_LIMITED = 429
+
+
+class UsageMeter:
+    """The usage of the replies one row attempt got so far (requests, tokens, cost).
+
+    Tool calls are not seen here (the loop runs them): a meter's `tool_calls` stays 0.
+    """
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+
+    def add(self, response: ModelResponse) -> None:
+        reply = response.usage
+        self.usage = self.usage + Usage(
+            reply.requests, reply.prompt_tokens, reply.completion_tokens, 0, reply.cost
+        )
+
+
+# The meter of the row attempt running in this task (the loop's tasks inherit it).
+attempt_meter: contextvars.ContextVar[UsageMeter | None] = contextvars.ContextVar(
+    "agentkit_batch_attempt_meter", default=None
+)
+
+
+def _metered(response: ModelResponse) -> None:
+    meter = attempt_meter.get()
+    if meter is not None:
+        meter.add(response)
 
 
 class LimitedModel(Model):
@@ -54,9 +87,11 @@ class LimitedModel(Model):
 
     def _rate_limited(self, error: ModelError, attempt: int) -> bool:
         """Whether to send again after this error (a 429 with attempts left); sets the pause."""
+        wait = error.retry_after
         if error.status != RATE_LIMITED or attempt >= self.attempts:
             return False
-        wait = retry_after(error)
+        if wait is not None and wait > MAX_RETRY_AFTER:
+            return False  # a server's mistake or a ban: fail the row rather than stall the batch
         self.limiter.cool_down(wait if wait is not None else backoff(attempt, self.initial_backoff))
         return True
 
@@ -81,6 +116,7 @@ class LimitedModel(Model):
                 self.limiter.settle(reserved, None)
                 raise
             self.limiter.settle(reserved, response.usage.total_tokens)
+            _metered(response)
             return response
 
     async def request_stream(
@@ -100,6 +136,7 @@ class LimitedModel(Model):
                     started = True
                     if isinstance(item, ModelResponse):
                         used = item.usage.total_tokens
+                        _metered(item)
                     yield item
                 return
             except ModelError as exc:
@@ -112,23 +149,9 @@ class LimitedModel(Model):
 
 
 def with_model(agent: Agent[Any], model: Model) -> Agent[Any]:
-    """The same agent with another model, built from its public configuration.
+    """The same agent with another model; everything else of its configuration kept.
 
-    Phase 2 replaces this with `agent.replace(model=model)` once the Agent's configuration
-    is a frozen value; until then every constructor argument is read back from the agent
-    (base_url, api_key, retries, timeout and deadline live in the model itself).
+    The endpoint, key, retries and timeouts belong to the model given (a `Model` takes no
+    `base_url`/`api_key` of the agent's).
     """
-    return Agent(
-        model,
-        instructions=agent.instructions,
-        tools=list(agent.tools),
-        max_turns=agent.max_turns,
-        output_type=agent.output_type,
-        approval=agent.approval,
-        approve_all_tools=agent.approve_all_tools,
-        max_tool_failures=agent.max_tool_failures,
-        model_settings=agent.model_settings,
-        usage_limits=agent.usage_limits,
-        max_parallel_tools=agent.max_parallel_tools,
-        max_result_chars=agent.max_result_chars,
-    )
+    return agent.replace(model=model, base_url=None, api_key=None)

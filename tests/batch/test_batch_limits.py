@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from _batch_helpers import echo, last_user, lines, make_agent, numbered
 
 from agentkit import ModelError
 from agentkit.batch import run_batch_sync
-from agentkit.batch._limits import RateLimiter, retry_after
+from agentkit.batch._limits import MAX_RETRY_AFTER, RateLimiter
 from agentkit.testing import Completion, Error, FakeRequest, FakeServer, Reply
 
 
@@ -134,44 +133,16 @@ async def test_a_cool_down_holds_every_request() -> None:
     assert waited == pytest.approx(7.5) and limiter.stats.rate_limited == 1
 
 
-class _Response:
-    def __init__(self, headers: dict[str, str]) -> None:
-        self.headers = headers
-
-
-class _StatusError(Exception):
-    def __init__(self, headers: dict[str, str]) -> None:
-        self.response = _Response(headers)
-
-
-def _raised_in(headers: dict[str, str]) -> ModelError:
-    """A ModelError raised while handling an SDK error, as agentkit's adapter does."""
-    try:
-        try:
-            raise _StatusError(headers)
-        except _StatusError:
-            raise ModelError("rate limited", status=429) from None
-    except ModelError as exc:
-        return exc
-
-
-def test_retry_after_is_read_in_seconds_milliseconds_or_as_a_date() -> None:
-    assert retry_after(_raised_in({"retry-after": "2"})) == 2.0
-    assert retry_after(_raised_in({"retry-after": "0.25"})) == 0.25
-    assert retry_after(_raised_in({"retry-after-ms": "1500", "retry-after": "9"})) == 1.5
-    soon = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 25 <= (retry_after(_raised_in({"retry-after": soon})) or 0) <= 31
-    past = email.utils.formatdate(time.time() - 30, usegmt=True)
-    assert retry_after(_raised_in({"retry-after": past})) == 0.0
-    assert retry_after(_raised_in({"retry-after": "soon"})) is None
-    assert retry_after(_raised_in({})) is None
-    assert retry_after(ModelError("no response at all")) is None
-
-
-def test_a_retry_after_carried_by_the_error_itself_comes_first() -> None:
-    error = _raised_in({"retry-after": "9"})
-    error.retry_after = 3.0  # type: ignore[attr-defined]  # the field phase 2 adds
-    assert retry_after(error) == 3.0
+def test_a_retry_after_past_the_cap_fails_the_row_instead_of_stalling_the_batch(
+    tmp_path: Path,
+) -> None:
+    ban = Error(429, {"error": {"message": "banned"}}, {"retry-after": str(MAX_RETRY_AFTER + 1)})
+    handler = Stamped(ban)
+    with FakeServer(handler=handler) as fake:
+        summary = run_batch_sync(make_agent(fake.url), ["x"], output=tmp_path / "o.jsonl")
+    (record,) = lines(tmp_path / "o.jsonl")
+    assert record["status"] == "error" and record["error"]["status"] == 429
+    assert len(handler.arrivals) == 1 and summary.progress.rate_limited == 0
 
 
 def test_the_real_adapters_429_carries_its_retry_after() -> None:
@@ -189,4 +160,4 @@ def test_the_real_adapters_429_carries_its_retry_after() -> None:
 
         error = anyio.run(first_request)
     assert isinstance(error, ModelError) and error.status == 429
-    assert retry_after(error) == 4.0
+    assert error.retry_after == 4.0  # what the batch waits for

@@ -266,21 +266,62 @@ def test_a_refused_key_stops_the_batch_keeping_what_finished(tmp_path: Path) -> 
     assert [r["status"] for r in lines(output)] == ["ok", "ok", "error"]
 
 
+def slow_unless_warm(request: FakeRequest) -> Reply:
+    """Rows "warm" answered at once (the client's first request pays its imports), others never."""
+    return Completion("warm", delay=0 if last_user(request) == "warm" else 30)
+
+
 def test_a_row_that_runs_too_long_times_out_and_is_tried_again(tmp_path: Path) -> None:
-    with FakeServer(handler=echo, latency=30) as fake:
+    with FakeServer(handler=slow_unless_warm) as fake:
         run_batch_sync(
             make_agent(fake.url),
-            ["slow"],
+            ["warm", "slow"],
             output=tmp_path / "o.jsonl",
+            concurrency=1,
             timeout=0.2,
             attempts=2,
             backoff=0,
         )
-        assert len(fake.chat_requests) == 2
-    (record,) = lines(tmp_path / "o.jsonl")
+        assert [last_user(r) for r in fake.chat_requests] == ["warm", "slow", "slow"]
+    warm, record = lines(tmp_path / "o.jsonl")
+    assert warm["status"] == "ok"
     assert record["status"] == "error" and record["attempts"] == 2
     assert record["error"]["type"] == "RowTimeout"
     assert "0.2 s timeout" in record["error"]["message"]
+
+
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+def test_a_timed_out_attempt_still_counts_the_replies_it_got(tmp_path: Path) -> None:
+    # Each attempt of "slow": a tool call answered at once (10 + 5 tokens), then a reply
+    # that never comes in time. The row's usage is what both attempts were billed for.
+    def reply(request: FakeRequest) -> Reply:
+        if last_user(request) == "warm":
+            return Completion("warm")
+        if request.messages[-1].get("role") == "tool":
+            return Completion("too late", delay=30)
+        call = {"name": "add", "arguments": {"a": 1, "b": 2}}
+        usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        return Completion(tool_calls=[call], usage=usage)
+
+    with FakeServer(handler=reply) as fake:
+        run_batch_sync(
+            make_agent(fake.url, tools=[add]),
+            ["warm", "slow"],
+            output=tmp_path / "o.jsonl",
+            concurrency=1,
+            timeout=0.3,
+            attempts=2,
+            backoff=0,
+        )
+        assert len(fake.chat_requests) == 5
+    _, record = lines(tmp_path / "o.jsonl")
+    assert record["error"]["type"] == "RowTimeout" and record["attempts"] == 2
+    usage = record["usage"]
+    assert (usage["requests"], usage["prompt_tokens"], usage["completion_tokens"]) == (2, 20, 10)
 
 
 @pytest.mark.slow

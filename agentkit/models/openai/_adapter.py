@@ -41,6 +41,7 @@ from agentkit.models.openai._responses import (
     server_of,
     text_or_none,
 )
+from agentkit.models.openai._retry_after import retry_after
 from agentkit.models.openai._sse import read_stream
 from agentkit.models.openai._wire import messages_to_wire
 
@@ -246,7 +247,9 @@ class OpenAIModel(Model):
                 stream=stream,
             )
         except openai.APIStatusError as exc:
-            raise self._status_error(exc) from None
+            error = self._status_error(exc)
+            error.retry_after = retry_after(exc.status_code, exc.response.headers)
+            raise error from None
         except openai.APIConnectionError as exc:  # APITimeoutError too
             raise self._connection_error(exc) from None
         except (OSError, ValueError, RuntimeError) as exc:
