@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import functools
 import json
 import os
 import platform
@@ -53,7 +52,7 @@ SCENARIOS = {
 
 
 def make_agent(url: str, model: str) -> Any:
-    """The batch's agent; module-level so Ray can ship it to its workers."""
+    """The batch's agent (its tools are module-level functions: they travel by reference)."""
     from agentkit import Agent
 
     if "-k0-" in model:
@@ -215,18 +214,21 @@ def _run_adapter(
         with output.open("w") as out:
             asyncio.run(handwritten(url, model, [json.loads(x) for x in lines], out, concurrency))
         return None
-    recipe = functools.partial(make_agent, url, model)
     backend = "ray" if adapter == "agentkit-ray" else "local"
 
     async def batch() -> Any:
-        return await run_batch(
-            recipe,
-            source,
-            output=output,
-            concurrency=concurrency,
-            backend=backend,
-            progress=progress,
-        )
+        agent = make_agent(url, model)  # Ray gets the Agent itself: it pickles as its config
+        try:
+            return await run_batch(
+                agent,
+                source,
+                output=output,
+                concurrency=concurrency,
+                backend=backend,
+                progress=progress,
+            )
+        finally:
+            await agent.aclose()
 
     summary = anyio.run(batch)
     return float(summary.progress.elapsed)  # from the first row: Ray's start-up left out
@@ -471,6 +473,7 @@ def main() -> None:
     parser.add_argument("--only", action="append", choices=ADAPTERS)
     parser.add_argument("--scenario", action="append", choices=list(SCENARIOS))
     parser.add_argument("--smoke", action="store_true", help="few rows, one repetition")
+    parser.add_argument("--tag", help="results/batch-DATE-TAG.md instead of batch-DATE.md")
     parser.add_argument("--worker", nargs=5, metavar=("ADAPTER", "URL", "MODEL", "ROWS", "C"))
     args = parser.parse_args()
     if args.worker:
@@ -508,7 +511,8 @@ def main() -> None:
     text = report(results, ledger, args, command)
     print(text)
     if not args.smoke:
-        stem = HERE / "results" / f"batch-{dt.date.today().isoformat()}"
+        tag = f"-{args.tag}" if args.tag else ""
+        stem = HERE / "results" / f"batch-{dt.date.today().isoformat()}{tag}"
         stem.with_suffix(".md").write_text(text)
         data = {"command": command, "results": results, "ledger": ledger, "args": vars(args)}
         stem.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")

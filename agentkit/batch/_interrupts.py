@@ -49,12 +49,17 @@ async def watch_interrupts(control: BatchControl) -> AsyncIterator[BatchControl]
         summary = await run_batch(agent, "in.jsonl", output="out.jsonl", control=control)
     ```
     """
+    failure: BaseException | None = None
     async with anyio.create_task_group() as tg:
         await tg.start(_watch, control)
         try:
             yield control
+        except BaseException as exc:  # raised below, outside the task group: not in a group
+            failure = exc
         finally:
             tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
 
 
 def run_batch_sync(

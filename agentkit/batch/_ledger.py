@@ -9,6 +9,7 @@ id is its result.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -116,7 +117,11 @@ def encode(record: Mapping[str, Any]) -> bytes:
 
 
 class Ledger:
-    """The single writer of an output file: appends groups of lines, fsyncs each group."""
+    """The single writer of an output file: appends groups of lines, fsyncs each group.
+
+    A group that cannot be written whole (a full disk, a failing fsync) is cut off again, so
+    the file still ends with the last group that was written, and the `OSError` is raised.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -124,16 +129,27 @@ class Ledger:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         if created:
             _fsync_folder(path.parent)
+        self._end = os.fstat(self._fd).st_size
         self.written = 0
 
     def append(self, records: Iterable[Mapping[str, Any]]) -> None:
-        """Write the lines in one go and put them on disk (blocking: run it in a thread)."""
+        """Write the lines in one go and put them on disk (blocking: run it in a thread).
+
+        Raises:
+            OSError: The lines could not all be written and synced; none of them stay.
+        """
         data = b"".join(encode(r) for r in records)
         view = memoryview(data)
-        while view:
-            done = os.write(self._fd, view)
-            view = view[done:]
-        os.fsync(self._fd)
+        try:
+            while view:
+                done = os.write(self._fd, view)
+                view = view[done:]
+            os.fsync(self._fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._end)  # no half line for the next group to follow
+            raise
+        self._end += len(data)
         self.written += data.count(b"\n")
 
     def close(self) -> None:

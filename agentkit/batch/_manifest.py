@@ -156,12 +156,16 @@ def _tool_changes(before: list[Any], after: list[Any]) -> str:
 def _write(path: Path, data: dict[str, Any]) -> None:
     """Replace the manifest atomically: a crash leaves the old one or the new one."""
     temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", encoding="utf-8") as file:
-        json.dump(data, file, indent=2, ensure_ascii=False, sort_keys=True, default=repr)
-        file.write("\n")
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
+    try:
+        with temporary.open("w", encoding="utf-8") as file:
+            json.dump(data, file, indent=2, ensure_ascii=False, sort_keys=True, default=repr)
+            file.write("\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a half-written copy must not linger (a full disk)
+        raise
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -1,20 +1,23 @@
 """The Ray backend: rows run on Ray actors, results come back to the driver's one ledger.
 
-Each actor (`BatchWorker`) builds the agent once, from a recipe, and runs many rows at once
-on its own event loop with its own share of the rate limits. An Agent cannot travel to a
-worker (it holds HTTP connection pools bound to an event loop), so what travels is the
-recipe: a picklable function that returns the Agent (Ray pickles it with cloudpickle:
-functions of `__main__` by value, functions of modules by reference, so such a module
-must be importable on the workers). The CLI's recipe is `functools.partial` of its own
-agent loader with the TARGET string. Every worker reports the configuration it built, and
-the batch refuses to run when one differs from the driver's (a stale file on a node).
+Each actor (`BatchWorker`) gets the agent once and runs many rows at once on its own event
+loop, with its own share of the rate limits. What travels to the actors is the Agent itself
+(it pickles as its configuration: tools of tool files as "import this file by its path",
+functions of modules by reference, so such a module must be importable on the workers;
+each worker makes its own connections), or a recipe: a picklable function that returns the
+Agent, for an agent that does not pickle (a model on your own `client=`) or that should read
+its key from the workers' environment. The key travels with an agent that was given one
+(`api_key=`, or inside an `OpenAIModel`); an agent given none reads it on each worker.
 
-The driver alone reads rows and writes the output, so resuming is the same as locally.
+Every worker reports the configuration it built, and the batch refuses to run when one
+differs from the driver's (a tool file that is not the same on a node). The driver alone
+reads rows and writes the output, so resuming is the same as locally.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import logging
 import math
@@ -29,6 +32,7 @@ import sniffio
 
 from agentkit import Agent, UserError
 
+from ._chunks import Lane, RateGauge
 from ._execute import Outcome, Policy, error_record
 from ._limits import RateLimiter
 from ._local import AgentSource, LocalBackend, build_agent
@@ -38,6 +42,11 @@ from ._rows import Row
 __all__ = ["BatchWorker", "RayBackend"]
 
 INSTALL = 'the Ray backend needs Ray: pip install "agentkit[ray]"'
+# Rows share a call (up to CHUNK_MAX of them) only while rows finish at CHUNK_RATE per second
+# or more: there the driver's CPU per call is the limit; below it, a chunk would only make
+# fast rows wait for slow ones (see `_chunks`).
+CHUNK_MAX = 8
+CHUNK_RATE = 250.0
 
 
 def import_ray() -> Any:
@@ -52,16 +61,16 @@ class BatchWorker:
     """A Ray actor's state: the agent built once, rows run concurrently on its loop.
 
     Args:
-        recipe: Builds the agent (a picklable function).
+        source: The Agent (unpickled here: this worker's own copy) or a recipe for it.
         policy: Attempts, timeout, backoff, default deps.
         rps: This worker's share of the requests-per-second limit.
         tpm: This worker's share of the tokens-per-minute limit.
     """
 
     def __init__(
-        self, recipe: AgentSource, policy: Policy, rps: float | None, tpm: float | None
+        self, source: AgentSource, policy: Policy, rps: float | None, tpm: float | None
     ) -> None:
-        self.recipe = recipe
+        self.source = source
         self.policy = policy
         self.rps = rps
         self.tpm = tpm
@@ -69,15 +78,25 @@ class BatchWorker:
 
     async def ready(self) -> dict[str, Any]:
         """Build the agent; its configuration, for the driver to compare."""
-        agent, _ = build_agent(self.recipe)
+        agent, _ = build_agent(self.source)
         limiter = RateLimiter(self.rps, self.tpm)
         self.backend = LocalBackend(agent, limiter, self.policy, owned=True)
         return agent_config(agent)
 
-    async def run(self, row: Row) -> Outcome:
-        assert self.backend is not None, "ready() builds the agent first"
-        outcome = await self.backend.run(row)
-        return Outcome(outcome.record, outcome.fatal, self.backend.rate_limited)
+    async def run(self, rows: list[Row]) -> list[Outcome]:
+        """Run the rows at once; their outcomes, in order, when the last is done."""
+        backend = self.backend
+        assert backend is not None, "ready() builds the agent first"
+        outcomes: list[Outcome | None] = [None] * len(rows)
+
+        async def one(index: int) -> None:
+            outcomes[index] = await backend.run(rows[index])
+
+        async with anyio.create_task_group() as tg:
+            for index in range(len(rows)):
+                tg.start_soon(one, index)
+        limited = backend.rate_limited
+        return [Outcome(o.record, o.fatal, limited) for o in outcomes if o is not None]
 
     async def close(self) -> None:
         if self.backend is not None:
@@ -117,7 +136,7 @@ class RayBackend:
     """Rows on Ray actors; see the module docstring.
 
     Args:
-        recipe: A picklable function that returns the Agent.
+        source: The Agent, or a picklable function that returns it.
         policy: Attempts, timeout, backoff, default deps.
         rps: Requests per second for the whole batch (split evenly between the workers).
         tpm: Tokens per minute for the whole batch (split the same way).
@@ -133,7 +152,7 @@ class RayBackend:
 
     def __init__(
         self,
-        recipe: AgentSource,
+        source: AgentSource,
         policy: Policy,
         *,
         rps: float | None,
@@ -143,29 +162,30 @@ class RayBackend:
         workers: int | None,
         runtime_env: Mapping[str, Any] | None,
     ) -> None:
-        if isinstance(recipe, Agent):
-            raise UserError(
-                'backend="ray" needs a recipe for the agent, not the Agent object (it holds '
-                "connections that cannot travel to a worker): pass a function that builds "
-                "it, e.g. `run_batch(make_agent, ...)` with `def make_agent(): return Agent(...)`"
-            )
         if workers is not None and (not isinstance(workers, int) or workers < 1):
             raise UserError(f"ray_workers must be a whole number >= 1, got {workers!r}")
         self.ray = import_ray()
-        agent, _ = build_agent(recipe)  # fails here, before a cluster starts, if it cannot
+        # A recipe is built here once, before a cluster starts, so that it fails early.
+        agent = source if isinstance(source, Agent) else build_agent(source)[0]
         self.config = agent_config(agent)
-        for what, value, fix in (
-            ("the agent recipe", recipe, "define it as a plain function at module level"),
+        what = "the agent" if isinstance(source, Agent) else "the agent recipe"
+        fix = (
+            "pass a function that builds it instead (`run_batch(make_agent, ...)`)"
+            if isinstance(source, Agent)
+            else "define it as a plain function at module level"
+        )
+        for name, value, remedy in (
+            (what, source, fix),
             ("deps", policy.deps, "give each row its own JSON deps instead"),
         ):
             try:
                 self.ray.cloudpickle.dumps(value)
             except Exception as exc:
                 raise UserError(
-                    f"{what} {value!r:.80} cannot be sent to Ray workers "
-                    f"({type(exc).__name__}: {exc}); {fix}"
+                    f"{name} {value!r:.80} cannot be sent to Ray workers "
+                    f"({type(exc).__name__}: {exc}); {remedy}"
                 ) from None
-        self.recipe = recipe
+        self.source = source
         self.policy = policy
         self.rps, self.tpm = rps, tpm
         self.concurrency = concurrency
@@ -174,8 +194,10 @@ class RayBackend:
         self.runtime_env = runtime_env
         self.started_ray = False
         self.actors: list[Any] = []
+        self.lanes: list[Lane] = []
         self.load: list[int] = []
         self.limited: list[int] = []
+        self.finished = RateGauge()
 
     def _init(self) -> None:
         ray = self.ray
@@ -220,7 +242,10 @@ class RayBackend:
         )
         rps = self.rps / count if self.rps else None
         tpm = self.tpm / count if self.tpm else None
-        self.actors = [actor.remote(self.recipe, self.policy, rps, tpm) for _ in range(count)]
+        self.actors = [actor.remote(self.source, self.policy, rps, tpm) for _ in range(count)]
+        self.lanes = [
+            Lane(functools.partial(self._send, index), self._chunk_limit) for index in range(count)
+        ]
         self.load = [0] * count
         self.limited = [0] * count
         expected = fingerprint(self.config)
@@ -238,23 +263,33 @@ class RayBackend:
                     differences(self.config, config),
                 )
 
+    def _chunk_limit(self) -> int:
+        return CHUNK_MAX if self.finished.per_second() >= CHUNK_RATE else 1
+
     async def run(self, row: Row) -> Outcome:
         index = min(range(len(self.actors)), key=self.load.__getitem__)
         self.load[index] += 1
-        started = time.monotonic()
-        ref = self.actors[index].run.remote(row)
         try:
-            outcome: Outcome = await ref
+            outcome = await self.lanes[index].run(row)
+        finally:
+            self.load[index] -= 1
+        self.finished.tick()
+        self.limited[index] = max(self.limited[index], outcome.rate_limited)
+        return outcome
+
+    async def _send(self, index: int, rows: list[Row]) -> list[Outcome]:
+        """One call to worker `index` with these rows; their outcomes."""
+        started = time.monotonic()
+        ref = self.actors[index].run.remote(rows)
+        try:
+            outcomes: list[Outcome] = await ref
         except Exception as exc:  # the worker died for good (after Ray's restarts) or failed
             error = RuntimeError(f"the Ray worker running this row failed: {_cause(exc)}")
-            return Outcome(error_record(row, error, 1, started))
+            return [Outcome(error_record(row, error, 1, started)) for row in rows]
         except BaseException:
             self.ray.cancel(ref)  # cancelled here: stop it there too
             raise
-        finally:
-            self.load[index] -= 1
-        self.limited[index] = max(self.limited[index], outcome.rate_limited)
-        return outcome
+        return outcomes
 
     async def close(self) -> None:
         await anyio.to_thread.run_sync(self._close)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 import anyio.lowlevel
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectSendStream
 
 from agentkit import UserError
 
@@ -28,6 +28,7 @@ from ._local import AgentSource, Backend, LocalBackend, build_agent
 from ._manifest import agent_config, check_manifest
 from ._rows import InvalidRow, Row, RowSource, count_rows, read_rows
 from ._types import BatchControl, BatchProgress, BatchStopped, BatchSummary, State
+from ._writer import Writer, output_error
 
 __all__ = ["run_batch"]
 
@@ -60,6 +61,16 @@ class _Tally:
         self.completion_tokens += usage.get("completion_tokens", 0)
         if record.get("cost") is not None:
             self.cost = (self.cost or 0.0) + record["cost"]
+
+    def lost(self, record: Mapping[str, Any]) -> None:
+        """A finished row whose line could not be written: not done (its tokens were used)."""
+        status = record["status"]
+        if status == "ok":
+            self.ok -= 1
+        elif status == "invalid":
+            self.invalid -= 1
+        else:
+            self.errors -= 1
 
     def snapshot(self, state: State) -> BatchProgress:
         return BatchProgress(
@@ -152,22 +163,6 @@ class _Driver:
 
 
 _Send = MemoryObjectSendStream[dict[str, Any]]
-
-
-async def _write(receive: MemoryObjectReceiveStream[dict[str, Any]], ledger: Ledger) -> None:
-    """The one writer: takes every line waiting, writes and fsyncs them as one group."""
-    async with receive:
-        while True:
-            try:
-                group = [await receive.receive()]
-            except anyio.EndOfStream:
-                return
-            while True:
-                try:
-                    group.append(receive.receive_nowait())
-                except (anyio.WouldBlock, anyio.EndOfStream):
-                    break
-            await anyio.to_thread.run_sync(ledger.append, group)
 
 
 def _check_options(
@@ -336,8 +331,11 @@ async def _run(
     force: bool,
     progress: ProgressCallback | None,
 ) -> BatchSummary:
-    state = scan(path)
-    manifest = check_manifest(path, config, results=len(state.statuses), force=force)
+    try:
+        state = scan(path)
+        manifest = check_manifest(path, config, results=len(state.statuses), force=force)
+    except OSError as exc:
+        raise output_error(path, exc) from None
     notes = []
     if state.torn_bytes:
         notes.append(f"cut off a torn last line ({state.torn_bytes} bytes) of {path}")
@@ -345,22 +343,28 @@ async def _run(
         notes.append(
             f"resumed with another agent configuration (force); see {path.name}.manifest.json"
         )
-    await runner.start()
-    tally = _Tally(count_rows(rows), lambda: runner.rate_limited)
-    driver = _Driver(
-        runner,
-        state,
-        tally,
-        control,
-        concurrency=concurrency,
-        retry_errors=retry_errors,
-        progress=progress,
-    )
-    ledger = Ledger(path)
-    send, receive = anyio.create_memory_object_stream[dict[str, Any]](max(1024, 4 * concurrency))
+    await runner.start()  # the output is created once the workers are ready
     try:
+        ledger = Ledger(path)
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    tally = _Tally(count_rows(rows), lambda: runner.rate_limited)
+    writer = Writer(ledger, control, tally.lost)
+    try:
+        driver = _Driver(
+            runner,
+            state,
+            tally,
+            control,
+            concurrency=concurrency,
+            retry_errors=retry_errors,
+            progress=progress,
+        )
+        send, receive = anyio.create_memory_object_stream[dict[str, Any]](
+            max(1024, 4 * concurrency)
+        )
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_write, receive, ledger)
+            tg.start_soon(writer.run, receive)
             ticker = anyio.CancelScope()
 
             async def tick() -> None:
@@ -374,7 +378,7 @@ async def _run(
     finally:
         ledger.close()
     stopped: Literal["interrupted", "cancelled", "fatal"] | None = None
-    if tally.fatal is not None:
+    if tally.fatal is not None or writer.failure is not None:
         stopped = "fatal"
     elif control.cancelled:
         stopped = "cancelled"
@@ -383,6 +387,8 @@ async def _run(
     final = tally.snapshot("done")
     driver.report("done")
     summary = BatchSummary(path, final, stopped, state.torn_bytes, runner.name, notes)
+    if writer.failure is not None:
+        raise writer.stopped(summary)
     if tally.fatal is not None:
         raise BatchStopped(
             f"the batch stopped: {tally.fatal}. Every other row would get the same answer: "

@@ -122,8 +122,10 @@ def _no_endpoint(named: str) -> UserError:
     )
 
 
-def load_agent(options: Options, approval: Approval) -> Loaded:
+def load_agent(options: Options, approval: Approval | None) -> Loaded:
     """The agent the options describe, with `approval` asking the user before tool calls.
+
+    With `approval` None (an unattended batch), calls that need approval are declined.
 
     Raises:
         UserError: The target or a tool file cannot be loaded, or the result is not valid.
@@ -167,7 +169,7 @@ def _target_environment(options: Options, offline: str | None) -> dict[str, str]
 
 
 def _new_agent(
-    options: Options, tools: list[Tool], approval: Approval, offline: str | None
+    options: Options, tools: list[Tool], approval: Approval | None, offline: str | None
 ) -> Agent[Any]:
     """The agent of a command line without TARGET: the flags alone."""
     model = options.model or _env.setting("AGENTKIT_MODEL") or DEFAULT_MODEL
@@ -186,7 +188,7 @@ def _changes(
     options: Options,
     base: Agent[Any],
     tools: list[Tool],
-    approval: Approval,
+    approval: Approval | None,
     offline: str | None,
 ) -> dict[str, Any]:
     """What the flags change in TARGET's agent; everything else (timeouts, limits) stays."""

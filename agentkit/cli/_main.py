@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from agentkit.cli._batch import batch_command
 from agentkit.cli._sessions_cli import (
     remember_db,
     session_choice,
@@ -416,3 +417,4 @@ def tools_command(specs: tuple[str, ...], verbose: bool, **mcp: tuple[str, ...])
 
 main.add_command(sessions_group(_execute))
 main.add_command(serve_mcp_command(_execute))
+main.add_command(batch_command(_agent_options, _options, _execute))

@@ -10,7 +10,7 @@ from _batch_helpers import make_agent, numbered
 from rich.console import Console
 
 from agentkit.batch import BatchProgress, BatchSummary, run_batch_sync
-from agentkit.batch._cli_progress import (
+from agentkit.cli._batch_progress import (
     PlainProgress,
     RichProgress,
     progress_for,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -14,13 +13,17 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _batch_helpers import echo, last_user, lines, make_agent, make_agent_unless_pid, numbered
 
-from agentkit import UserError
-from agentkit.batch import read_results, run_batch_sync
-from agentkit.testing import FakeServer
+from agentkit import Agent, UserError
+from agentkit.batch import _ray, read_results, run_batch_sync
+from agentkit.batch._chunks import Lane
+from agentkit.models import OpenAIModel
+from agentkit.testing import Completion, FakeRequest, FakeServer, Reply
+from agentkit.tools import load_tools
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -125,11 +128,74 @@ def test_without_an_address_a_local_cluster_is_started_and_stopped(tmp_path: Pat
     assert not ray.is_initialized()  # stopped again: it was ours
 
 
-def test_the_agent_object_itself_is_refused_with_what_to_pass(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match=re.escape("needs a recipe for the agent")):
-        run_batch_sync(
-            make_agent("http://127.0.0.1:9/v1"), ["x"], output=tmp_path / "o.jsonl", backend="ray"
+TOOL_FILE = '''
+from agentkit import tool
+
+@tool
+def where(city: str) -> str:
+    """Say which process answers."""
+    import os
+    return f"{city} from {os.getpid()}"
+'''
+
+
+def call_where(request: FakeRequest) -> Reply:
+    """Call `where` for the row's prompt, then answer with what it said."""
+    if request.messages[-1].get("role") == "tool":
+        return Completion(f"answer: {request.messages[-1]['content']}")
+    return Completion(tool_calls=[{"name": "where", "arguments": {"city": last_user(request)}}])
+
+
+def test_the_agent_itself_travels_with_its_tool_files_tools(tmp_path: Path, cluster: str) -> None:
+    # The Agent pickles as its configuration: the tool of a file goes as "import this file".
+    tools_file = tmp_path / "place_tools.py"
+    tools_file.write_text(TOOL_FILE)
+    with FakeServer(handler=call_where) as fake:
+        agent = make_agent(fake.url, tools=load_tools(tools_file))
+        summary = run_batch_sync(
+            agent, numbered(6), output=tmp_path / "out.jsonl", backend="ray", ray_address=cluster
         )
+    assert summary.progress.ok == 6
+    results = read_results(tmp_path / "out.jsonl")
+    pids = {int(results[i]["output"].rsplit(" ", 1)[1]) for i in range(6)}
+    assert all(results[i]["output"].startswith(f"answer: q{i} from ") for i in range(6))
+    assert os.getpid() not in pids  # the tool ran on the workers, not in the driver
+
+
+def test_rows_sharing_a_call_each_get_their_own_result(
+    tmp_path: Path, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_ray, "CHUNK_RATE", 0.0)  # share calls from the first row on
+    sent: list[int] = []
+    original = Lane._lead
+
+    async def counted(self: Lane, slot: Any) -> Any:
+        sent.append(len(self._waiting) + 1)
+        return await original(self, slot)
+
+    monkeypatch.setattr(Lane, "_lead", counted)
+    output = tmp_path / "out.jsonl"
+    with FakeServer(handler=echo) as fake:
+        summary = run_batch_sync(
+            make_agent(fake.url), numbered(60), output=output, backend="ray",
+            ray_address=cluster, concurrency=16,
+        )  # fmt: skip
+        asked = Counter(last_user(r) for r in fake.chat_requests)
+    assert summary.progress.ok == 60 and len(sent) < 60  # fewer calls than rows
+    assert asked == Counter(f"q{i}" for i in range(60))
+    results = read_results(output)
+    assert all(results[i]["output"] == f"answer: q{i}" for i in range(60))
+
+
+def test_an_agent_that_cannot_travel_says_to_pass_a_recipe(tmp_path: Path) -> None:
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="test-key", base_url="http://127.0.0.1:9/v1")
+    agent = Agent(OpenAIModel("m", client=client))
+    with pytest.raises(UserError, match="pass a function that builds it") as caught:
+        run_batch_sync(agent, ["x"], output=tmp_path / "o.jsonl", backend="ray")
+    assert "cannot be sent to Ray workers" in str(caught.value)
+    assert not ray.is_initialized()
 
 
 def test_deps_that_cannot_travel_are_refused_before_a_cluster_starts(tmp_path: Path) -> None:

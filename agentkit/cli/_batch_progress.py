@@ -1,7 +1,7 @@
 """How `agentkit batch` shows a batch: a rich progress bar on a terminal, plain lines otherwise.
 
-This module belongs to the CLI (only the CLI may import rich): the library core of
-`agentkit.batch` never imports it. Phase 2 moves it to `agentkit/cli/batch_progress.py`.
+Any `progress=` callback of `run_batch` may use these too; they live in the CLI because
+only the CLI draws on a terminal (the batch core never imports rich).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from ._types import BatchProgress, BatchSummary, State
+from agentkit.batch import BatchProgress, BatchSummary
+from agentkit.batch._types import State
 
 __all__ = ["PlainProgress", "RichProgress", "progress_for", "progress_line", "summary_lines"]
 
