@@ -240,8 +240,9 @@ async def run_batch(
     line is repaired, and rows that failed are tried again only with `retry_errors`.
 
     Args:
-        agent: The Agent, or a function that builds it (needed for `backend="ray"`, where
-            each worker builds its own; it must be picklable).
+        agent: The Agent, or a function that builds it. With `backend="ray"` either is
+            sent to every worker (an Agent pickles as its configuration; use a function
+            for an agent that does not, or that should read its key on the workers).
         rows: A JSONL file (one `{"id": ..., "prompt": ...}` per line), or Python rows
             (dicts of the same shape, or prompt strings).
         output: The output JSONL file; `OUTPUT.manifest.json` is written beside it.

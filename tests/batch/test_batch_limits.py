@@ -84,8 +84,10 @@ def test_requests_per_second_hold_for_the_whole_batch(tmp_path: Path) -> None:
             make_agent(fake.url), numbered(16), output=tmp_path / "o.jsonl", concurrency=16, rps=8
         )
     times = sorted(t for t, _ in handler.arrivals)
-    # A second's worth (8) at once, then 8 per second: the 16th a second after the first.
-    assert times[-1] - times[0] >= 0.9
+    # A second's worth (8) at once, then 8 per second: the 16th a second after the first
+    # took its slot (unlimited, all 16 arrive within milliseconds). The first may reach the
+    # server late, after the client's first connection, hence some slack below 1 s.
+    assert times[-1] - times[0] >= 0.8
 
 
 class FakeClock:

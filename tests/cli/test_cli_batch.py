@@ -208,7 +208,7 @@ def test_the_ray_backend_runs_the_same_command(tmp_path: Path, questions: Path) 
     output = tmp_path / "out.jsonl"
     result = invoke(
         "batch", WEATHER, str(questions), "-o", str(output), "--offline", "--backend", "ray",
-        "--concurrency", "4",
+        "--concurrency", "4", "--ray-workers", "2",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     records = read_lines(output)
