@@ -2,9 +2,10 @@
 
 The configuration is the agent's own frozen value (`agent.config`), every field of it, as
 JSON: a new option of `Agent` is compared as soon as it exists, unless it is listed in
-`NOT_COMPARED` (what changes how a run goes, not what it answers: the endpoint, retries,
-timeouts, parallelism). The key is never written. Tools are compared by what the model is
-told about them (their definitions), not by their code; callables by their qualified name.
+`NOT_COMPARED` (what changes how a run goes or is observed, not what it answers: the
+endpoint, retries, timeouts, parallelism, the price, the name, hooks). The key is never
+written. Tools are compared by what the model is told about them (their definitions), not
+by their code; callables by their qualified name.
 """
 
 from __future__ import annotations
@@ -24,9 +25,22 @@ from agentkit import Agent, UserError
 __all__ = ["ResumeRefused", "agent_config", "check_manifest", "fingerprint", "manifest_path"]
 
 FORMAT = 1
-# Recorded, not compared: moving to another server of the same model, or giving it more
-# time, retries or parallel tool calls, is not a new experiment.
-NOT_COMPARED = frozenset({"endpoint", "max_retries", "timeout", "deadline", "max_parallel_tools"})
+# Recorded, not compared: moving to another server of the same model, giving it more time,
+# retries or parallel tool calls, another price, a name, hooks that observe runs: none of
+# these changes what a row answers, so none is a new experiment.
+NOT_COMPARED = frozenset(
+    {
+        "endpoint",
+        "max_retries",
+        "timeout",
+        "deadline",
+        "max_parallel_tools",
+        "price",
+        "name",
+        "description",
+        "hooks",
+    }
+)
 # Never recorded: the key; the base URL is recorded as `endpoint`, without user info or query.
 NOT_RECORDED = frozenset({"api_key", "base_url"})
 

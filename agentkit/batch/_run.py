@@ -315,6 +315,9 @@ async def run_batch(
             progress=progress,
         )
     finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()  # the input file, now, not whenever the collector finds it
         with anyio.CancelScope(shield=True):
             await runner.close()
 

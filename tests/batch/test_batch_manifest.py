@@ -124,3 +124,41 @@ def test_a_broken_manifest_says_how_to_go_on(tmp_path: Path, server: FakeServer)
     manifest_path(output).write_text("{not json")
     with pytest.raises(UserError, match="cannot read the batch manifest"):
         run_batch_sync(make_agent(server.url), numbered(2), output=output)
+
+
+def test_every_field_of_the_configuration_is_recorded_but_the_key() -> None:
+    import dataclasses
+
+    from agentkit.agent import AgentConfig
+    from agentkit.batch._manifest import agent_config
+
+    agent = make_agent("http://user:secret@127.0.0.1:9/v1", instructions="Be brief.")
+    config = agent_config(agent)
+    fields = {f.name for f in dataclasses.fields(AgentConfig)}
+    assert set(config) == (fields - {"api_key", "base_url"}) | {"model_type", "endpoint"}
+    text = json.dumps(config)
+    assert "test-key" not in text and "secret" not in text
+    assert config["endpoint"] == "http://127.0.0.1:9/v1"
+
+
+def watch(event: object) -> None:
+    """A hook that only looks."""
+
+
+def test_what_does_not_change_answers_resumes_and_what_does_is_refused(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    output = tmp_path / "out.jsonl"
+    run_batch_sync(make_agent(server.url), numbered(1), output=output)
+    observed = make_agent(server.url, hooks=[watch], name="labeller", timeout=5.0)
+    assert run_batch_sync(observed, numbered(2), output=output).progress.ok == 1
+    with pytest.raises(ResumeRefused, match=r"max_input_tokens: null -> 4000"):
+        run_batch_sync(make_agent(server.url, max_input_tokens=4000), numbered(3), output=output)
+
+
+def test_callables_are_described_by_name_the_same_in_every_process() -> None:
+    from agentkit.batch._manifest import describe
+
+    assert describe(watch) == f"{__name__}.watch"
+    assert describe(object()) == "builtins.object"  # never a repr with a memory address
+    assert describe({"a": (1, watch)}) == {"a": [1, f"{__name__}.watch"]}
