@@ -1,10 +1,10 @@
 """`agentkit`: run, chat with and inspect agents from the command line.
 
 Commands: `agentkit run [TARGET] PROMPT`, `agentkit chat [TARGET]`, `agentkit tools FILE...`,
-`agentkit sessions ...` (declared in `_sessions_cli`), `agentkit serve-mcp` (`_serve_mcp`).
-This module only declares the commands (click); the work is in `_load` (the agent and its
-tools), `_render` (output) and `_session` (run and chat), imported when a command runs
-so that `agentkit --help` stays fast.
+`agentkit sessions ...`, `agentkit serve-mcp`, `agentkit batch ...` (in `_sessions_cli`,
+`_serve_mcp`, `_batch`). This module only declares the commands (click); the work is in `_load`
+(the agent and its tools), `_render` (output) and `_session` (run and chat), imported when a
+command runs so that `agentkit --help` stays fast.
 
 Exit status: 0 success; 1 the run failed (the endpoint is unreachable or answered an error,
 max turns or a usage limit was reached, a tool kept failing, the prompt does not fit the
