@@ -14,7 +14,7 @@ from agentkit._loop.execute import Approval
 from agentkit._loop.hooks import Hook, hook_problems
 from agentkit.errors import UserError
 from agentkit.guardrails import Guardrail
-from agentkit.models import Model, ModelSettings
+from agentkit.models import OUTPUT_TOOL_NAME, Model, ModelSettings
 from agentkit.models._base import check_settings
 from agentkit.tools import Tool, ToolRegistry, ToolSource
 from agentkit.tools._schema import check_name
@@ -31,6 +31,7 @@ __all__ = [
     "event_loop_running",
     "extension_problems",
     "registry",
+    "tool_choice_problem",
 ]
 
 T = TypeVar("T")
@@ -182,6 +183,30 @@ def extension_problems(
     for label, given in callables.items():
         problems += hook_problems(label, given)
     return problems
+
+
+def tool_choice_problem(settings: ModelSettings, structured: bool) -> str | None:
+    """Why a `tool_choice` sent with every request would keep the run from ever ending.
+
+    "required" (or a named tool) on every request forbids a text answer; the answer can then
+    only come through the output tool of a structured (`output_type`) agent.
+    """
+    choice = settings.get("tool_choice")
+    function = choice.get("function") if isinstance(choice, dict) else None
+    named = function.get("name") if isinstance(function, dict) else None
+    if choice == "required" and not structured:
+        what, first = 'tool_choice "required"', '"required"'
+        fix = "require a call in the first reply only, or give an output_type (the answer "
+        fix += f"then comes through the {OUTPUT_TOOL_NAME} tool)"
+    elif named is not None and named != OUTPUT_TOOL_NAME:
+        what, first = f"tool_choice naming `{named}`", "{...}"
+        fix = f"require `{named}` in the first reply only"
+    else:
+        return None
+    return (
+        f"{what} applies to every request, so the model can never answer in text and the run "
+        f"can only end at max_turns or the token cap: use first_tool_choice={first} to {fix}"
+    )
 
 
 def event_loop_running() -> bool:

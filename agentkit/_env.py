@@ -10,6 +10,9 @@
 | OTEL_SERVICE_NAME | `--otel`: the service name, default "agentkit" |
 | AGENTKIT_SESSIONS | the sessions database (else the data folder: XDG_DATA_HOME, HOME...) |
 | any `${NAME}` in an `mcpServers` file | its value there (`agentkit.mcp`, through `variable()`) |
+| XDG_CACHE_HOME | where `agentkit probe` keeps its findings (default `~/.cache`) |
+| BRAVE_SEARCH_API_KEY, else BRAVE_API_KEY | the `brave_search` tool's Brave Search API key |
+| WOLFRAM_ALPHA_APP_ID, else WOLFRAM_ALPHA_APPID | the `wolfram_alpha` tool's app id |
 
 Nothing else in `agentkit` reads `os.environ`; the ready-made tools read their own settings
 (`AGENTKIT_FILES_ROOT`, `AGENTKIT_SANDBOX`, ...) through `setting()`.
@@ -18,8 +21,10 @@ Nothing else in `agentkit` reads `os.environ`; the ready-made tools read their o
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -27,6 +32,7 @@ __all__ = [
     "ENDPOINT_VARIABLES",
     "api_key",
     "base_url",
+    "cache_home",
     "endpoint_configured",
     "model_from_env",
     "otlp_endpoint",
@@ -66,6 +72,19 @@ def api_key() -> str | None:
 def otlp_endpoint() -> str | None:
     """The OTLP collector `--otel` sends to: OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT."""
     return setting("OTEL_EXPORTER_OTLP_ENDPOINT") or setting("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def cache_home() -> Path:
+    """The user's cache folder: XDG_CACHE_HOME, else ~/Library/Caches on macOS, LOCALAPPDATA
+    on Windows, ~/.cache elsewhere."""
+    chosen = setting("XDG_CACHE_HOME")
+    if chosen:
+        return Path(chosen)
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches"
+    if sys.platform == "win32" and (local := setting("LOCALAPPDATA")):
+        return Path(local)
+    return Path.home() / ".cache"
 
 
 def endpoint_configured() -> bool:

@@ -23,6 +23,7 @@ from agentkit._config import (
     event_loop_running,
     extension_problems,
     registry,
+    tool_choice_problem,
 )
 from agentkit._env import DEFAULT_MODEL
 from agentkit._loop.execute import Approval
@@ -75,7 +76,8 @@ class Agent(ConfigReads, Generic[OutputT]):
         max_tool_failures: A tool (or the output) failing this many times in a row stops
             the run with `ToolRetriesExceeded`; a tool's own `max_failures` wins.
         model_settings: temperature, top_p, max_tokens, seed, stop, tool_choice,
-            parallel_tool_calls, extra_body.
+            first_tool_choice (the first request's tool_choice: "required" makes the first
+            reply call a tool), parallel_tool_calls, extra_body.
         usage_limits: Request, token and tool-call limits per run.
         max_parallel_tools: Tool calls of one reply that run at once.
         max_result_chars: Longest tool result sent to the model; longer ones are cut.
@@ -155,6 +157,8 @@ class Agent(ConfigReads, Generic[OutputT]):
             output = built(OutputSpec, output_type)
             if tools_ is not None and OUTPUT_TOOL_NAME in tools_:
                 problems.append(f"`{OUTPUT_TOOL_NAME}` is reserved for the output tool: rename it")
+        if settings and (choice := tool_choice_problem(settings, output_type not in (None, str))):
+            problems.append(choice)
         if usage_limits is not None and not isinstance(usage_limits, UsageLimits):
             problems.append(f"usage_limits must be a UsageLimits, got {usage_limits!r:.80}")
         problems += budget_problems(max_input_tokens, model_, settings)
@@ -392,6 +396,8 @@ class Agent(ConfigReads, Generic[OutputT]):
         parent: Parent | None = None,
     ) -> AsyncIterator[Event]:
         merged = check_settings({**self.config.model_settings, **(settings or {})})
+        if settings and (choice := tool_choice_problem(merged, self._loop.output is not None)):
+            raise UserError(choice)
         limits = limits or self.config.usage_limits
 
         def on(loop: Loop) -> AsyncIterator[Event]:

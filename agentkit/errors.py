@@ -11,6 +11,8 @@ AgentkitError
 │                             before a run starts, so it is no RunError
 └── RunError                  a run could not finish; carries `messages` and `usage` so far
     ├── ModelError            the endpoint failed after the SDK's retries, or answered garbage
+    │   └── (agentkit.models) ToolUseFailed, UnparsedToolCall: the server refused the model's
+    │                         tool call (Groq's 400, llama.cpp's 500); the loop recovers first
     ├── MCPServerError        (agentkit.mcp) an MCP server could not start or list its tools
     ├── MaxTurnsExceeded      the model was still calling tools after `max_turns` replies
     ├── UsageLimitExceeded    a request, token or tool-call limit was reached (for agents

@@ -32,3 +32,11 @@ def sessions_db(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     path = str(tmp_path_factory.getbasetemp() / f"sessions-{next(_SESSION_DBS)}.db")
     monkeypatch.setenv("AGENTKIT_SESSIONS", path)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test reads or writes the developer's cache folder (saved endpoint probes)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))

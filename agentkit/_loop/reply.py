@@ -2,7 +2,9 @@
 
 Tool calls left as text are recovered, call ids made unique, leaked special tokens removed;
 in a stream, text that turns out to be a call is never shown. A Groq `tool_use_failed`
-refusal is recovered from its failed generation, or the model is asked once more. Each
+refusal is recovered from its failed generation, or the model is asked once more; a call
+llama.cpp could not parse (its HTTP 500) is recovered from the raw text it sends when asked
+again with tool_choice "none", or the model is told and asked once more. Each
 request is announced by a `ModelRequestStarted`; the well-formed reply is recorded in the
 run and announced by a `ModelReplyFinished`; each retry of a request, by a
 `ModelRequestRetried`.
@@ -10,6 +12,7 @@ run and announced by a `ModelReplyFinished`; each retry of a request, by a
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextvars import Token
 from typing import TYPE_CHECKING, Any
@@ -28,7 +31,8 @@ from agentkit.events import (
 )
 from agentkit.llama import TextGate, extract_tool_calls, strip_special_tokens
 from agentkit.messages import AssistantMessage, Message, ToolCall, new_call_id, parse_arguments
-from agentkit.models import Model, ModelResponse, ModelSettings, ToolUseFailed
+from agentkit.models import Model, ModelResponse, ModelSettings, ToolUseFailed, UnparsedToolCall
+from agentkit.models._base import request_settings
 from agentkit.models._retries import unwatch, watch
 from agentkit.usage import Usage, priced
 
@@ -74,8 +78,11 @@ class ReplyStep:
         Each retry of a request is handed to `notify` as it starts (the hooks), and yielded
         once the request has ended. With a `window` (a context budget, a history processor),
         each request sends its view of the conversation, and a `ContextTrimmed` says when
-        that view was newly trimmed.
+        that view was newly trimmed. The first turn's requests use `first_tool_choice`; with
+        `tool_choice` "none" no call is recovered from text, so none can run.
         """
+        settings = request_settings(settings, first=turn == 1)
+        recover = settings.get("tool_choice") != "none"
         while True:
             run.check_requests()
             messages: Sequence[Message] = run.messages
@@ -88,7 +95,7 @@ class ReplyStep:
             retries = _Retries(turn, run.run_id, notify)
             try:
                 if stream:
-                    async for event in self._streamed(run, messages, settings, retries):
+                    async for event in self._streamed(run, messages, settings, retries, recover):
                         yield event
                 else:
                     token = watch(retries.heard)
@@ -98,11 +105,14 @@ class ReplyStep:
                         unwatch(token)
                     for event in retries.take():
                         yield event
-                    run.add_reply(self._priced(self._recovered(self._redacted(response))))
-            except ToolUseFailed as exc:
-                for event in retries.take():
-                    yield event
-                if not self._from_failed_generation(run, exc):
+                    reply = self._recovered(self._redacted(response), recover)
+                    run.add_reply(self._priced(reply))
+            except (ToolUseFailed, UnparsedToolCall) as exc:
+                again: list[bool] = []
+                refused = self._refused(run, messages, settings, exc, recover, retries, again)
+                async for told in refused:
+                    yield told
+                if again:
                     continue  # the model is asked once more
             except RunError as exc:
                 for event in retries.take():
@@ -123,9 +133,9 @@ class ReplyStep:
             )
             return
 
-    def _from_failed_generation(self, run: RunState, exc: ToolUseFailed) -> bool:
+    def _from_failed_generation(self, run: RunState, exc: ToolUseFailed, recover: bool) -> bool:
         """Record the calls the refused generation holds; else ask the model once more."""
-        prose, calls = extract_tool_calls(exc.failed_generation)
+        prose, calls = extract_tool_calls(exc.failed_generation) if recover else ("", [])
         if calls:
             message = AssistantMessage(prose or None, tuple(calls))
             run.add_reply(self._recovered(ModelResponse(message)))
@@ -137,12 +147,67 @@ class ReplyStep:
         run.add_note(notes.tool_use_failed(exc.reason))
         return False
 
+    async def _refused(
+        self,
+        run: RunState,
+        messages: Sequence[Message],
+        settings: ModelSettings,
+        exc: ToolUseFailed | UnparsedToolCall,
+        recover: bool,
+        retries: _Retries,
+        again: list[bool],
+    ) -> AsyncIterator[Event]:
+        """The server refused the reply for its tool call: record the calls agentkit can read
+        in it, or tell the model and ask once more (`again`); a second time, the run fails.
+
+        Groq's refusal holds the generation; llama.cpp's 500 does not, so the model is asked
+        again with tool_choice "none", which makes llama.cpp send the raw text.
+        """
+        for retried in retries.take():  # the refused request's
+            yield retried
+        if isinstance(exc, ToolUseFailed):
+            if not self._from_failed_generation(run, exc, recover):
+                again.append(True)
+            return
+        run.add_usage(Usage(requests=1))  # the refused request counts
+        if not recover:
+            raise run.fail(exc)
+        run.check_requests()
+        sent: ModelSettings = {**settings, "tool_choice": "none"}
+        yield ModelRequestStarted(retries.turn, run.run_id, tuple(messages), sent, False)
+        retries = _Retries(retries.turn, run.run_id, retries.notify)
+        token = watch(retries.heard)
+        try:
+            response = await self.model.request(messages, self.definitions, sent)
+        except RunError as error:
+            for retried in retries.take():
+                yield retried
+            failed = exc.unrecovered() if isinstance(error, UnparsedToolCall) else error
+            raise run.fail(failed) from None
+        finally:
+            unwatch(token)
+        for retried in retries.take():
+            yield retried
+        response = self._redacted(response)
+        prose, calls = extract_tool_calls(response.message.content or "")
+        if calls:
+            message = AssistantMessage(prose or None, unique_ids(tuple(calls)))
+            run.add_reply(self._priced(_with_message(response, message)))
+            return
+        run.add_usage(response.usage)
+        if run.asked_after_tool_use_failed:
+            raise run.fail(exc.unrecovered())
+        run.asked_after_tool_use_failed = True
+        run.add_note(notes.tool_use_failed(exc.reason))
+        again.append(True)
+
     async def _streamed(
         self,
         run: RunState,
         messages: Sequence[Message],
         settings: ModelSettings,
         retries: _Retries,
+        recover: bool,
     ) -> AsyncIterator[TextDelta | ModelRequestRetried]:
         gate = TextGate()
         redactor = StreamRedactor(self.model.secrets)
@@ -176,10 +241,11 @@ class ReplyStep:
         if held and (text := gate.feed(held)):
             yield TextDelta(text, run_id)
         response = self._redacted(response)
-        recovered = self._recovered(response)
+        recovered = self._recovered(response, recover)
         # Prose that came after a native call was held by the stream reader; it is only in
         # the final message. Show it too, through the same gate.
-        content, seen = response.message.content or "", "".join(streamed)
+        shown = response if recover else recovered  # with "none": calls written as text
+        content, seen = shown.message.content or "", "".join(streamed)
         late = content[len(seen) :] if content.startswith(seen) else ""
         if late and (text := gate.feed(late)):
             yield TextDelta(text, run_id)
@@ -213,10 +279,18 @@ class ReplyStep:
             return response  # `redact` hands back the very text when nothing is in it
         return _with_message(response, AssistantMessage(content, calls))
 
-    def _recovered(self, response: ModelResponse) -> ModelResponse:
-        """The reply with tool calls left as text recovered, and call ids made unique."""
+    def _recovered(self, response: ModelResponse, recover: bool = True) -> ModelResponse:
+        """The reply with tool calls left as text recovered, and call ids made unique.
+
+        Without `recover` (tool_choice "none") the reply is text only: calls a server sent
+        anyway are not run but written into it, as llama.cpp leaves them.
+        """
         message = response.message
         content = message.content
+        if not recover and (content or message.tool_calls):
+            written = [strip_special_tokens(content or "").strip()]
+            written += (_call_text(call) for call in message.tool_calls)
+            return _with_message(response, AssistantMessage("\n".join(filter(None, written))))
         if message.tool_calls:
             calls = unique_ids(message.tool_calls)
             if calls is message.tool_calls:
@@ -231,6 +305,12 @@ class ReplyStep:
         else:
             return response
         return _with_message(response, message)
+
+
+def _call_text(call: ToolCall) -> str:
+    """A call as Llama 3.1 writes it in text."""
+    arguments = call.arguments if call.arguments is not None else call.raw_arguments
+    return json.dumps({"name": call.name, "parameters": arguments}, ensure_ascii=False)
 
 
 def _with_message(response: ModelResponse, message: AssistantMessage) -> ModelResponse:

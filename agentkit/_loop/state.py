@@ -105,7 +105,9 @@ class RunState:
     def result(self) -> RunResult[Any]:
         """The finished run's result."""
         assert self.answer is not None, "the run has no answer yet"
-        return RunResult(self.answer.value, list(self._messages), self.usage)
+        finish = self.reply.finish_reason if self.reply is not None else None
+        cut = finish == "length"
+        return RunResult(self.answer.value, list(self._messages), self.usage, finish, cut)
 
     # The writers of the conversation.
 

@@ -40,6 +40,8 @@ MakeOptions = Callable[[str | None, dict[str, Any]], "Options"]
 # (--approve, --json, --plain, --trace, --otel): those get their defaults.
 AGENT_FLAGS = ("tools", "model", "base_url", "system", "max_turns", "offline", "verbose")
 UNATTENDED = {"approve": False, "json_output": False, "plain": False, "trace": False, "otel": False}
+# --mcp/--mcp-config are not batch flags: servers the agent file declares still run (per row).
+NO_MCP_FLAGS: dict[str, Any] = {"mcp": (), "mcp_config": ()}
 
 _HELP = """Run the agent on every row of INPUT (JSONL), one result line per row in OUTPUT.
 
@@ -85,7 +87,7 @@ def _batch_options(command: F) -> F:
         click.option("--retry-errors", is_flag=True, help="Run again the rows that failed."),
         click.option("--force", is_flag=True, help="Resume with another agent configuration."),
         click.option("--backend", type=click.Choice(["local", "ray"]), default="local",
-                     show_default=True, help='Where rows run; "ray" needs agentkit[ray].'),
+                     show_default=True, help='Where rows run; "ray" needs agentkit-llama[ray].'),
         click.option("--ray-address", metavar="ADDR",
                      help="An existing Ray cluster (auto, HOST:PORT, ray://HOST:PORT); "
                      "default: a new local one."),
@@ -117,7 +119,7 @@ def batch_command(
             raise click.UsageError(f"expected [TARGET] INPUT, got {len(args)} arguments")
         target, source = (None, args[0]) if len(args) == 1 else args
         agent_flags = {name: flags.pop(name) for name in AGENT_FLAGS}
-        options = make_options(target, {**agent_flags, **UNATTENDED})
+        options = make_options(target, {**agent_flags, **UNATTENDED, **NO_MCP_FLAGS})
 
         def body(renderer: Renderer) -> int:
             return run_batch_command(options, source, flags, renderer)

@@ -44,6 +44,7 @@ class JsonRenderer(Renderer):
         elif isinstance(event, RunFinished):
             line["usage"] = usage_json(event.result.usage)
             line["offline"] = self.offline
+            line.update(finish_reason=event.result.finish_reason, truncated=event.result.truncated)
         self._line(line)
 
     def approve(self, call: ToolCall) -> bool:

@@ -65,6 +65,12 @@ __all__ = [
 ]
 
 
+CUT_OFF = (
+    'warning: the answer was cut off at the token limit (finish_reason "length"); raise '
+    "max_tokens in model_settings, or the server's own limit (llama-server -n)"
+)
+
+
 class ApprovalInterrupted(BaseException):
     """Ctrl-C while the user was asked to approve a tool call: the turn is cancelled.
 
@@ -140,6 +146,8 @@ class Renderer(ABC):
         elif isinstance(used, ToolCallFinished) and used.call.name != self.hidden_tool:
             self.session_usage = self.session_usage + Usage(tool_calls=1)
         self._show(event)
+        if isinstance(event, RunFinished) and event.result.truncated:
+            self.notice(CUT_OFF)
 
     def on_exit(self, callback: Callable[[], object]) -> None:
         """Call `callback` when the command ends, however it ends (`--otel`'s flush)."""

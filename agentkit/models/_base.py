@@ -16,6 +16,7 @@ __all__ = [
     "ModelResponse",
     "ModelSettings",
     "ToolUseFailed",
+    "UnparsedToolCall",
 ]
 
 # The tool through which a model gives a structured answer (see `Agent(output_type=...)`).
@@ -23,7 +24,12 @@ OUTPUT_TOOL_NAME = "final_result"
 
 
 class ModelSettings(TypedDict, total=False):
-    """Request settings passed through to the endpoint. All are optional."""
+    """Request settings passed through to the endpoint. All are optional.
+
+    `tool_choice` applies to every request of a run; `first_tool_choice` is the first
+    request's instead (agentkit's own: "required" makes the first reply call a tool, and
+    the run can still end in a text answer).
+    """
 
     temperature: float
     top_p: float
@@ -31,6 +37,7 @@ class ModelSettings(TypedDict, total=False):
     seed: int
     stop: str | list[str]
     tool_choice: str | dict[str, Any]
+    first_tool_choice: str | dict[str, Any]
     parallel_tool_calls: bool
     extra_body: dict[str, Any]
 
@@ -45,6 +52,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "seed": (int,),
     "stop": (str, list),
     "tool_choice": (str, dict),
+    "first_tool_choice": (str, dict),
     "parallel_tool_calls": (bool,),
     "extra_body": (dict,),
 }
@@ -72,6 +80,18 @@ def check_settings(settings: Mapping[str, Any]) -> ModelSettings:
     if problems:
         raise UserError("the model settings are not valid:", problems)
     return cast(ModelSettings, dict(settings))
+
+
+def request_settings(settings: ModelSettings, first: bool) -> ModelSettings:
+    """The settings one request of a run is sent with: on the first, `first_tool_choice`
+    stands in for `tool_choice`; it never reaches the endpoint itself."""
+    if "first_tool_choice" not in settings:
+        return settings
+    sent = dict(settings)
+    choice = sent.pop("first_tool_choice")
+    if first and choice is not None:
+        sent["tool_choice"] = choice
+    return cast(ModelSettings, sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +126,32 @@ class ToolUseFailed(ModelError):
         super().__init__(message, **kwargs)
         self.failed_generation = failed_generation
         self.reason = reason
+
+
+class UnparsedToolCall(ModelError):
+    """The server could not parse the model's reply as a tool call (llama.cpp's HTTP 500
+    "does not match the expected ... format"): a retry at the same settings cannot help.
+
+    The loop asks once more with `tool_choice: "none"`, which makes such a server return the
+    model's raw text, and recovers the calls from it with agentkit's own parser.
+    """
+
+    def __init__(self, message: str, reason: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
+
+    def unrecovered(self) -> UnparsedToolCall:
+        """This error once the raw text held no call either: what happened and what to do."""
+        return UnparsedToolCall(
+            f'{self}; asked again with tool_choice "none", the reply held no call agentkit '
+            "could read either. The model writes calls its chat template does not describe: "
+            "serve it with a matching template (llama-server --chat-template-file) or use "
+            'LlamaCompletionsModel (model id "completions:..."), which parses the text itself',
+            self.reason,
+            status=self.status,
+            endpoint=self.endpoint,
+            model=self.model,
+        )
 
 
 class Model(ABC):

@@ -1,4 +1,5 @@
-"""Choosing a model: a model id, "offline", or a `Model` instance; the CLI's offline choice."""
+"""Choosing a model: a model id, "offline", "completions:ID", or a `Model` instance; the CLI's
+offline choice."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from contextvars import ContextVar
 
 from agentkit.errors import UserError
 from agentkit.models._base import Model
+from agentkit.models.completions import PREFIX as COMPLETIONS, LlamaCompletionsModel
 from agentkit.models.offline import OfflineModel
 from agentkit.models.openai import OpenAIModel
 
@@ -46,7 +48,8 @@ def resolve_model(
     timeout: float = 60.0,
     deadline: float = 600.0,
 ) -> Model:
-    """A `Model` for a model id ("offline" is the built-in offline model) or a `Model`.
+    """A `Model` for a model id ("offline" is the built-in offline model; "completions:ID" is
+    ID on the endpoint's raw completions API, prompted by agentkit) or a `Model`.
 
     Raises:
         UserError: The configuration is not valid.
@@ -59,7 +62,10 @@ def resolve_model(
         return OfflineModel()
     if not isinstance(model, str):
         raise UserError(f"model must be a model id or a Model instance, got {model!r}")
-    return OpenAIModel(
+    adapter: type[OpenAIModel] = OpenAIModel
+    if model.startswith(COMPLETIONS):
+        model, adapter = model[len(COMPLETIONS) :], LlamaCompletionsModel
+    return adapter(
         model,
         base_url=base_url,
         api_key=api_key,

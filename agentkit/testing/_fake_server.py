@@ -4,7 +4,7 @@ It serves `GET /v1/models` and `POST /v1/chat/completions` (JSON or SSE, followi
 request's `stream`), from its own thread and event loop, so sync and async code can use it.
 Each chat request takes the next scripted reply, else asks the handler, else gets a 500; a
 handler that raises gets a 500 naming its exception, and the server serves on. Other paths
-get a 404, as from a real server.
+get a 404, as from a real server, unless `routes` gives them a handler.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ class FakeServer(AbstractContextManager["FakeServer"]):
         handler: Called for chat requests once the scripted replies are used up.
         latency: Seconds added before every chat reply.
         models: Model ids listed by `/v1/models`.
+        routes: Handlers for other paths, by "METHOD /path" (e.g. "POST /tokenize", which
+            llama.cpp serves beside /v1): each returns the reply to a request there.
     """
 
     def __init__(
@@ -71,8 +73,10 @@ class FakeServer(AbstractContextManager["FakeServer"]):
         handler: Handler | None = None,
         latency: float = 0.0,
         models: Sequence[str] = ("meta-llama/llama-3.1-70b-instruct",),
+        routes: Mapping[str, Handler] | None = None,
     ) -> None:
         self._replies = list(replies)
+        self.routes = dict(routes or {})
         self.handler = handler
         self.latency = latency
         self.models = list(models)
@@ -206,6 +210,13 @@ class FakeServer(AbstractContextManager["FakeServer"]):
             if self.latency:
                 await anyio.sleep(self.latency)
             return await _answer(stream, request, reply)
+        route = self.routes.get(f"{request.method} {path}")
+        if route is not None:
+            try:
+                answer: Reply = route(request)
+            except Exception as exc:  # the test's own code: reported, and serving goes on
+                answer = _mistake(f"the handler of {path} raised {type(exc).__name__}: {exc}")
+            return await _answer(stream, request, answer)
         # As a real server would: a base URL without /v1 must fail here too.
         message = (
             f"no route {request.method} {path}: the fake server serves GET {MODELS_PATH}, "

@@ -25,12 +25,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Every built-in module and the tools it offers, in the order it offers them.
 EXPECTED = {
+    "brave_search": ["brave_search"],
     "calculator": ["calculate"],
     "clock": ["current_time", "add_time", "time_between", "weekday"],
+    "code_interpreter": ["code_interpreter"],
     "files": ["read_file", "list_files", "search_files", "write_file"],
     "http_fetch": ["http_fetch"],
     "python": ["python"],
     "shell": ["shell"],
+    "wolfram_alpha": ["wolfram_alpha"],
 }
 
 # Runs in the fresh interpreter: argv[1] is a folder for the `files` tools to use as root.

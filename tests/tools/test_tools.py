@@ -1193,7 +1193,17 @@ def test_load_tools_file_with_a_bad_function(tmp_path: Path) -> None:
 
 
 def test_builtin_tool_names() -> None:
-    assert builtin_tool_names() == ["calculator", "clock", "files", "http_fetch", "python", "shell"]
+    assert builtin_tool_names() == [
+        "brave_search",
+        "calculator",
+        "clock",
+        "code_interpreter",
+        "files",
+        "http_fetch",
+        "python",
+        "shell",
+        "wolfram_alpha",
+    ]
 
 
 def test_load_a_builtin_by_short_name() -> None:
@@ -1207,8 +1217,9 @@ def test_unknown_builtin_name_lists_the_builtins_and_the_closest() -> None:
     with pytest.raises(UserError) as info:
         load_tools("calculater")
     assert str(info.value) == (
-        "unknown tool module 'calculater': give a .py file path or a built-in (calculator, "
-        "clock, files, http_fetch, python, shell); did you mean 'calculator'?"
+        "unknown tool module 'calculater': give a .py file path or a built-in (brave_search, "
+        "calculator, clock, code_interpreter, files, http_fetch, python, shell, wolfram_alpha); "
+        "did you mean 'calculator'?"
     )
 
 

@@ -1,6 +1,8 @@
-"""The OpenAI chat-completions format's one home: the adapter, stream assembly, wire dicts."""
+"""The OpenAI chat-completions format's one home: the adapter, stream assembly, wire dicts,
+and what a probe found an endpoint can do (`Capabilities`, `OpenAIModel.probe()`)."""
 
 from agentkit.models.openai._adapter import OpenAIModel
+from agentkit.models.openai._capabilities import Capabilities, Check
 from agentkit.models.openai._wire import (
     call_from_wire,
     call_to_wire,
@@ -12,6 +14,8 @@ from agentkit.models.openai._wire import (
 )
 
 __all__ = [
+    "Capabilities",
+    "Check",
     "OpenAIModel",
     "call_from_wire",
     "call_to_wire",

@@ -28,8 +28,10 @@ from agentkit.models._base import (
     ModelSettings,
     ToolUseFailed,
 )
-from agentkit.models._retries import current_attempts
+from agentkit.models.openai._adapt import Adaptation, ProbeUse, send
+from agentkit.models.openai._capabilities import Capabilities
 from agentkit.models.openai._clients import Clients, Transport
+from agentkit.models.openai._hints import known_status_error
 from agentkit.models.openai._responses import (
     STATUS_HINTS,
     assistant_message,
@@ -66,9 +68,6 @@ def _looks_like_offline(model: object) -> bool:
     )
 
 
-_TOOL_SETTINGS = frozenset({"tool_choice", "parallel_tool_calls"})
-
-
 class OpenAIModel(Model):
     """A model behind an OpenAI-compatible chat-completions endpoint.
 
@@ -85,6 +84,9 @@ class OpenAIModel(Model):
         transport: "auto" uses aiohttp under asyncio when it is installed (the SDK's own
             aiohttp transport: less CPU per request, far less under heavy concurrency), else
             the SDK's default; "aiohttp" or "httpx" choose one.
+        probe: "cached" adapts requests to the probe saved for this endpoint and model
+            (`agentkit probe`, `await model.probe()`), if there is one; "never" ignores it.
+            No probe request is ever sent unless asked for.
     """
 
     def __init__(
@@ -98,8 +100,11 @@ class OpenAIModel(Model):
         deadline: float = 600.0,
         client: openai.AsyncOpenAI | None = None,
         transport: Transport = "auto",
+        probe: ProbeUse = "cached",
     ) -> None:
         problems = []
+        if probe not in ("cached", "never"):
+            problems.append(f'probe must be "cached" or "never", got {probe!r}')
         if transport not in ("auto", "aiohttp", "httpx"):
             problems.append(f'transport must be "auto", "aiohttp" or "httpx", got {transport!r}')
         if not isinstance(model, str) or not model.strip():
@@ -141,7 +146,7 @@ class OpenAIModel(Model):
             transport=transport,
             given=client,
         )
-        self._stream_usage = True
+        self._adapt = Adaptation(self.endpoint, model, probe)
         self._tools_cache: tuple[Sequence[Mapping[str, Any]], int, str] | None = None
         self.transport = transport
 
@@ -154,39 +159,35 @@ class OpenAIModel(Model):
         Takes the constructor's arguments. A new `base_url` or `api_key` means a client of
         their own: a `client=` given before is not kept then.
         """
-        settings: dict[str, Any] = {
-            "model": self.name,
+        settings = {"model": self.name, **self._settings(), "client": self._given_client}
+        unknown = sorted(set(changes) - set(settings))
+        if unknown:
+            name = type(self).__name__
+            raise UserError(f"{name}.replace() got unknown setting(s) {', '.join(unknown)}")
+        if "base_url" in changes or "api_key" in changes:
+            settings["client"] = None
+        return type(self)(**{**settings, **changes})
+
+    def _settings(self) -> dict[str, Any]:
+        """The constructor's arguments that make this model again (but model and client)."""
+        return {
             "base_url": self.base_url,
             "api_key": self._api_key,
             "max_retries": self.max_retries,
             "timeout": self.timeout,
             "deadline": self.deadline,
-            "client": self._given_client,
             "transport": self.transport,
+            "probe": self._adapt.use,
         }
-        unknown = sorted(set(changes) - set(settings))
-        if unknown:
-            raise UserError(f"OpenAIModel.replace() got unknown setting(s) {', '.join(unknown)}")
-        if "base_url" in changes or "api_key" in changes:
-            settings["client"] = None
-        return OpenAIModel(**{**settings, **changes})
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Its connections belong to this process; the settings are enough to make them anew.
         if self._given_client is not None:
             raise TypeError(
-                "an OpenAIModel built on your own client= cannot be sent to another process: "
-                "give base_url and api_key instead"
+                f"an {type(self).__name__} built on your own client= cannot be sent to another "
+                "process: give base_url and api_key instead"
             )
-        settings = {
-            "base_url": self.base_url,
-            "api_key": self._api_key,
-            "max_retries": self.max_retries,
-            "timeout": self.timeout,
-            "deadline": self.deadline,
-            "transport": self.transport,
-        }
-        return (_rebuilt, (self.name, settings))
+        return (_rebuilt, (self.name, self._settings(), type(self)))
 
     async def aclose(self) -> None:
         """Close the connections of the running event loop (other loops' are their own)."""
@@ -207,19 +208,19 @@ class OpenAIModel(Model):
         settings: ModelSettings,
         stream: bool,
     ) -> bytes:
-        body: dict[str, Any] = {"model": self.name, "messages": messages_to_wire(messages)}
-        for key, value in settings.items():
-            if key in _TOOL_SETTINGS and not tools:
-                continue  # servers reject tool settings in a request without tools
-            if key != "extra_body" and value is not None:
-                body[key] = value
+        adapt = self._adapt
+        body: dict[str, Any] = {
+            "model": self.name,
+            "messages": messages_to_wire(adapt.messages(messages)),
+        }
+        body.update(adapt.settings(settings, bool(tools)))
         if stream:
             body["stream"] = True
-            if self._stream_usage:
+            if adapt.stream_usage:
                 body["stream_options"] = {"include_usage": True}
         extra = settings.get("extra_body")
         if extra:
-            body.update(extra)
+            body.update(adapt.extra(extra))
         if tools and "tools" not in body:
             # The definitions are the same every turn: encode them once, splice them in.
             text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
@@ -300,6 +301,8 @@ class OpenAIModel(Model):
         )
 
     def _status_error(self, exc: openai.APIStatusError) -> ModelError:
+        if (known := known_status_error(self, exc)) is not None:  # llama.cpp's, see _hints
+            return known
         status = exc.status_code
         detail = error_detail(exc.body) or exc.response.text[:300]
         failed = failed_generation(exc.body)
@@ -314,9 +317,8 @@ class OpenAIModel(Model):
         tools: Sequence[Mapping[str, Any]],
         settings: ModelSettings,
     ) -> ModelResponse:
-        body = self._body(messages, tools, settings, stream=False)
         with anyio.move_on_after(self.deadline) as scope:
-            response = await self._post(body, stream=False)
+            response = await send(self, messages, tools, settings, stream=False)
         if scope.cancelled_caught:
             raise self._error(f"no complete reply within the {self.deadline:g} s deadline")
         return self._decode(response)
@@ -385,24 +387,21 @@ class OpenAIModel(Model):
         settings: ModelSettings,
         deadline: float,
     ) -> Any:
-        for attempt in (1, 2):
-            body = self._body(messages, tools, settings, stream=True)
-            with anyio.move_on_after(deadline - anyio.current_time()) as scope:
-                try:
-                    return await self._post(body, stream=True)
-                except ModelError as exc:
-                    # Some servers reject `stream_options`; ask once more without it.
-                    rejected = exc.status in (400, 422) and "stream_options" in str(exc)
-                    if attempt == 2 or not (rejected and self._stream_usage):
-                        raise
-                    self._stream_usage = False
-                    if (attempts := current_attempts()) is not None:
-                        attempts.resending("stream_options")
-            if scope.cancelled_caught:
-                break
+        with anyio.move_on_after(deadline - anyio.current_time()):
+            return await send(self, messages, tools, settings, stream=True)
         raise self._error(f"no reply within the {self.deadline:g} s deadline")
 
+    async def probe(self, *, refresh: bool = False) -> Capabilities:
+        """What this endpoint and model can do, checked live with a few cheap requests, saved
+        in the user's cache folder, and used from now on to adapt requests (a saved probe
+        younger than a week is returned without a request unless `refresh`)."""
+        from agentkit.models.openai._probe import probe
 
-def _rebuilt(model: str, settings: dict[str, Any]) -> OpenAIModel:
-    """An `OpenAIModel` unpickled: made anew from its settings."""
-    return OpenAIModel(model, **settings)
+        return await probe(self, refresh=refresh)
+
+
+def _rebuilt(
+    model: str, settings: dict[str, Any], cls: type[OpenAIModel] = OpenAIModel
+) -> OpenAIModel:
+    """An `OpenAIModel` (or a subclass) unpickled: made anew from its settings."""
+    return cls(model, **settings)

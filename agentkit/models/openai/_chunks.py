@@ -10,7 +10,7 @@ Chunks are the decoded JSON dicts of the SSE `data:` lines. Servers disagree on 
   a new call even under the same index, and the same whole call sent again is taken once;
   an id that is a number is taken as its text;
 - empty `id` and `name` strings count as absent; `arguments` may be null, split anywhere, or
-  sent as an object;
+  sent as an object; an entry without `function` carries `name` and `arguments` itself;
 - content that arrives after a tool call is held: JSON residue (braces, quotes, commas,
   special tokens) is dropped at the end, real prose is appended to the text.
 
@@ -177,7 +177,7 @@ class StreamAccumulator:
                 )
             function = entry.get("function")
             if function is None:
-                function = {}
+                function = entry  # flat {name, arguments} (llama.cpp's docs), or neither
             elif not isinstance(function, Mapping):
                 where = f"`delta.tool_calls[{position}].function`"
                 raise ValueError(f"{where} must be an object, got {_show(function)}")

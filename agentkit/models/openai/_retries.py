@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentkit.models._retries import current_attempts
+from agentkit.models.openai._hints import no_retry_for_unparsed
 
 __all__ = ["attempt_hooks"]
 
@@ -32,5 +33,6 @@ async def _on_response(response: Any) -> None:
 
 
 def attempt_hooks() -> dict[str, list[Any]]:
-    """`event_hooks=` for an `httpx2.AsyncClient` that reports each attempt."""
-    return {"request": [_on_request], "response": [_on_response]}
+    """`event_hooks=` for an `httpx2.AsyncClient` that reports each attempt (and keeps the
+    SDK from retrying an error no retry can cure: `_hints`)."""
+    return {"request": [_on_request], "response": [_on_response, no_retry_for_unparsed]}

@@ -17,6 +17,7 @@ import anyio
 from agentkit.messages import AssistantMessage
 from agentkit.models._base import ModelResponse
 from agentkit.models.openai._chunks import StreamAccumulator
+from agentkit.models.openai._hints import known_stream_error
 from agentkit.models.openai._responses import error_detail, failed_generation, is_json, media_type
 
 if TYPE_CHECKING:
@@ -118,5 +119,7 @@ def _decode_chunk(model: OpenAIModel, payload: str, event: str) -> Any:
         failed = failed_generation(data)
         if failed is not None:
             raise model._tool_use_failed(detail, failed, None)
+        if (known := known_stream_error(model, data)) is not None:
+            raise known
         raise model._error(f"error in the stream: {detail}")
     return data

@@ -136,7 +136,8 @@ def tool_calls_from_wire(raw: object, where: str, *, lenient: bool = False) -> t
         raw: The list.
         where: Where it comes from, for the error message.
         lenient: Accept a call without a name (a server's reply: the loop then tells the
-            model); a saved conversation must name every call.
+            model), and a flat entry without the `function` wrapper; a saved conversation
+            must name every call.
 
     Raises:
         ValueError: The list or one of its calls has the wrong shape.
@@ -148,6 +149,8 @@ def tool_calls_from_wire(raw: object, where: str, *, lenient: bool = False) -> t
     calls = []
     for i, item in enumerate(raw):
         function = item.get("function") if isinstance(item, Mapping) else None
+        if function is None and lenient and isinstance(item, Mapping) and "name" in item:
+            function = item  # flat {name, arguments}, as llama.cpp's docs show a reply
         name = function.get("name") if isinstance(function, Mapping) else None
         if not isinstance(function, Mapping) or not (isinstance(name, str) or lenient):
             raise ValueError(
