@@ -11,6 +11,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectSendStream
 
 from agentkit import UserError
+from agentkit._sources import serving
 
 from ._execute import Outcome, Policy, invalid_record
 from ._ledger import Ledger, LedgerState, scan
@@ -259,7 +261,7 @@ async def run_batch(
         deps: `RunContext.deps` for rows that give none.
         progress: Called with a `BatchProgress` after each row and every second.
         control: Drain or cancel the batch from outside (`watch_interrupts` does it on Ctrl-C).
-        backend: "local" (this process) or "ray" (`pip install agentkit[ray]`).
+        backend: "local" (this process) or "ray" (`pip install agentkit-llama[ray]`).
         ray_address: An existing Ray cluster; else a local one is started (and stopped).
         ray_workers: Ray actors to start; default: one per CPU of the cluster.
         ray_runtime_env: Ray runtime environment for the workers (packages, files).
@@ -283,6 +285,7 @@ async def run_batch(
     policy = Policy(attempts=attempts, timeout=timeout, backoff=backoff, deps=deps)
     limiter = RateLimiter(rps, tpm)
     runner: Backend
+    lifetime: AbstractAsyncContextManager[None] = nullcontext()
     if backend == "ray":
         from ._ray import RayBackend
 
@@ -301,19 +304,23 @@ async def run_batch(
         built, owned = build_agent(agent)
         config = agent_config(built)
         runner = LocalBackend(built, limiter, policy, owned=owned)
+        # Its MCP servers run once for every row (a run outside `async with agent:` would
+        # start them for itself, and refuse the concurrent rows).
+        lifetime = serving(runner.agent)
     try:
-        return await _run(
-            runner,
-            source,
-            rows,
-            path,
-            config,
-            control or BatchControl(),
-            concurrency=concurrency,
-            retry_errors=retry_errors,
-            force=force,
-            progress=progress,
-        )
+        async with lifetime:
+            return await _run(
+                runner,
+                source,
+                rows,
+                path,
+                config,
+                control or BatchControl(),
+                concurrency=concurrency,
+                retry_errors=retry_errors,
+                force=force,
+                progress=progress,
+            )
     finally:
         close = getattr(source, "close", None)
         if close is not None:
