@@ -504,7 +504,7 @@ def main() -> None:
             metadata.version("ray")
         except metadata.PackageNotFoundError:
             print(
-                'agentkit-ray: skipped, ray is not installed (pip install "agentkit[ray]")',
+                'agentkit-ray: skipped, ray is not installed (pip install "agentkit-llama[ray]")',
                 file=sys.stderr,
             )
             names = [n for n in names if n not in RAY]

@@ -41,7 +41,7 @@ from ._rows import Row
 
 __all__ = ["BatchWorker", "RayBackend"]
 
-INSTALL = 'the Ray backend needs Ray: pip install "agentkit[ray]"'
+INSTALL = 'the Ray backend needs Ray: pip install "agentkit-llama[ray]"'
 # Rows share a call (up to CHUNK_MAX of them) only while rows finish at CHUNK_RATE per second
 # or more: there the driver's CPU per call is the limit; below it, a chunk would only make
 # fast rows wait for slow ones (see `_chunks`).

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 pytest.importorskip(
-    "opentelemetry.exporter.otlp.proto.http", reason="needs agentkit[otlp] (the OTLP exporter)"
+    "opentelemetry.exporter.otlp.proto.http",
+    reason="needs agentkit-llama[otlp] (the OTLP exporter)",
 )
 
 from trip_events import trip_run
