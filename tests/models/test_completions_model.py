@@ -56,6 +56,15 @@ def test_it_travels_and_is_replaced_as_itself() -> None:
     assert repr(model) == "LlamaCompletionsModel('m', base_url='http://127.0.0.1:9/v1')"
 
 
+def test_a_chat_model_replaced_with_a_completions_id_becomes_one() -> None:
+    chat = OpenAIModel("m", base_url="http://127.0.0.1:9/v1", api_key=KEY, timeout=7.0)
+    raw = chat.replace(model="completions:n")
+    assert type(raw) is LlamaCompletionsModel and raw.name == "n"
+    assert (raw.base_url, raw.timeout) == (chat.base_url, 7.0)  # the settings kept
+    again = raw.replace(model="completions:o")
+    assert type(again) is LlamaCompletionsModel and again.name == "o"
+
+
 def test_a_bad_configuration_is_refused_like_the_chat_models() -> None:
     with pytest.raises(UserError, match="base_url must start with http"):
         LlamaCompletionsModel("m", base_url="localhost:8080")

@@ -157,7 +157,8 @@ class OpenAIModel(Model):
         """The same model with some settings changed: `model.replace(model="other/id")`.
 
         Takes the constructor's arguments. A new `base_url` or `api_key` means a client of
-        their own: a `client=` given before is not kept then.
+        their own: a `client=` given before is not kept then. `model="completions:ID"` gives
+        a `LlamaCompletionsModel` (ID on the raw completions API) with the same settings.
         """
         settings = {"model": self.name, **self._settings(), "client": self._given_client}
         unknown = sorted(set(changes) - set(settings))
@@ -166,7 +167,15 @@ class OpenAIModel(Model):
             raise UserError(f"{name}.replace() got unknown setting(s) {', '.join(unknown)}")
         if "base_url" in changes or "api_key" in changes:
             settings["client"] = None
-        return type(self)(**{**settings, **changes})
+        cls: type[OpenAIModel] = type(self)
+        new_id = changes.get("model")
+        if isinstance(new_id, str) and new_id.startswith("completions:"):
+            # "completions:ID", as everywhere a model id is taken: the raw completions API.
+            from agentkit.models.completions import LlamaCompletionsModel
+
+            changes["model"] = new_id.removeprefix("completions:")
+            cls = cls if issubclass(cls, LlamaCompletionsModel) else LlamaCompletionsModel
+        return cls(**{**settings, **changes})
 
     def _settings(self) -> dict[str, Any]:
         """The constructor's arguments that make this model again (but model and client)."""
