@@ -32,7 +32,7 @@ from agentkit.events import (
 )
 from agentkit.messages import AssistantMessage, Usage
 from agentkit.models import OpenAIModel
-from agentkit.testing import Completion, Error, FakeServer
+from agentkit.testing import Completion, Error, FakeServer, TextCompletion
 
 REPO = Path(__file__).resolve().parents[2]
 AGENTKIT = Path(sys.executable).with_name("agentkit")
@@ -850,6 +850,19 @@ def test_model_flag_keeps_the_agent_files_endpoint_and_key(
     assert [r.body["model"] for r in requests] == ["other/model"]
     assert requests[0].headers["authorization"] == f"Bearer {FILE_KEY}"
     assert NOTICE not in result.stderr
+
+
+def test_a_completions_model_flag_on_the_files_model_uses_the_completions_api(
+    tmp_path: Path,
+) -> None:
+    with FakeServer([TextCompletion("from the raw API")]) as own:
+        agent_file = write(tmp_path, "own.py", OWN_ENDPOINT_AGENT.format(url=own.url, key=FILE_KEY))
+        result = invoke("run", str(agent_file), "--model", "completions:raw/model", "hi")
+        assert result.exit_code == 0, result.output
+        assert result.stdout == "from the raw API\n"
+        assert own.chat_requests == []
+        assert [r.body["model"] for r in own.completion_requests] == ["raw/model"]
+        assert own.completion_requests[0].headers["authorization"] == f"Bearer {FILE_KEY}"
 
 
 def test_base_url_flag_still_replaces_the_agent_files_endpoint(
