@@ -36,7 +36,7 @@ from agentkit.agent import Agent
 from agentkit.cli._target import load_target
 from agentkit.errors import UserError
 from agentkit.models import OpenAIModel
-from agentkit.models._resolve import offline_override
+from agentkit.models._resolve import offline_override, with_model_id
 from agentkit.models.offline._model import OfflineModel
 from agentkit.tools import Tool
 from agentkit.tools._callables import behind_partials, signature_names, where
@@ -213,8 +213,8 @@ def _model_changes(options: Options, base: Agent[Any], offline: str | None) -> d
     # endpoint gets the key of the environment: the file's key was for its own endpoint.
     endpoint = {"base_url": options.base_url, "api_key": None} if options.base_url else {}
     if isinstance(own, OpenAIModel):
-        name = {"model": options.model} if options.model else {}
-        return {"model": own.replace(**name, **endpoint)}
+        model = with_model_id(own, options.model) if options.model else own
+        return {"model": model.replace(**endpoint) if endpoint else model}
     if offline == "auto":
         # No endpoint configured, yet the file built a real model: it configured one in code
         # (a base URL or key of its own, or a `Model` object). Keep it.

@@ -13,7 +13,7 @@ from agentkit.models.completions import PREFIX as COMPLETIONS, LlamaCompletionsM
 from agentkit.models.offline import OfflineModel
 from agentkit.models.openai import OpenAIModel
 
-__all__ = ["offline_override", "resolve_model"]
+__all__ = ["offline_override", "resolve_model", "with_model_id"]
 
 
 # How the CLI's offline choice reaches the Agent(...) calls of an agent file it imports:
@@ -73,3 +73,14 @@ def resolve_model(
         timeout=timeout,
         deadline=deadline,
     )
+
+
+def with_model_id(model: OpenAIModel, model_id: str) -> OpenAIModel:
+    """`model` with another model id, its endpoint and settings kept; a "completions:ID" id
+    gives the raw completions API's model (the CLI's --model on an agent file's model)."""
+    if not model_id.startswith(COMPLETIONS):
+        return model.replace(model=model_id)
+    name = model_id[len(COMPLETIONS) :]
+    if isinstance(model, LlamaCompletionsModel):
+        return model.replace(model=name)
+    return LlamaCompletionsModel(name, client=model._given_client, **model._settings())

@@ -157,8 +157,7 @@ class OpenAIModel(Model):
         """The same model with some settings changed: `model.replace(model="other/id")`.
 
         Takes the constructor's arguments. A new `base_url` or `api_key` means a client of
-        their own: a `client=` given before is not kept then. `model="completions:ID"` gives
-        a `LlamaCompletionsModel` (ID on the raw completions API) with the same settings.
+        their own: a `client=` given before is not kept then.
         """
         settings = {"model": self.name, **self._settings(), "client": self._given_client}
         unknown = sorted(set(changes) - set(settings))
@@ -167,15 +166,14 @@ class OpenAIModel(Model):
             raise UserError(f"{name}.replace() got unknown setting(s) {', '.join(unknown)}")
         if "base_url" in changes or "api_key" in changes:
             settings["client"] = None
-        cls: type[OpenAIModel] = type(self)
         new_id = changes.get("model")
         if isinstance(new_id, str) and new_id.startswith("completions:"):
-            # "completions:ID", as everywhere a model id is taken: the raw completions API.
-            from agentkit.models.completions import LlamaCompletionsModel
-
-            changes["model"] = new_id.removeprefix("completions:")
-            cls = cls if issubclass(cls, LlamaCompletionsModel) else LlamaCompletionsModel
-        return cls(**{**settings, **changes})
+            raise UserError(
+                f"{type(self).__name__}.replace(model={new_id!r}): a 'completions:' id names "
+                "the raw completions API, another model class; give the id to Agent(...) or "
+                "Agent.replace(model=...), or build LlamaCompletionsModel(ID, base_url=...)"
+            )
+        return type(self)(**{**settings, **changes})
 
     def _settings(self) -> dict[str, Any]:
         """The constructor's arguments that make this model again (but model and client)."""
