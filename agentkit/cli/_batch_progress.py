@@ -169,10 +169,16 @@ def summary_lines(summary: BatchSummary) -> list[str]:
     if summary.stopped in ("interrupted", "cancelled", "fatal"):
         left = f"{_count(p.remaining)} rows" if p.remaining is not None else "the other rows"
         lines.append(f"stopped ({summary.stopped}): {left} not done; run again to resume")
-    if p.errors or p.invalid:
+    if p.errors:
         lines.append(
             f"rows that failed are in {summary.output} with their error; fix the cause and run "
             "again with --retry-errors to try them again"
+        )
+    if p.invalid:
+        lines.append(
+            f"invalid input lines are in {summary.output} with their line number and what is "
+            "wrong; fix them in the input and run again (with --retry-errors for lines that "
+            "give an id; a line without one gets a new id from its fixed content)"
         )
     lines.append(f"results: {summary.output}")
     return lines

@@ -92,6 +92,10 @@ def test_the_summary_says_what_happened_and_what_to_do_next(tmp_path: Path) -> N
     assert "300 rows were already done" in text
     assert "stopped (interrupted): 8,500 rows not done; run again to resume" in text
     assert "--retry-errors" in text
+    only_invalid = BatchSummary(tmp_path / "out.jsonl", replace(done, errors=0))
+    advice = [line for line in summary_lines(only_invalid) if "run again" in line]
+    assert len(advice) == 1 and "fix them in the input" in advice[0]
+    assert "new id from its fixed content" in advice[0]  # --retry-errors alone would not do
     clean = BatchSummary(tmp_path / "out.jsonl", replace(done, errors=0, invalid=0, skipped=0))
     assert not any("retry" in line or "stopped" in line for line in summary_lines(clean))
 
