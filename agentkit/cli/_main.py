@@ -103,10 +103,17 @@ def _tool_specs(specs: tuple[str, ...]) -> tuple[str, ...]:
     """`--tools clock,calculator` is two specs (unless a file is named so)."""
     out: list[str] = []
     for spec in specs:
+        before = len(out)
         if "," in spec and not os.path.exists(spec):
             out.extend(part.strip() for part in spec.split(",") if part.strip())
         else:
             out.append(spec)
+        if len(out) == before or not out[-1].strip():
+            raise click.BadParameter(
+                f"{spec!r} names no tool file or built-in: give one (--tools clock,calculator), "
+                "or leave --tools out",
+                param_hint="'--tools'",
+            )
     return tuple(out)
 
 
@@ -132,7 +139,9 @@ def _agent_options(command: F) -> F:
             callback=_not_empty,
             help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1.",
         ),
-        click.option("--system", help="System prompt (replaces the agent's instructions)."),
+        click.option(
+            "--system", help='System prompt (replaces the agent\'s instructions; "" for none).'
+        ),
         click.option(
             "--max-turns", type=click.IntRange(min=1), help="Model replies allowed per run."
         ),

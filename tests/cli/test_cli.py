@@ -477,6 +477,16 @@ def test_runs_against_an_endpoint_with_the_flags(key: str, fake_server: FakeServ
     assert first["stream"] is True
 
 
+def test_an_empty_system_flag_drops_the_targets_instructions(fake_server: FakeServer) -> None:
+    fake_server.add(Completion("fine"))
+    result = invoke(
+        "run", str(REPO / "examples" / "math_tutor.py"), "--base-url", fake_server.url,
+        "--system", "", "hi",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [m["role"] for m in fake_server.chat_requests[0].body["messages"]] == ["user"]
+
+
 def test_flags_override_and_extend_a_target(fake_server: FakeServer) -> None:
     fake_server.add(Completion("fine"))
     result = invoke(
