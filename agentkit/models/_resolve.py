@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from agentkit.errors import UserError
-from agentkit.models._base import Model
+from agentkit.models._base import Model, limit_problems
 from agentkit.models.completions import PREFIX as COMPLETIONS, LlamaCompletionsModel
 from agentkit.models.offline import OfflineModel
 from agentkit.models.openai import OpenAIModel
@@ -59,6 +59,9 @@ def resolve_model(
             raise UserError("base_url and api_key configure a model id; give them to your Model")
         return model
     if model == "offline" or _offline_instead(model, base_url, api_key):
+        problems = limit_problems(max_retries, timeout, deadline)
+        if problems:
+            raise UserError("the model configuration is not valid:", problems)
         return OfflineModel()
     if not isinstance(model, str):
         raise UserError(f"model must be a model id or a Model instance, got {model!r}")

@@ -27,6 +27,7 @@ from agentkit.models._base import (
     ModelResponse,
     ModelSettings,
     ToolUseFailed,
+    limit_problems,
 )
 from agentkit.models.openai._adapt import Adaptation, ProbeUse, send
 from agentkit.models.openai._capabilities import Capabilities
@@ -109,11 +110,7 @@ class OpenAIModel(Model):
             problems.append(f'transport must be "auto", "aiohttp" or "httpx", got {transport!r}')
         if not isinstance(model, str) or not model.strip():
             problems.append(f"model must be a non-empty model id, got {model!r}")
-        if not isinstance(max_retries, int) or max_retries < 0:
-            problems.append(f"max_retries must be a whole number >= 0, got {max_retries!r}")
-        for label, value in (("timeout", timeout), ("deadline", deadline)):
-            if not isinstance(value, (int, float)) or value <= 0:
-                problems.append(f"{label} must be a positive number of seconds, got {value!r}")
+        problems += limit_problems(max_retries, timeout, deadline)
         url = first(base_url, _env.base_url())
         key = first(api_key, _env.api_key())
         if client is not None:
