@@ -202,6 +202,12 @@ class OpenAIModel(Model):
         return (self._api_key,) if len(self._api_key) >= 8 else ()
 
     @property
+    def capabilities(self) -> Capabilities | None:
+        """The saved probe of this endpoint and model (`agentkit probe`); None without one."""
+        self._adapt.ready()
+        return self._adapt.capabilities
+
+    @property
     def server(self) -> tuple[str | None, int | None]:
         return server_of(self.base_url)
 
