@@ -38,7 +38,9 @@ MakeOptions = Callable[[str | None, dict[str, Any]], "Options"]
 
 # The agent flags of `run` a batch takes; not those for a person watching one run
 # (--approve, --json, --plain, --trace, --otel): those get their defaults.
-AGENT_FLAGS = ("tools", "model", "base_url", "system", "max_turns", "offline", "verbose")
+AGENT_FLAGS = (
+    "tools", "model", "base_url", "system", "max_turns", "max_input_tokens", "offline", "verbose",
+)  # fmt: skip
 UNATTENDED = {"approve": False, "json_output": False, "plain": False, "trace": False, "otel": False}
 # --mcp/--mcp-config are not batch flags: servers the agent file declares still run (per row).
 NO_MCP_FLAGS: dict[str, Any] = {"mcp": (), "mcp_config": ()}

@@ -71,6 +71,7 @@ class Options:
     base_url: str | None = None
     system: str | None = None
     max_turns: int | None = None
+    max_input_tokens: int | None = None  # --max-input-tokens: the context budget
     offline: bool = False
     approve: bool = False
     json: bool = False
@@ -179,9 +180,16 @@ def _new_agent(
         instructions=options.system,
         tools=tools,
         max_turns=options.max_turns or 10,
+        **_budget(options),
         approval=approval,
         approve_all_tools=options.approve,
     )
+
+
+def _budget(options: Options) -> dict[str, Any]:
+    """`max_input_tokens` when --max-input-tokens gives it; else the agent's own (default)."""
+    budget = options.max_input_tokens
+    return {"max_input_tokens": budget} if budget else {}
 
 
 def _changes(
@@ -197,6 +205,7 @@ def _changes(
         changes["instructions"] = options.system
     if options.max_turns:
         changes["max_turns"] = options.max_turns
+    changes.update(_budget(options))
     # The file's own approval callback stays, unless --approve asks for the CLI's prompt.
     changes["approval"] = (None if options.approve else base.approval) or approval
     changes["approve_all_tools"] = options.approve or base.approve_all_tools

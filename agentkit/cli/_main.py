@@ -145,6 +145,13 @@ def _agent_options(command: F) -> F:
         click.option(
             "--max-turns", type=click.IntRange(min=1), help="Model replies allowed per run."
         ),
+        click.option(
+            "--max-input-tokens",
+            type=click.IntRange(min=1),
+            help="Context budget: older turns are left out of what is sent past it "
+            "(default: the model's context, for Llama 3.1 ids; set it to your server's -c or "
+            "num_ctx minus the reply).",
+        ),
         click.option("--offline", is_flag=True, help="Use the offline model (no network)."),
         click.option("--approve", is_flag=True, help="Ask y/n before every tool call."),
         click.option(
@@ -182,6 +189,7 @@ def _options(target: str | None, flags: dict[str, Any]) -> Options:
         base_url=flags["base_url"],
         system=flags["system"],
         max_turns=flags["max_turns"],
+        max_input_tokens=flags["max_input_tokens"],
         offline=flags["offline"],
         approve=flags["approve"],
         json=flags["json_output"],

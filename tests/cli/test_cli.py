@@ -21,7 +21,7 @@ from rich.console import Console
 
 from agentkit import ToolCall
 from agentkit.cli import EXIT_OFFLINE, main
-from agentkit.cli._load import ENDPOINT_VARIABLES
+from agentkit.cli._load import ENDPOINT_VARIABLES, Options, load_agent
 from agentkit.cli._render import TextRenderer
 from agentkit.events import (
     ModelReplyFinished,
@@ -485,6 +485,20 @@ def test_an_empty_system_flag_drops_the_targets_instructions(fake_server: FakeSe
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert [m["role"] for m in fake_server.chat_requests[0].body["messages"]] == ["user"]
+
+
+def test_max_input_tokens_sets_the_budget_of_a_target_or_of_the_flags(
+    key: str, fake_server: FakeServer
+) -> None:
+    tutor = str(REPO / "examples" / "math_tutor.py")
+    for target in (tutor, None):
+        loaded = load_agent(Options(target=target, max_input_tokens=3000), lambda call: True)
+        assert loaded.agent.config.max_input_tokens == 3000
+    # Too small for even the prompt: refused before anything is sent, saying why.
+    result = invoke("run", "--base-url", fake_server.url, "--max-input-tokens", "5", "hi " * 50)
+    assert result.exit_code == 1, result.output
+    assert "over the budget of 5 (max_input_tokens)" in result.stderr
+    assert fake_server.chat_requests == []
 
 
 def test_flags_override_and_extend_a_target(fake_server: FakeServer) -> None:
