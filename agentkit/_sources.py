@@ -19,7 +19,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing, nullcontext
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    aclosing,
+    asynccontextmanager,
+    nullcontext,
+)
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
@@ -37,7 +43,15 @@ if TYPE_CHECKING:
     from agentkit._loop.loop import Loop
     from agentkit.agent import Agent
 
-__all__ = ["Lifetime", "SourcedTools", "Split", "for_run", "sourced", "split_sources"]
+__all__ = [
+    "Lifetime",
+    "SourcedTools",
+    "Split",
+    "for_run",
+    "serving",
+    "sourced",
+    "split_sources",
+]
 
 # Ids of the sources that the runs this task is inside started (sub-agents may use them).
 _in_runs: ContextVar[frozenset[int]] = ContextVar("agentkit_run_sources", default=frozenset())
@@ -90,6 +104,22 @@ def sourced(agent: Agent[Any], split: Split, has_output: bool) -> SourcedTools |
     if not split.sources and not nested:
         return None
     return SourcedTools(agent, split, nested, has_output)
+
+
+@asynccontextmanager
+async def serving(agent: Agent[Any]) -> AsyncIterator[None]:
+    """The agent's sources (its sub-agents' too) running for the block, as `async with
+    agent:` runs them, but the agent's connections left open at the end: for a caller that
+    runs many concurrent runs of an agent it does not own (a batch)."""
+    sources: SourcedTools | None = getattr(agent, "_sources", None)
+    if sources is None:
+        yield
+        return
+    await sources.enter()
+    try:
+        yield
+    finally:
+        await sources.exit()
 
 
 def for_run(sources: SourcedTools | None) -> AbstractAsyncContextManager[Any]:

@@ -113,6 +113,8 @@ class ModelError(RunError):
         status: The HTTP status code, when there was a response.
         endpoint: The base URL that was called (never the API key).
         model: The model id that was requested.
+        retry_after: Seconds the endpoint asked to wait before sending again (its
+            `Retry-After` on a 429 or 503), when it said.
     """
 
     def __init__(
@@ -122,11 +124,13 @@ class ModelError(RunError):
         status: int | None = None,
         endpoint: str | None = None,
         model: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.endpoint = endpoint
         self.model = model
+        self.retry_after = retry_after
 
 
 class MaxTurnsExceeded(RunError):

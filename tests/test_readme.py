@@ -51,6 +51,14 @@ def test_the_distribution_name_is_the_one_readme_gives_and_not_agentkit() -> Non
     assert '\n[project.scripts]\nagentkit = "agentkit.cli:main"\n' in pyproject
 
 
+def test_every_repository_path_it_names_exists() -> None:
+    text = README.read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:tests|benchmarks|examples|tools|agentkit)/[\w./-]+\.\w+)`", text))
+    assert named  # the Reliability section names its test files, among others
+    missing = sorted(path for path in named if not (REPO / path).exists())
+    assert not missing, f"README names files that do not exist: {missing}"
+
+
 def test_the_first_screen_says_what_haimaker_is() -> None:
     first_screen = README.read_text(encoding="utf-8").split("## Set-up", 1)[0]
     assert "haimaker (https://haimaker.ai) is a hosted OpenAI-compatible API" in first_screen

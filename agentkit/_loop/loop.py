@@ -93,7 +93,7 @@ class Loop:
         if output is not None:
             definitions.append(output.definition)
         self.replies = ReplyStep(model, definitions, price)
-        self.window = Window(max_input_tokens, history_processor, token_counter, definitions)
+        self.window = Window(max_input_tokens, history_processor, token_counter, definitions, model)
         self.guards = guards or Guards()
         self.calls = CallStep(tools, output, self.guards)
         self.executor = Executor(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from agentkit.errors import ContextBudgetExceeded, UserError
 from agentkit.events import ContextTrimmed
 from agentkit.messages import Message
-from agentkit.models import Model
+from agentkit.models import Model, OpenAIModel
 from agentkit.sessions._windows import context_window, default_input_budget
 from agentkit.usage import Usage
 
@@ -71,8 +71,10 @@ class Window:
     Args:
         budget: `max_input_tokens` (resolved: see `input_budget`); None for no budget.
         processor: The user's `history_processor`.
-        counter: The server's token counter (`server_token_counter`).
+        counter: The server's token counter (`server_token_counter`); without one, the
+            server's own when the endpoint's saved probe found a tokenize endpoint.
         definitions: The tool definitions every request sends.
+        model: The agent's model.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class Window:
         processor: HistoryProcessor | None,
         counter: TokenCounter | None,
         definitions: Sequence[Mapping[str, Any]],
+        model: Model | None = None,
     ) -> None:
         wrong = [
             f"{name} must be a function, got {hook!r:.80}"
@@ -97,7 +100,17 @@ class Window:
         self.processor = processor
         self.counter = counter
         self.definitions = definitions
+        self.model = model
+        self._probed = counter is not None
         self._trimmers: weakref.WeakKeyDictionary[object, Trimmer] = weakref.WeakKeyDictionary()
+
+    def exact_counter(self) -> TokenCounter | None:
+        """The counter of exact prompt sizes near the budget: the user's; else, looked up
+        once, llama.cpp's own tokenizer when `agentkit probe` found its endpoint."""
+        if not self._probed:
+            self._probed = True
+            self.counter = _probed_counter(self.model)
+        return self.counter
 
     def open(self, conversation: object | None) -> RunWindow | None:
         """What one run uses; None when there is nothing to do (no budget, no processor)."""
@@ -145,7 +158,7 @@ class RunWindow:
                 trimmer,
                 current=run.prompt_at,
                 processor=window.processor,
-                counter=window.counter,
+                counter=window.exact_counter(),
             )
         except ContextBudgetExceeded as exc:
             raise run.fail(exc) from None
@@ -174,3 +187,16 @@ def observe(window: RunWindow | None, messages: Sequence[Message], usage: Usage)
     """Recalibrate the window's estimate from a reply's usage (nothing without a window)."""
     if window is not None:
         window.observe(messages, usage)
+
+
+def _probed_counter(model: Model | None) -> TokenCounter | None:
+    """llama.cpp's tokenizer for this model, when the endpoint's saved probe found it."""
+    if not isinstance(model, OpenAIModel):
+        return None
+    probed = model.capabilities
+    if probed is None or probed.result("tokenize") != "available":
+        return None
+    from agentkit.sessions import server_token_counter
+
+    key = next(iter(model.secrets), None)
+    return server_token_counter(model.base_url, "llama.cpp", model=model.name, api_key=key)

@@ -36,7 +36,7 @@ from agentkit.agent import Agent
 from agentkit.cli._target import load_target
 from agentkit.errors import UserError
 from agentkit.models import OpenAIModel
-from agentkit.models._resolve import offline_override
+from agentkit.models._resolve import offline_override, with_model_id
 from agentkit.models.offline._model import OfflineModel
 from agentkit.tools import Tool
 from agentkit.tools._callables import behind_partials, signature_names, where
@@ -71,6 +71,7 @@ class Options:
     base_url: str | None = None
     system: str | None = None
     max_turns: int | None = None
+    max_input_tokens: int | None = None  # --max-input-tokens: the context budget
     offline: bool = False
     approve: bool = False
     json: bool = False
@@ -122,8 +123,10 @@ def _no_endpoint(named: str) -> UserError:
     )
 
 
-def load_agent(options: Options, approval: Approval) -> Loaded:
+def load_agent(options: Options, approval: Approval | None) -> Loaded:
     """The agent the options describe, with `approval` asking the user before tool calls.
+
+    With `approval` None (an unattended batch), calls that need approval are declined.
 
     Raises:
         UserError: The target or a tool file cannot be loaded, or the result is not valid.
@@ -167,7 +170,7 @@ def _target_environment(options: Options, offline: str | None) -> dict[str, str]
 
 
 def _new_agent(
-    options: Options, tools: list[Tool], approval: Approval, offline: str | None
+    options: Options, tools: list[Tool], approval: Approval | None, offline: str | None
 ) -> Agent[Any]:
     """The agent of a command line without TARGET: the flags alone."""
     model = options.model or _env.setting("AGENTKIT_MODEL") or DEFAULT_MODEL
@@ -177,16 +180,23 @@ def _new_agent(
         instructions=options.system,
         tools=tools,
         max_turns=options.max_turns or 10,
+        **_budget(options),
         approval=approval,
         approve_all_tools=options.approve,
     )
+
+
+def _budget(options: Options) -> dict[str, Any]:
+    """`max_input_tokens` when --max-input-tokens gives it; else the agent's own (default)."""
+    budget = options.max_input_tokens
+    return {"max_input_tokens": budget} if budget else {}
 
 
 def _changes(
     options: Options,
     base: Agent[Any],
     tools: list[Tool],
-    approval: Approval,
+    approval: Approval | None,
     offline: str | None,
 ) -> dict[str, Any]:
     """What the flags change in TARGET's agent; everything else (timeouts, limits) stays."""
@@ -195,6 +205,7 @@ def _changes(
         changes["instructions"] = options.system
     if options.max_turns:
         changes["max_turns"] = options.max_turns
+    changes.update(_budget(options))
     # The file's own approval callback stays, unless --approve asks for the CLI's prompt.
     changes["approval"] = (None if options.approve else base.approval) or approval
     changes["approve_all_tools"] = options.approve or base.approve_all_tools
@@ -211,8 +222,8 @@ def _model_changes(options: Options, base: Agent[Any], offline: str | None) -> d
     # endpoint gets the key of the environment: the file's key was for its own endpoint.
     endpoint = {"base_url": options.base_url, "api_key": None} if options.base_url else {}
     if isinstance(own, OpenAIModel):
-        name = {"model": options.model} if options.model else {}
-        return {"model": own.replace(**name, **endpoint)}
+        model = with_model_id(own, options.model) if options.model else own
+        return {"model": model.replace(**endpoint) if endpoint else model}
     if offline == "auto":
         # No endpoint configured, yet the file built a real model: it configured one in code
         # (a base URL or key of its own, or a `Model` object). Keep it.

@@ -1,7 +1,7 @@
 """`agentkit`: run, chat with and inspect agents from the command line.
 
 Commands: run [TARGET] PROMPT, chat [TARGET], tools FILE..., sessions (`_sessions_cli`),
-serve-mcp (`_serve_mcp`), probe (`_probe`).
+serve-mcp (`_serve_mcp`), probe (`_probe`), batch (`_batch`).
 This module only declares the commands (click); the work is in `_load` (the agent and its
 tools), `_render` (output) and `_session` (run and chat), imported when a command runs
 so that `agentkit --help` stays fast.
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from agentkit.cli._batch import batch_command
 from agentkit.cli._sessions_cli import (
     remember_db,
     session_choice,
@@ -102,10 +103,17 @@ def _tool_specs(specs: tuple[str, ...]) -> tuple[str, ...]:
     """`--tools clock,calculator` is two specs (unless a file is named so)."""
     out: list[str] = []
     for spec in specs:
+        before = len(out)
         if "," in spec and not os.path.exists(spec):
             out.extend(part.strip() for part in spec.split(",") if part.strip())
         else:
             out.append(spec)
+        if len(out) == before or not out[-1].strip():
+            raise click.BadParameter(
+                f"{spec!r} names no tool file or built-in: give one (--tools clock,calculator), "
+                "or leave --tools out",
+                param_hint="'--tools'",
+            )
     return tuple(out)
 
 
@@ -131,9 +139,18 @@ def _agent_options(command: F) -> F:
             callback=_not_empty,
             help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1.",
         ),
-        click.option("--system", help="System prompt (replaces the agent's instructions)."),
+        click.option(
+            "--system", help='System prompt (replaces the agent\'s instructions; "" for none).'
+        ),
         click.option(
             "--max-turns", type=click.IntRange(min=1), help="Model replies allowed per run."
+        ),
+        click.option(
+            "--max-input-tokens",
+            type=click.IntRange(min=1),
+            help="Context budget: older turns are left out of what is sent past it "
+            "(default: the model's context, for Llama 3.1 ids; set it to your server's -c or "
+            "num_ctx minus the reply).",
         ),
         click.option("--offline", is_flag=True, help="Use the offline model (no network)."),
         click.option("--approve", is_flag=True, help="Ask y/n before every tool call."),
@@ -153,7 +170,7 @@ def _agent_options(command: F) -> F:
             "--otel",
             is_flag=True,
             help="Send spans and metrics over OTLP to $OTEL_EXPORTER_OTLP_ENDPOINT "
-            "(needs agentkit[otlp]).",
+            "(needs agentkit-llama[otlp]).",
         ),
         mcp_options,  # --mcp, --mcp-config
     ]
@@ -172,6 +189,7 @@ def _options(target: str | None, flags: dict[str, Any]) -> Options:
         base_url=flags["base_url"],
         system=flags["system"],
         max_turns=flags["max_turns"],
+        max_input_tokens=flags["max_input_tokens"],
         offline=flags["offline"],
         approve=flags["approve"],
         json=flags["json_output"],
@@ -320,3 +338,4 @@ def tools_command(specs: tuple[str, ...], verbose: bool, **mcp: tuple[str, ...])
 main.add_command(sessions_group(_execute))
 main.add_command(serve_mcp_command(_execute))
 main.add_command(probe_command(_execute))  # `agentkit probe`: cli/_probe.py
+main.add_command(batch_command(_agent_options, _options, _execute))

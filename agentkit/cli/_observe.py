@@ -3,7 +3,7 @@
 - `--trace` records every event and prints the timeline of each run on stderr as it ends
   (after a failure or Ctrl-C too): requests, tool calls, durations, tokens.
 - `--otel` sends spans and metrics over OTLP/HTTP to the collector that
-  `OTEL_EXPORTER_OTLP_ENDPOINT` names (`OtlpExport`, needs `agentkit[otlp]`), flushed when
+  `OTEL_EXPORTER_OTLP_ENDPOINT` names (`OtlpExport`, needs `agentkit-llama[otlp]`), flushed when
   the command ends. Without the flag nothing is exported.
 - An agent that uses other agents as tools gets their tool calls shown as they happen,
   indented and dimmed under the call that runs them, `researcher > ` in front.

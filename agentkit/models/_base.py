@@ -17,6 +17,7 @@ __all__ = [
     "ModelSettings",
     "ToolUseFailed",
     "UnparsedToolCall",
+    "limit_problems",
 ]
 
 # The tool through which a model gives a structured answer (see `Agent(output_type=...)`).
@@ -195,3 +196,15 @@ class Model(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most models hold nothing
         """Release connections held for the current event loop."""
+
+
+def limit_problems(max_retries: object, timeout: object, deadline: object) -> list[str]:
+    """What is wrong with a model's retries and time limits (also checked for the offline
+    model, which has no use for them, so that a bad value never waits for a real endpoint)."""
+    problems = []
+    if not isinstance(max_retries, int) or max_retries < 0:
+        problems.append(f"max_retries must be a whole number >= 0, got {max_retries!r}")
+    for label, value in (("timeout", timeout), ("deadline", deadline)):
+        if not isinstance(value, (int, float)) or value <= 0:
+            problems.append(f"{label} must be a positive number of seconds, got {value!r}")
+    return problems

@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from agentkit.errors import UserError
-from agentkit.models._base import Model
+from agentkit.models._base import Model, limit_problems
 from agentkit.models.completions import PREFIX as COMPLETIONS, LlamaCompletionsModel
 from agentkit.models.offline import OfflineModel
 from agentkit.models.openai import OpenAIModel
 
-__all__ = ["offline_override", "resolve_model"]
+__all__ = ["offline_override", "resolve_model", "with_model_id"]
 
 
 # How the CLI's offline choice reaches the Agent(...) calls of an agent file it imports:
@@ -59,6 +59,9 @@ def resolve_model(
             raise UserError("base_url and api_key configure a model id; give them to your Model")
         return model
     if model == "offline" or _offline_instead(model, base_url, api_key):
+        problems = limit_problems(max_retries, timeout, deadline)
+        if problems:
+            raise UserError("the model configuration is not valid:", problems)
         return OfflineModel()
     if not isinstance(model, str):
         raise UserError(f"model must be a model id or a Model instance, got {model!r}")
@@ -73,3 +76,14 @@ def resolve_model(
         timeout=timeout,
         deadline=deadline,
     )
+
+
+def with_model_id(model: OpenAIModel, model_id: str) -> OpenAIModel:
+    """`model` with another model id, its endpoint and settings kept; a "completions:ID" id
+    gives the raw completions API's model (the CLI's --model on an agent file's model)."""
+    if not model_id.startswith(COMPLETIONS):
+        return model.replace(model=model_id)
+    name = model_id[len(COMPLETIONS) :]
+    if isinstance(model, LlamaCompletionsModel):
+        return model.replace(model=name)
+    return LlamaCompletionsModel(name, client=model._given_client, **model._settings())

@@ -103,7 +103,8 @@ class Hang:
 
 @dataclass(frozen=True)
 class TextCompletion:
-    """An answer to `POST /v1/completions` (a raw prompt in, text out: Llama Guard's way).
+    """An answer to `POST /v1/completions` (a raw prompt in, text out: Llama Guard's way),
+    streamed in 8-character pieces when the request asks for a stream.
 
     Attributes:
         text: The completion's text.
@@ -250,3 +251,18 @@ def text_completion_json(reply: TextCompletion, request: FakeRequest) -> dict[st
         "choices": [choice],
         "usage": usage,
     }
+
+
+def text_completion_chunks(reply: TextCompletion, request: FakeRequest) -> list[str]:
+    """The SSE events of a streamed `TextCompletion`: its text in pieces, then the finish
+    reason, then the usage (each in a chunk of its own, as llama.cpp and vLLM send them)."""
+    whole = text_completion_json(reply, request)
+    base = {key: whole[key] for key in ("id", "object", "created", "model")}
+
+    def event(text: str, finish: str | None = None, **extra: Any) -> str:
+        choice = {"index": 0, "text": text, "finish_reason": finish}
+        return f"data: {json.dumps({**base, 'choices': [choice], **extra})}\n\n"
+
+    events = [event(piece) for piece in _pieces(reply.text, 8)]
+    events.append(event("", reply.finish_reason, usage=whole["usage"]))
+    return events

@@ -35,6 +35,7 @@ from agentkit.testing._fake_replies import (
     completion_chunks,
     completion_json,
     error_body,
+    text_completion_chunks,
     text_completion_json,
 )
 
@@ -230,10 +231,12 @@ class FakeServer(AbstractContextManager["FakeServer"]):
         with self._lock:
             if self._replies:
                 return self._replies.pop(0)
-        number = len(self.chat_requests)
+        completions = request.path.split("?", 1)[0] == COMPLETIONS_PATH
+        number = len(self.completion_requests if completions else self.chat_requests)
+        kind = "text-completion" if completions else "chat"
         if self.handler is None:
             return _mistake(
-                f"no reply scripted for chat request #{number} "
+                f"no reply scripted for {kind} request #{number} "
                 "(add more with FakeServer.add, or give a handler)"
             )
         # The handler is the test's own code: its failure is reported to the client, and the
@@ -277,20 +280,32 @@ async def _send(
     await stream.send(_head(status, all_headers) + data)
 
 
+async def _complete(
+    stream: anyio.abc.SocketStream, request: FakeRequest, reply: Completion | TextCompletion
+) -> None:
+    """A chat or text completion, whole or streamed as the request asks."""
+    if reply.delay:
+        await anyio.sleep(reply.delay)
+    if request.stream:
+        events = (
+            completion_chunks(reply, request)
+            if isinstance(reply, Completion)
+            else text_completion_chunks(reply, request)
+        )
+        await _send_sse(stream, events, True, 0.0)
+        return
+    body = (
+        completion_json(reply, request)
+        if isinstance(reply, Completion)
+        else text_completion_json(reply, request)
+    )
+    await _send(stream, 200, body)
+
+
 async def _answer(stream: anyio.abc.SocketStream, request: FakeRequest, reply: Reply) -> bool:
     """Send the reply; False when the connection must not be reused."""
-    if isinstance(reply, Completion):
-        if reply.delay:
-            await anyio.sleep(reply.delay)
-        if request.stream:
-            await _send_sse(stream, completion_chunks(reply, request), True, 0.0)
-        else:
-            await _send(stream, 200, completion_json(reply, request))
-        return True
-    if isinstance(reply, TextCompletion):
-        if reply.delay:
-            await anyio.sleep(reply.delay)
-        await _send(stream, 200, text_completion_json(reply, request))
+    if isinstance(reply, (Completion, TextCompletion)):
+        await _complete(stream, request, reply)
         return True
     if isinstance(reply, Chunks):
         return await _send_chunks(stream, reply)

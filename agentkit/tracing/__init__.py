@@ -6,11 +6,11 @@ from agentkit.tracing import OpenTelemetryHook
 agent = Agent(..., hooks=[OpenTelemetryHook()])   # the global providers; no content
 ```
 
-`OpenTelemetryHook` needs `pip install 'agentkit[otel]'` (opentelemetry-api only); without
+`OpenTelemetryHook` needs `pip install 'agentkit-llama[otel]'` (opentelemetry-api only); without
 an SDK and an exporter configured it records nothing and costs next to nothing. `Recorder`
 and `render_timeline` need nothing: they keep a run's events with their times and print a
 timeline of requests, tool calls, durations and tokens (what `agentkit run --trace` shows).
-`OtlpExport` (`pip install 'agentkit[otlp]'`) sends spans and metrics to an OTLP collector:
+`OtlpExport` (`pip install 'agentkit-llama[otlp]'`) sends spans and metrics to an OTLP collector:
 the only way agentkit exports anything.
 """
 

@@ -26,7 +26,7 @@ __all__ = ["OpenTelemetryHook"]
 
 _MISSING_API = (
     "OpenTelemetry tracing needs the opentelemetry-api package, which is not installed: "
-    "pip install 'agentkit[otel]' (add opentelemetry-sdk and an exporter to record spans)"
+    "pip install 'agentkit-llama[otel]' (add opentelemetry-sdk and an exporter to record spans)"
 )
 
 

@@ -15,7 +15,7 @@ __all__ = ["OtlpExport"]
 
 _MISSING = (
     "exporting over OTLP needs opentelemetry-sdk and opentelemetry-exporter-otlp-proto-http, "
-    "which are not installed: pip install 'agentkit[otlp]'"
+    "which are not installed: pip install 'agentkit-llama[otlp]'"
 )
 
 

@@ -60,6 +60,7 @@ class _Timeline:
         self.failed_calls = 0
         self.tokens_in = 0
         self.tokens_out = 0
+        self.tokens_reported = False  # as the usage line: no count is not a count of 0
         self.end: float | None = None
         self.outcome = ""
 
@@ -105,6 +106,7 @@ class _Timeline:
         usage = event.usage
         self.tokens_in += usage.prompt_tokens
         self.tokens_out += usage.completion_tokens
+        self.tokens_reported = self.tokens_reported or bool(usage.total_tokens)
         line.duration = at - line.start
         calls = len(event.message.tool_calls)
         then = f"{calls} tool call{'s' if calls != 1 else ''}" if calls else "text"
@@ -136,7 +138,11 @@ class _Timeline:
             f"trace: {_seconds(total)}, {self.requests} request"
             f"{'s' if self.requests != 1 else ''}, {self.calls} tool call"
             f"{'s' if self.calls != 1 else ''}{failed}, "
-            f"{self.tokens_in:,} tokens in / {self.tokens_out:,} out"
+            + (
+                f"{self.tokens_in:,} tokens in / {self.tokens_out:,} out"
+                if self.tokens_reported
+                else "no tokens reported"
+            )
         )
         for line in self.open_requests.values():
             line.detail = "no reply"

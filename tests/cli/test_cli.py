@@ -21,7 +21,7 @@ from rich.console import Console
 
 from agentkit import ToolCall
 from agentkit.cli import EXIT_OFFLINE, main
-from agentkit.cli._load import ENDPOINT_VARIABLES
+from agentkit.cli._load import ENDPOINT_VARIABLES, Options, load_agent
 from agentkit.cli._render import TextRenderer
 from agentkit.events import (
     ModelReplyFinished,
@@ -32,7 +32,7 @@ from agentkit.events import (
 )
 from agentkit.messages import AssistantMessage, Usage
 from agentkit.models import OpenAIModel
-from agentkit.testing import Completion, Error, FakeServer
+from agentkit.testing import Completion, Error, FakeServer, TextCompletion
 
 REPO = Path(__file__).resolve().parents[2]
 AGENTKIT = Path(sys.executable).with_name("agentkit")
@@ -477,6 +477,30 @@ def test_runs_against_an_endpoint_with_the_flags(key: str, fake_server: FakeServ
     assert first["stream"] is True
 
 
+def test_an_empty_system_flag_drops_the_targets_instructions(fake_server: FakeServer) -> None:
+    fake_server.add(Completion("fine"))
+    result = invoke(
+        "run", str(REPO / "examples" / "math_tutor.py"), "--base-url", fake_server.url,
+        "--system", "", "hi",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [m["role"] for m in fake_server.chat_requests[0].body["messages"]] == ["user"]
+
+
+def test_max_input_tokens_sets_the_budget_of_a_target_or_of_the_flags(
+    key: str, fake_server: FakeServer
+) -> None:
+    tutor = str(REPO / "examples" / "math_tutor.py")
+    for target in (tutor, None):
+        loaded = load_agent(Options(target=target, max_input_tokens=3000), lambda call: True)
+        assert loaded.agent.config.max_input_tokens == 3000
+    # Too small for even the prompt: refused before anything is sent, saying why.
+    result = invoke("run", "--base-url", fake_server.url, "--max-input-tokens", "5", "hi " * 50)
+    assert result.exit_code == 1, result.output
+    assert "over the budget of 5 (max_input_tokens)" in result.stderr
+    assert fake_server.chat_requests == []
+
+
 def test_flags_override_and_extend_a_target(fake_server: FakeServer) -> None:
     fake_server.add(Completion("fine"))
     result = invoke(
@@ -850,6 +874,19 @@ def test_model_flag_keeps_the_agent_files_endpoint_and_key(
     assert [r.body["model"] for r in requests] == ["other/model"]
     assert requests[0].headers["authorization"] == f"Bearer {FILE_KEY}"
     assert NOTICE not in result.stderr
+
+
+def test_a_completions_model_flag_on_the_files_model_uses_the_completions_api(
+    tmp_path: Path,
+) -> None:
+    with FakeServer([TextCompletion("from the raw API")]) as own:
+        agent_file = write(tmp_path, "own.py", OWN_ENDPOINT_AGENT.format(url=own.url, key=FILE_KEY))
+        result = invoke("run", str(agent_file), "--model", "completions:raw/model", "hi")
+        assert result.exit_code == 0, result.output
+        assert result.stdout == "from the raw API\n"
+        assert own.chat_requests == []
+        assert [r.body["model"] for r in own.completion_requests] == ["raw/model"]
+        assert own.completion_requests[0].headers["authorization"] == f"Bearer {FILE_KEY}"
 
 
 def test_base_url_flag_still_replaces_the_agent_files_endpoint(

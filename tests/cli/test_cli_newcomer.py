@@ -226,6 +226,25 @@ def test_an_empty_model_or_base_url_is_refused(option: str) -> None:
     assert f"Invalid value for '{option}': is empty" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "tools",
+    [
+        [
+            "",
+        ],
+        [",,"],
+        ["clock", " , "],
+    ],
+    ids=["empty", "commas", "second"],
+)
+def test_a_tools_value_that_names_nothing_is_refused(tools: list[str]) -> None:
+    flags = [part for value in tools for part in ("--tools", value)]
+    result = invoke("run", *flags, "hello")
+    assert result.exit_code == 2
+    assert "Invalid value for '--tools'" in result.stderr
+    assert "names no tool file or built-in" in result.stderr
+
+
 def test_tools_split_on_commas_and_a_typo_gets_a_suggestion() -> None:
     result = invoke("run", "--tools", "clock,calculator", "what is 2+3?")
     assert result.exit_code == EXIT_OFFLINE, result.output

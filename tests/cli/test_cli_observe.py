@@ -110,7 +110,9 @@ def test_otel_without_an_endpoint_says_what_to_set() -> None:
 
 
 def test_otel_sends_the_runs_spans_to_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("opentelemetry.exporter.otlp.proto.http", reason="needs agentkit[otlp]")
+    pytest.importorskip(
+        "opentelemetry.exporter.otlp.proto.http", reason="needs agentkit-llama[otlp]"
+    )
     with FakeServer() as collector:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url.removesuffix("/v1"))
         monkeypatch.setenv("OTEL_SERVICE_NAME", "cli-test")

@@ -18,7 +18,7 @@ from agentkit import Agent, ModelError, ToolMessage, UserError, tool
 from agentkit.events import TextDelta
 from agentkit.llama import STOP, PromptOptions
 from agentkit.models import LlamaCompletionsModel, OpenAIModel
-from agentkit.models._resolve import resolve_model
+from agentkit.models._resolve import resolve_model, with_model_id
 from agentkit.testing import Chunks, Error, FakeServer, Raw, TextCompletion
 
 pytestmark = pytest.mark.anyio
@@ -57,6 +57,18 @@ def test_it_travels_and_is_replaced_as_itself() -> None:
     other = model.replace(model="n")
     assert isinstance(other, LlamaCompletionsModel) and other.options == options
     assert repr(model) == "LlamaCompletionsModel('m', base_url='http://127.0.0.1:9/v1')"
+
+
+def test_a_chat_model_given_a_completions_id_becomes_one_and_replace_refuses_it() -> None:
+    chat = OpenAIModel("m", base_url="http://127.0.0.1:9/v1", api_key=KEY, timeout=7.0)
+    raw = with_model_id(chat, "completions:n")
+    assert type(raw) is LlamaCompletionsModel and raw.name == "n"
+    assert (raw.base_url, raw.timeout) == (chat.base_url, 7.0)  # the settings kept
+    again = with_model_id(raw, "completions:o")
+    assert type(again) is LlamaCompletionsModel and again.name == "o"
+    assert type(with_model_id(chat, "other")) is OpenAIModel
+    with pytest.raises(UserError, match=r"'completions:' id names the raw completions API"):
+        chat.replace(model="completions:n")  # it would send "completions:n" as a chat model
 
 
 def test_a_bad_configuration_is_refused_like_the_chat_models() -> None:

@@ -85,3 +85,14 @@ def test_fake_server_says_when_its_script_ran_out(fake_server: FakeServer) -> No
     with pytest.raises(ModelError, match=r"no reply scripted for chat request #2 \(add more"):
         agent.run_sync("b")
     assert len(fake_server.chat_requests) == 2  # not retried: it is the test's mistake
+
+
+@pytest.mark.parametrize("model", ["offline", "test/model"])
+def test_bad_retries_and_time_limits_are_refused_for_every_model(model: str) -> None:
+    # The offline model has no use for them, but the same file must not start failing (or
+    # waiting) the day it points at a real endpoint.
+    with pytest.raises(UserError) as caught:
+        Agent(model, base_url="http://127.0.0.1:9/v1", api_key=KEY, timeout=-1, max_retries=-2)
+    text = str(caught.value)
+    assert "timeout must be a positive number of seconds, got -1" in text
+    assert "max_retries must be a whole number >= 0, got -2" in text

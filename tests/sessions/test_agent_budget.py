@@ -267,3 +267,43 @@ def test_the_settings_are_part_of_the_config_and_replace_keeps_them() -> None:
     assert agent.config.max_input_tokens == 9_000
     again = agent.replace(max_turns=3)
     assert again.config.max_input_tokens == 9_000 and again.config.history_processor is processor
+
+
+async def test_a_probed_llama_cpp_tokenizer_is_used_near_the_budget_without_being_asked() -> None:
+    from _probe_profiles import PROFILES
+
+    from agentkit.models import OpenAIModel
+    from agentkit.testing import FakeRequest, Raw
+
+    profile = PROFILES["llama.cpp-like"]
+    seen: list[str] = []
+
+    def apply_template(request: FakeRequest) -> Raw:
+        seen.append("/apply-template")
+        return Raw(
+            '{"prompt": "' + "word " * 5000 + '"}', headers={"content-type": "application/json"}
+        )
+
+    def tokenize(request: FakeRequest) -> Raw:
+        seen.append("/tokenize")
+        count = len(str(request.body.get("content", "")).split()) or 1  # the probe's short text
+        return Raw(
+            f'{{"tokens": {list(range(count))}}}', headers={"content-type": "application/json"}
+        )
+
+    routes = {"POST /apply-template": apply_template, "POST /tokenize": tokenize}
+    with FakeServer(handler=profile.handler, routes=routes) as server:
+        found = await OpenAIModel("m", base_url=server.url, api_key="sk-probe-0123456789").probe()
+        assert found.result("tokenize") == "available"  # saved in the cache for later runs
+        seen.clear()
+        history = old_turns(10)
+        budget = int(estimate([*history, UserMessage("q")], Agent(ScriptedModel([]))) * 1.05)
+        server.handler = lambda request: Completion("ok")
+        agent = Agent(
+            OpenAIModel("m", base_url=server.url, api_key="sk-probe-0123456789"),
+            max_input_tokens=budget,
+        )
+        await agent.run("q", messages=history)
+        sent = server.chat_requests[-1].messages
+    assert seen[:2] == ["/apply-template", "/tokenize"]  # near the budget: the server counted
+    assert len(sent) < len(history) + 1  # and its 5,000 tokens made the run trim

@@ -85,3 +85,25 @@ def test_text_completions_are_served_and_recorded() -> None:
         assert status == 500 and "needs a TextCompletion" in str(body)
     assert [r.body["prompt"] for r in server.completion_requests] == ["Task: ...", "again"]
     assert server.chat_requests == []
+
+
+def test_a_streamed_text_completion_comes_in_pieces_and_an_empty_script_says_which_api() -> None:
+    from urllib.request import Request
+
+    from agentkit.testing import TextCompletion
+
+    with FakeServer([TextCompletion("It is 5 degrees.", usage={"prompt_tokens": 3})]) as server:
+        body = json.dumps({"model": "m", "prompt": "p", "stream": True}).encode()
+        request = Request(server.url + "/completions", body, {"content-type": "application/json"})
+        with urlopen(request, timeout=10) as response:
+            assert response.headers["content-type"] == "text/event-stream"
+            lines = response.read().decode().split("\n\n")
+        events = [line.removeprefix("data: ") for line in lines if line]
+        assert events[-1] == "[DONE]"
+        chunks = [json.loads(e) for e in events[:-1]]
+        assert "".join(c["choices"][0]["text"] for c in chunks) == "It is 5 degrees."
+        assert len(chunks) == 3  # two 8-character pieces, then the finish with the usage
+        assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+        assert chunks[-1]["usage"] == {"prompt_tokens": 3}
+        status, error = _post(server.url + "/completions", {"prompt": "again"})
+    assert status == 500 and "no reply scripted for text-completion request #2" in str(error)

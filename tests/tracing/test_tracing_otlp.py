@@ -7,7 +7,8 @@ import sys
 import pytest
 
 pytest.importorskip(
-    "opentelemetry.exporter.otlp.proto.http", reason="needs agentkit[otlp] (the OTLP exporter)"
+    "opentelemetry.exporter.otlp.proto.http",
+    reason="needs agentkit-llama[otlp] (the OTLP exporter)",
 )
 
 from trip_events import trip_run
@@ -43,5 +44,5 @@ def test_a_bad_endpoint_is_a_user_error() -> None:
 
 def test_without_the_exporter_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.http.trace_exporter", None)
-    with pytest.raises(UserError, match=r"pip install 'agentkit\[otlp\]'"):
+    with pytest.raises(UserError, match=r"pip install 'agentkit-llama\[otlp\]'"):
         OtlpExport("http://127.0.0.1:4318")

@@ -50,7 +50,7 @@ def test_a_failed_run_shows_its_retries_guardrails_and_error() -> None:
     ]
     assert render_timeline(records) == "\n".join(
         [
-            "trace: 2.35 s, 1 request, 0 tool calls, 0 tokens in / 0 out",
+            "trace: 2.35 s, 1 request, 0 tool calls, no tokens reported",
             "      0 ms  guardrail llama_guard (input)    150 ms  passed",
             "    350 ms  request 1                                no reply",
             "    850 ms    retry 1                                503",

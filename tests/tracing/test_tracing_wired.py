@@ -177,7 +177,7 @@ def test_the_global_default_records_nothing_until_an_sdk_is_set() -> None:
 
 def test_without_opentelemetry_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "opentelemetry", None)
-    with pytest.raises(UserError, match=r"pip install 'agentkit\[otel\]'"):
+    with pytest.raises(UserError, match=r"pip install 'agentkit-llama\[otel\]'"):
         OpenTelemetryHook()
 
 

@@ -27,6 +27,7 @@ from agentkit.models._base import (
     ModelResponse,
     ModelSettings,
     ToolUseFailed,
+    limit_problems,
 )
 from agentkit.models.openai._adapt import Adaptation, ProbeUse, send
 from agentkit.models.openai._capabilities import Capabilities
@@ -34,7 +35,7 @@ from agentkit.models.openai._clients import Clients, Transport
 from agentkit.models.openai._hints import known_status_error
 from agentkit.models.openai._responses import (
     STATUS_HINTS,
-    assistant_message,
+    decode_reply,
     display_url,
     error_detail,
     failed_generation,
@@ -42,8 +43,8 @@ from agentkit.models.openai._responses import (
     non_negative_int,
     retries_note,
     server_of,
-    text_or_none,
 )
+from agentkit.models.openai._retry_after import retry_after
 from agentkit.models.openai._sse import read_stream
 from agentkit.models.openai._wire import messages_to_wire
 
@@ -112,11 +113,7 @@ class OpenAIModel(Model):
             problems.append(f'transport must be "auto", "aiohttp" or "httpx", got {transport!r}')
         if not isinstance(model, str) or not model.strip():
             problems.append(f"model must be a non-empty model id, got {model!r}")
-        if not isinstance(max_retries, int) or max_retries < 0:
-            problems.append(f"max_retries must be a whole number >= 0, got {max_retries!r}")
-        for label, value in (("timeout", timeout), ("deadline", deadline)):
-            if not isinstance(value, (int, float)) or value <= 0:
-                problems.append(f"{label} must be a positive number of seconds, got {value!r}")
+        problems += limit_problems(max_retries, timeout, deadline)
         url = first(base_url, _env.base_url())
         key = first(api_key, _env.api_key())
         if client is not None:
@@ -169,6 +166,13 @@ class OpenAIModel(Model):
             raise UserError(f"{name}.replace() got unknown setting(s) {', '.join(unknown)}")
         if "base_url" in changes or "api_key" in changes:
             settings["client"] = None
+        new_id = changes.get("model")
+        if isinstance(new_id, str) and new_id.startswith("completions:"):
+            raise UserError(
+                f"{type(self).__name__}.replace(model={new_id!r}): a 'completions:' id names "
+                "the raw completions API, another model class; give the id to Agent(...) or "
+                "Agent.replace(model=...), or build LlamaCompletionsModel(ID, base_url=...)"
+            )
         return type(self)(**{**settings, **changes})
 
     def _settings(self) -> dict[str, Any]:
@@ -205,6 +209,12 @@ class OpenAIModel(Model):
     def snippet(self, text: str, length: int) -> str:
         """At most `length` characters of `text`, redacted first (a cut can split a key)."""
         return redact(text, self.secrets)[:length]
+
+    @property
+    def capabilities(self) -> Capabilities | None:
+        """The saved probe of this endpoint and model (`agentkit probe`); None without one."""
+        self._adapt.ready()
+        return self._adapt.capabilities
 
     @property
     def server(self) -> tuple[str | None, int | None]:
@@ -257,7 +267,9 @@ class OpenAIModel(Model):
                 stream=stream,
             )
         except openai.APIStatusError as exc:
-            raise self._status_error(exc) from None
+            error = self._status_error(exc)
+            error.retry_after = retry_after(exc.status_code, exc.response.headers)
+            raise error from None
         except openai.APIConnectionError as exc:  # APITimeoutError too
             raise self._connection_error(exc) from None
         except (OSError, ValueError, RuntimeError) as exc:
@@ -329,46 +341,7 @@ class OpenAIModel(Model):
             response = await send(self, messages, tools, settings, stream=False)
         if scope.cancelled_caught:
             raise self._error(f"no complete reply within the {self.deadline:g} s deadline")
-        return self._decode(response)
-
-    def _decode(self, response: Any) -> ModelResponse:
-        """The reply in a read JSON response body."""
-        content = response.content
-        try:
-            data = json.loads(content)
-        except ValueError:
-            kind = response.headers.get("content-type", "no content type")
-            raise self._error(
-                f"answered HTTP {response.status_code} with a body that is not JSON "
-                f"({kind}): {self.snippet(repr(content[:4000]), 200)}"
-            ) from None
-        return self._response(data)
-
-    def _response(self, data: Any) -> ModelResponse:
-        if not isinstance(data, dict):
-            raise self._error(f"the reply is not a JSON object: {self.snippet(str(data), 200)!r}")
-        if "error" in data and not data.get("choices"):
-            detail = error_detail(data) or str(data["error"])
-            raise self._error(f"the reply is an error: {self.snippet(detail, 300)}")
-        choices = data.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise self._error(f"the reply has no choices: {self.snippet(json.dumps(data), 200)}")
-        choice = choices[0]
-        raw = choice.get("message")
-        if not isinstance(raw, dict):
-            shown = self.snippet(json.dumps(choice), 200)
-            raise self._error(f"the reply's choice has no message: {shown}")
-        try:
-            message = assistant_message(raw)
-        except (TypeError, ValueError) as exc:
-            raise self._error(f"the reply's message is malformed: {exc}") from None
-        return ModelResponse(
-            message,
-            self._usage(data.get("usage")),
-            choice.get("finish_reason"),
-            text_or_none(data.get("model")),
-            text_or_none(data.get("id")),
-        )
+        return decode_reply(self, response)
 
     def _usage(self, raw: object) -> Usage:
         if not isinstance(raw, dict) or not raw:

@@ -1,17 +1,23 @@
-"""Reading what OpenAI-compatible endpoints send: messages, error bodies, URLs to show."""
+"""Reading what OpenAI-compatible endpoints send: replies, error bodies, URLs to show."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from agentkit.messages import AssistantMessage
+from agentkit.models._base import ModelResponse
 from agentkit.models.openai._wire import tool_calls_from_wire
+
+if TYPE_CHECKING:
+    from agentkit.models.openai._adapter import OpenAIModel
 
 __all__ = [
     "RETRIED_STATUSES",
     "STATUS_HINTS",
     "assistant_message",
+    "decode_reply",
     "display_url",
     "error_detail",
     "failed_generation",
@@ -121,3 +127,40 @@ def assistant_message(raw: dict[str, Any]) -> AssistantMessage:
         raise TypeError(f"content must be text, got {type(content).__name__}")
     calls = tool_calls_from_wire(raw.get("tool_calls"), "the reply", lenient=True)
     return AssistantMessage(content or None, calls)
+
+
+def decode_reply(model: OpenAIModel, response: Any) -> ModelResponse:
+    """The reply in a read JSON response body; a `ModelError` saying what is wrong with it."""
+    content = response.content
+    try:
+        data = json.loads(content)
+    except ValueError:
+        kind = response.headers.get("content-type", "no content type")
+        raise model._error(
+            f"answered HTTP {response.status_code} with a body that is not JSON "
+            f"({kind}): {model.snippet(repr(content[:4000]), 200)}"
+        ) from None
+    if not isinstance(data, dict):
+        raise model._error(f"the reply is not a JSON object: {model.snippet(str(data), 200)!r}")
+    if "error" in data and not data.get("choices"):
+        detail = error_detail(data) or str(data["error"])
+        raise model._error(f"the reply is an error: {model.snippet(detail, 300)}")
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise model._error(f"the reply has no choices: {model.snippet(json.dumps(data), 200)}")
+    choice = choices[0]
+    raw = choice.get("message")
+    if not isinstance(raw, dict):
+        shown = model.snippet(json.dumps(choice), 200)
+        raise model._error(f"the reply's choice has no message: {shown}")
+    try:
+        message = assistant_message(raw)
+    except (TypeError, ValueError) as exc:
+        raise model._error(f"the reply's message is malformed: {exc}") from None
+    return ModelResponse(
+        message,
+        model._usage(data.get("usage")),
+        choice.get("finish_reason"),
+        text_or_none(data.get("model")),
+        text_or_none(data.get("id")),
+    )

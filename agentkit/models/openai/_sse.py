@@ -18,7 +18,13 @@ from agentkit.messages import AssistantMessage
 from agentkit.models._base import ModelResponse
 from agentkit.models.openai._chunks import StreamAccumulator
 from agentkit.models.openai._hints import known_stream_error
-from agentkit.models.openai._responses import error_detail, failed_generation, is_json, media_type
+from agentkit.models.openai._responses import (
+    decode_reply,
+    error_detail,
+    failed_generation,
+    is_json,
+    media_type,
+)
 
 if TYPE_CHECKING:
     from agentkit.models.openai._adapter import OpenAIModel
@@ -79,7 +85,7 @@ async def _read_whole(model: OpenAIModel, response: Any, deadline: float) -> Mod
             await response.aclose()
     if scope.cancelled_caught:
         raise model._error(f"no complete reply within the {model.deadline:g} s deadline")
-    return model._decode(response)
+    return decode_reply(model, response)
 
 
 async def _next_data(model: OpenAIModel, lines: AsyncIterator[str]) -> Any:
