@@ -77,7 +77,7 @@ def session_options(*, continue_flag: bool) -> Callable[[F], F]:
                     "--continue",
                     "continue_latest",
                     is_flag=True,
-                    help="Continue the latest stored session.",
+                    help="Continue the latest stored conversation.",
                 ),
             )
         for decorator in reversed(decorators):

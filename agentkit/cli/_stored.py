@@ -2,8 +2,10 @@
 
 The database: `--sessions-db`, else AGENTKIT_SESSIONS, else the user's data folder
 (`agentkit.sessions.default_db_path`). `run` and `chat` store by default: into `--session
-NAME` (resumed, or started), the latest session with `run -c`, else a new session named by
-the time (`run-2026-12-07-0933`), so that `run -c` continues it. `--no-store` writes
+NAME` (resumed, or started), the latest session holding messages with `run -c`, else a
+new session named by the time (`run-2026-12-07-0933`), so that `run -c` continues it. A
+session the command started and left empty (its runs failed before the model answered) is
+removed when the command ends: a failed run leaves no session behind. `--no-store` writes
 nothing: `run` then reads the session it is given (if any) without adding to it, and `chat`
 keeps its conversation in a `MemorySession` (the context budget's cuts still carry over
 from turn to turn).
@@ -14,6 +16,8 @@ lock and a connection used from worker threads), so one store serves all the tur
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -92,11 +96,22 @@ class Conversation:
         kind: "run" or "chat", for new names.
     """
 
-    def __init__(self, session: Session, store: SQLiteStore | None, wait: float, kind: str) -> None:
+    def __init__(
+        self,
+        session: Session,
+        store: SQLiteStore | None,
+        wait: float,
+        kind: str,
+        *,
+        started: bool = False,
+    ) -> None:
         self.session = session
         self.store = store
         self.wait = wait
         self.kind = kind
+        # The sessions this command started (none stored before it): those its runs left
+        # empty are removed at the end, so a failed first run leaves no session behind.
+        self.started: set[str] = {session.name} if started else set()
 
     @property
     def name(self) -> str:
@@ -145,13 +160,27 @@ class Conversation:
         if self.store is None:
             self.session = MemorySession(name or "chat")
             return
-        name = name or new_name(self.store, self.kind)
-        self.session = self.store.session(name, wait=self.wait)
+        store = self.store
+        if name is None:
+            name = new_name(store, self.kind)
+            self.started.add(name)
+        elif _sync(store.session(name).info) is None:
+            self.started.add(name)
+        self.session = store.session(name, wait=self.wait)
 
     def close(self) -> None:
-        """Close the database connection."""
-        if self.store is not None:
-            self.store.close()
+        """Remove the sessions this command started and left empty; close the database."""
+        if self.store is None:
+            return
+        store = self.store
+        try:
+            for name in sorted(self.started):
+                # Only when nothing is stored in it: not a message, not a run that spent
+                # tokens, not a run of another process that took it meanwhile.
+                with contextlib.suppress(SessionError):  # never hide how the run ended
+                    _sync(functools.partial(store.remove_if_empty, name))
+        finally:
+            store.close()
 
 
 def open_conversation(choice: SessionChoice, kind: str) -> Conversation | None:
@@ -164,16 +193,24 @@ def open_conversation(choice: SessionChoice, kind: str) -> Conversation | None:
     """
     if not choice.store:
         return _unstored(choice, kind)
+    if choice.latest and not db_path(choice).exists():  # nothing to continue; nothing created
+        raise _nothing_to_continue(str(db_path(choice)))
     store = open_store(choice)
-    if choice.latest:
-        latest = _sync(store.latest)
-        if latest is None:
-            store.close()
-            raise _nothing_to_continue(store.path)
-        name = latest.name
-    else:
-        name = choice.name or new_name(store, kind)
-    return Conversation(store.session(name, wait=choice.wait), store, choice.wait, kind)
+    try:
+        if choice.latest:
+            latest = _sync(store.latest)  # the latest that holds a conversation
+            if latest is None:
+                raise _nothing_to_continue(store.path)
+            name, started = latest.name, False
+        elif choice.name is not None:
+            name, started = choice.name, _sync(store.session(choice.name).info) is None
+        else:
+            name, started = new_name(store, kind), True
+    except BaseException:
+        store.close()
+        raise
+    session = store.session(name, wait=choice.wait)
+    return Conversation(session, store, choice.wait, kind, started=started)
 
 
 def _unstored(choice: SessionChoice, kind: str) -> Conversation | None:

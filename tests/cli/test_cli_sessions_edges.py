@@ -1,0 +1,119 @@
+"""Sessions from the command line, at their edges: a failed run, a database that is not
+there, a database that cannot be used.
+
+Endpoint cases run against the fake server on 127.0.0.1; the sessions database is the
+test's own (the `sessions_db` fixture in tests/conftest.py sets AGENTKIT_SESSIONS).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from click.testing import CliRunner, Result
+
+from agentkit.cli import main
+from agentkit.models import ENDPOINT_VARIABLES
+from agentkit.sessions import SessionInfo, SQLiteStore
+from agentkit.testing import Completion, Error, FakeServer, call
+
+KEY = "sk-test-sessions-0123456789"
+NOT_FOUND = Error(404, {"error": {"message": "model 'x' not found"}})
+
+
+@pytest.fixture(autouse=True)
+def no_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (*ENDPOINT_VARIABLES, "AGENTKIT_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AGENTKIT_API_KEY", KEY)
+
+
+def invoke(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def error_line(result: Result) -> str:
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.output
+    assert "Traceback" not in result.output
+    return errors[0]
+
+
+def infos(db: str) -> list[SessionInfo]:
+    store = SQLiteStore(db)
+    try:
+        return anyio.run(store.sessions)
+    finally:
+        store.close()
+
+
+def contents(request_messages: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    return [(m["role"], m.get("content")) for m in request_messages]
+
+
+# -- a failed run leaves nothing behind, and -c continues the real conversation -------------
+
+
+def test_a_failed_run_leaves_no_session_and_c_continues_the_conversation(
+    fake_server: FakeServer, sessions_db: str
+) -> None:
+    fake_server.add(Completion("noted: banana"), NOT_FOUND, Completion("banana"))
+    base = ("run", "--base-url", fake_server.url)
+    assert invoke(*base, "remember banana").exit_code == 0
+    (kept,) = infos(sessions_db)
+    failed = invoke(*base, "--model", "x", "fails")
+    assert failed.exit_code == 1 and "not found" in error_line(failed)
+    assert [i.name for i in infos(sessions_db)] == [kept.name]  # no empty session listed
+    again = invoke(*base, "-c", "what word?")
+    assert again.exit_code == 0, again.output
+    assert contents(fake_server.chat_requests[2].messages) == [
+        ("user", "remember banana"),
+        ("assistant", "noted: banana"),
+        ("user", "what word?"),
+    ]
+
+
+def test_a_named_session_a_failed_first_run_started_is_not_kept(
+    fake_server: FakeServer, sessions_db: str
+) -> None:
+    fake_server.add(Completion("kept"), NOT_FOUND, NOT_FOUND)
+    base = ("run", "--base-url", fake_server.url)
+    assert invoke(*base, "--session", "old", "hello").exit_code == 0
+    assert invoke(*base, "--session", "new", "fails").exit_code == 1
+    assert invoke(*base, "--session", "old", "fails too").exit_code == 1
+    (old,) = infos(sessions_db)  # "new" is gone; "old" keeps its conversation and runs
+    assert (old.name, old.messages, old.runs) == ("old", 2, 2)
+
+
+def test_a_run_that_failed_mid_way_keeps_its_turns_and_c_continues_it(
+    fake_server: FakeServer, sessions_db: str
+) -> None:
+    fake_server.add(
+        Completion("noted: banana"),
+        Completion(tool_calls=[call("calculator", expression="2+2")]),
+        NOT_FOUND,
+        Completion("go on"),
+    )
+    base = ("run", "--base-url", fake_server.url)
+    assert invoke(*base, "remember banana").exit_code == 0
+    failed = invoke(*base, "--tools", "calculator", "what is 2+2?")
+    assert failed.exit_code == 1
+    newest = infos(sessions_db)[0]
+    assert newest.messages == 3  # the prompt, the call and its result are kept
+    assert invoke(*base, "-c", "and then?").exit_code == 0
+    assert [role for role, _ in contents(fake_server.chat_requests[3].messages)] == [
+        "user",
+        "assistant",
+        "tool",
+        "user",
+    ]
+
+
+def test_a_chat_whose_turns_all_failed_leaves_no_session(
+    fake_server: FakeServer, sessions_db: str
+) -> None:
+    fake_server.add(NOT_FOUND, NOT_FOUND)
+    result = invoke("chat", "--base-url", fake_server.url, input="one\ntwo\n")
+    assert result.exit_code == 0, result.output
+    assert infos(sessions_db) == []
