@@ -109,14 +109,17 @@ def session_choice(flags: dict[str, Any]) -> SessionChoice:
 def sessions_group(execute: Execute) -> click.Group:
     """The `agentkit sessions` commands, reporting failures through `execute` (as `run` does)."""
 
-    def on_store(as_json: bool, work: Callable[[SQLiteStore], int]) -> NoReturn:
+    def on_store(
+        as_json: bool, work: Callable[[SQLiteStore], int], *, create: bool = False
+    ) -> NoReturn:
+        """`work(store)`; only `import` (create=True) makes a database that is not there."""
         from agentkit.cli._load import Options
         from agentkit.cli._stored import SessionChoice, open_store
 
         db = click.get_current_context().meta.get(_DB)
 
         def body(renderer: Renderer) -> int:
-            store = open_store(SessionChoice(db=db))
+            store = open_store(SessionChoice(db=db), create=create)
             try:
                 return work(store)
             finally:
@@ -170,7 +173,7 @@ def sessions_group(execute: Execute) -> click.Group:
         """Store a session from an export (FILE "-" reads stdin)."""
         from agentkit.cli._sessions_cmd import import_session
 
-        on_store(False, lambda store: import_session(store, file, name, replace))
+        on_store(False, lambda store: import_session(store, file, name, replace), create=True)
 
     @sessions.command("rm")
     @click.argument("name")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
+from agentkit import _env
 from agentkit.cli._text import plural
 from agentkit.errors import SessionError
 from agentkit.sessions import MemorySession, Session, SQLiteStore, default_db_path
@@ -67,9 +68,31 @@ def db_path(choice: SessionChoice) -> Path:
     return Path(choice.db).expanduser() if choice.db else default_db_path()
 
 
-def open_store(choice: SessionChoice) -> SQLiteStore:
-    """The sessions database (opened, and created if need be, at its first use)."""
-    return SQLiteStore(db_path(choice))
+def open_store(choice: SessionChoice, *, create: bool = True) -> SQLiteStore:
+    """The sessions database (opened, and created if need be, at its first use).
+
+    Raises:
+        SessionError: `create` is False and there is no file at the path: a command that
+            only reads (`sessions list`, `show`, `export`, `search`) or needs a stored
+            session (`rm`, `fork`) never creates a database, nor its folders.
+    """
+    path = db_path(choice)
+    if not create and not path.exists():
+        raise SessionError(
+            f"no sessions database at {path} ({_chosen_by(choice)}): `agentkit run` and "
+            "`agentkit chat` create it when they first store a conversation; choose another "
+            "with --sessions-db PATH or AGENTKIT_SESSIONS"
+        )
+    return SQLiteStore(path)
+
+
+def _chosen_by(choice: SessionChoice) -> str:
+    """How the database's path was chosen, as the user chose it."""
+    if choice.db:
+        return "given by --sessions-db"
+    if _env.sessions_db() is not None:
+        return "set by AGENTKIT_SESSIONS"
+    return "the default"
 
 
 def new_name(store: SQLiteStore, kind: str) -> str:

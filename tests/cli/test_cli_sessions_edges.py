@@ -7,6 +7,8 @@ test's own (the `sessions_db` fixture in tests/conftest.py sets AGENTKIT_SESSION
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -117,3 +119,61 @@ def test_a_chat_whose_turns_all_failed_leaves_no_session(
     result = invoke("chat", "--base-url", fake_server.url, input="one\ntwo\n")
     assert result.exit_code == 0, result.output
     assert infos(sessions_db) == []
+
+
+# -- commands that read never create a database ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("list",),
+        ("list", "--json"),
+        ("show", "trip"),
+        ("export", "trip"),
+        ("search", "banana"),
+        ("rm", "trip", "--yes"),
+        ("fork", "trip", "copy"),
+    ],
+)
+def test_a_command_that_reads_never_creates_a_database(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    missing = tmp_path / "typo" / "dir" / "x.db"
+    result = invoke("--sessions-db", str(missing), "sessions", *command)
+    assert result.exit_code == 2
+    line = error_line(result) if "--json" not in command else result.stdout
+    assert f"no sessions database at {missing} (given by --sessions-db)" in line
+    assert "--sessions-db PATH or AGENTKIT_SESSIONS" in line
+    assert not (tmp_path / "typo").exists()  # neither the file nor its folders
+
+
+def test_the_missing_database_names_the_variable_or_the_default(
+    tmp_path: Path, sessions_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = invoke("sessions", "list")
+    assert result.exit_code == 2
+    assert f"at {sessions_db} (set by AGENTKIT_SESSIONS)" in error_line(result)
+    monkeypatch.delenv("AGENTKIT_SESSIONS")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    result = invoke("sessions", "show", "trip")
+    default = tmp_path / "data" / "agentkit" / "sessions.db"
+    assert f"at {default} (the default)" in error_line(result)
+    assert not (tmp_path / "data").exists()
+    assert not Path(sessions_db).exists()
+
+
+def test_c_with_no_database_creates_none_and_import_creates_one(
+    tmp_path: Path, sessions_db: str
+) -> None:
+    result = invoke("run", "--offline", "-c", "hello")
+    assert result.exit_code == 2 and "no stored session to continue" in error_line(result)
+    assert not Path(sessions_db).exists()
+    export = tmp_path / "trip.jsonl"
+    export.write_text(
+        json.dumps({"agentkit_session": 1, "name": "trip", "created_at": 1, "updated_at": 1}) + "\n"
+    )
+    imported = invoke("sessions", "import", str(export))
+    assert imported.exit_code == 0, imported.output
+    assert [i.name for i in infos(sessions_db)] == ["trip"]
