@@ -114,16 +114,17 @@ def sessions_group(execute: Execute) -> click.Group:
     ) -> NoReturn:
         """`work(store)`; only `import` (create=True) makes a database that is not there."""
         from agentkit.cli._load import Options
-        from agentkit.cli._stored import SessionChoice, open_store
+        from agentkit.cli._stored import SessionChoice, explained, open_store
 
-        db = click.get_current_context().meta.get(_DB)
+        choice = SessionChoice(db=click.get_current_context().meta.get(_DB))
 
         def body(renderer: Renderer) -> int:
-            store = open_store(SessionChoice(db=db), create=create)
-            try:
-                return work(store)
-            finally:
-                store.close()
+            with explained(choice, storing=False):
+                store = open_store(choice, create=create)
+                try:
+                    return work(store)
+                finally:
+                    store.close()
 
         execute(Options(json=as_json), body)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,13 +28,20 @@ import anyio
 
 from agentkit import _env
 from agentkit.cli._text import plural
-from agentkit.errors import SessionError
+from agentkit.errors import AgentkitError, SessionDatabaseError, SessionError
 from agentkit.sessions import MemorySession, Session, SQLiteStore, default_db_path
 
 if TYPE_CHECKING:
     from agentkit.cli._render import Renderer
 
-__all__ = ["Conversation", "SessionChoice", "open_conversation", "open_store"]
+__all__ = [
+    "Conversation",
+    "SessionChoice",
+    "explain",
+    "explained",
+    "open_conversation",
+    "open_store",
+]
 
 T = TypeVar("T")
 
@@ -86,6 +93,31 @@ def open_store(choice: SessionChoice, *, create: bool = True) -> SQLiteStore:
     return SQLiteStore(path)
 
 
+def explain(
+    exc: SessionDatabaseError, choice: SessionChoice, *, storing: bool
+) -> SessionDatabaseError:
+    """The error with the way out the user has: another file, chosen the way they chose
+    this one, or (`storing`: a `run` or `chat` that stores) `--no-store`."""
+    if choice.db:
+        elsewhere = "choose another file with --sessions-db PATH"
+    elif _env.sessions_db() is not None:
+        elsewhere = "AGENTKIT_SESSIONS chose it: set it to another file, or give --sessions-db PATH"
+    else:
+        elsewhere = "choose another file with --sessions-db PATH or AGENTKIT_SESSIONS"
+    if storing:
+        elsewhere += ", or pass --no-store to store nothing"
+    return SessionDatabaseError(exc.path, exc.problem, exc.remedy, elsewhere=elsewhere)
+
+
+@contextlib.contextmanager
+def explained(choice: SessionChoice, *, storing: bool) -> Iterator[None]:
+    """Database errors of the block, with `explain`'s way out."""
+    try:
+        yield
+    except SessionDatabaseError as exc:
+        raise explain(exc, choice, storing=storing) from exc
+
+
 def _chosen_by(choice: SessionChoice) -> str:
     """How the database's path was chosen, as the user chose it."""
     if choice.db:
@@ -127,8 +159,10 @@ class Conversation:
         kind: str,
         *,
         started: bool = False,
+        choice: SessionChoice | None = None,
     ) -> None:
         self.session = session
+        self.choice = choice or SessionChoice()
         self.store = store
         self.wait = wait
         self.kind = kind
@@ -177,6 +211,12 @@ class Conversation:
             )
             return True
         return False
+
+    def explain(self, exc: AgentkitError) -> AgentkitError:
+        """A database error of a turn, with the way out (see `explain`); others as they are."""
+        if not isinstance(exc, SessionDatabaseError):
+            return exc
+        return explain(exc, self.choice, storing=self.store is not None)
 
     def switch(self, name: str | None) -> None:
         """Go on in the session `name`, or in a new one."""
@@ -233,7 +273,7 @@ def open_conversation(choice: SessionChoice, kind: str) -> Conversation | None:
         store.close()
         raise
     session = store.session(name, wait=choice.wait)
-    return Conversation(session, store, choice.wait, kind, started=started)
+    return Conversation(session, store, choice.wait, kind, started=started, choice=choice)
 
 
 def _unstored(choice: SessionChoice, kind: str) -> Conversation | None:

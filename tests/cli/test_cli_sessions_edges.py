@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from agentkit.cli import main
+from agentkit.errors import SessionBusy, SessionDatabaseError
 from agentkit.models import ENDPOINT_VARIABLES
 from agentkit.sessions import SessionInfo, SQLiteStore
 from agentkit.testing import Completion, Error, FakeServer, call
@@ -177,3 +178,57 @@ def test_c_with_no_database_creates_none_and_import_creates_one(
     imported = invoke("sessions", "import", str(export))
     assert imported.exit_code == 0, imported.output
     assert [i.name for i in infos(sessions_db)] == ["trip"]
+
+
+# -- a database that cannot be used: the way out the user has -------------------------------
+
+
+def not_a_database(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.db"
+    path.write_text("just some notes, not SQLite\n" * 100)
+    return path
+
+
+def test_a_bad_database_given_by_option_names_the_option_and_no_store(tmp_path: Path) -> None:
+    bad = str(not_a_database(tmp_path))
+    result = invoke("--sessions-db", bad, "run", "--offline", "hello")
+    assert result.exit_code == 2
+    line = error_line(result)
+    assert f"sessions database {bad}" in line and "not a sessions database" in line
+    assert "--sessions-db PATH" in line and "--no-store" in line
+    assert "AGENTKIT_SESSIONS" not in line  # the user did not use it
+    chat = invoke("--sessions-db", bad, "chat", "--offline", "--session", "s", input="hi\n")
+    assert chat.exit_code == 2 and "--no-store" in error_line(chat)
+    listing = invoke("--sessions-db", bad, "sessions", "list")
+    assert listing.exit_code == 2
+    line = error_line(listing)
+    assert "--sessions-db PATH" in line and "--no-store" not in line  # list has no --no-store
+    skipped = invoke("--sessions-db", bad, "run", "--offline", "--no-store", "hello")
+    assert skipped.exit_code == 0, skipped.output  # the way past it works
+
+
+def test_a_bad_database_set_by_the_variable_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTKIT_SESSIONS", str(not_a_database(tmp_path)))
+    result = invoke("run", "--offline", "hello")
+    assert result.exit_code == 2
+    line = error_line(result)
+    assert "AGENTKIT_SESSIONS chose it" in line and "--no-store" in line
+
+
+def test_a_chat_turn_s_database_error_gets_the_same_way_out(tmp_path: Path) -> None:
+    from agentkit.cli._stored import SessionChoice, open_conversation
+
+    db = str(tmp_path / "s.db")
+    conversation = open_conversation(SessionChoice(db=db), "chat")
+    assert conversation is not None
+    try:
+        failed = SessionDatabaseError(db, "disk I/O error")
+        said = str(conversation.explain(failed))
+        assert said.startswith(f"sessions database {db}: disk I/O error; ")
+        assert "--sessions-db PATH" in said and "--no-store" in said
+        other = SessionBusy("in use", name="s", holder="pid 1")
+        assert conversation.explain(other) is other  # not a database error: as it is
+    finally:
+        conversation.close()
