@@ -178,7 +178,7 @@ def sessions_group(execute: Execute) -> click.Group:
 
     @sessions.command("rm")
     @click.argument("name")
-    @click.option("--yes", is_flag=True, help="Do not ask first.")
+    @click.option("--yes", is_flag=True, help="Do not ask first (needed without a terminal).")
     def rm_command(name: str, yes: bool) -> None:
         """Delete a session and its runs."""
         from agentkit.cli._sessions_cmd import remove_session
