@@ -6,6 +6,7 @@ AgentkitError
 │                             (a bad tool, a bad config): every problem listed at once
 ├── ModelRetry                raised by a tool on purpose: its message goes back to the model
 ├── SessionError              a stored session cannot be used (bad file, newer schema, I/O)
+│   ├── SessionDatabaseError  the database cannot be used (`.path`, `.problem`, `.remedy`)
 │   ├── SessionNotFound       no session of that name (also a LookupError)
 │   └── SessionBusy           another run holds the session (`.name`, `.holder`); raised
 │                             before a run starts, so it is no RunError
@@ -54,6 +55,7 @@ __all__ = [
     "ModelRetry",
     "RunError",
     "SessionBusy",
+    "SessionDatabaseError",
     "SessionError",
     "SessionNotFound",
     "ToolRetriesExceeded",
@@ -252,6 +254,31 @@ class ContextBudgetExceeded(RunError):
 
 class SessionError(AgentkitError):
     """A stored session cannot be used: an unreadable database, a bad file, a missing name."""
+
+
+class SessionDatabaseError(SessionError):
+    """The sessions database cannot be used: its folder cannot be made, it is not a sessions
+    database, it is locked, or it is from a newer agentkit.
+
+    Attributes:
+        path: The database file.
+        problem: What is wrong with it.
+        remedy: What to do about that file ("" when the fix is to use another one).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        problem: str,
+        remedy: str = "",
+        *,
+        elsewhere: str = "use another path (by default AGENTKIT_SESSIONS chooses it)",
+    ) -> None:
+        advice = "; ".join(part for part in (remedy, elsewhere) if part)
+        super().__init__(f"sessions database {path}: {problem}; {advice}")
+        self.path = path
+        self.problem = problem
+        self.remedy = remedy
 
 
 class SessionNotFound(SessionError, LookupError):

@@ -254,14 +254,15 @@ def run(args: tuple[str, ...], **flags: Any) -> None:
 
     def body(renderer: Renderer) -> int:
         from agentkit.cli._session import run_once
-        from agentkit.cli._stored import open_conversation
+        from agentkit.cli._stored import explained, open_conversation
 
-        stored = open_conversation(choice, "run")
-        try:
-            return run_once(options, prompt, renderer, stored)
-        finally:
-            if stored is not None:
-                stored.close()
+        with explained(choice, storing=choice.store):  # a bad database: the way past it
+            stored = open_conversation(choice, "run")
+            try:
+                return run_once(options, prompt, renderer, stored)
+            finally:
+                if stored is not None:
+                    stored.close()
 
     _execute(options, body)
 
@@ -288,14 +289,15 @@ def chat(target: str | None, **flags: Any) -> None:
 
     def body(renderer: Renderer) -> int:
         from agentkit.cli._session import ChatSession
-        from agentkit.cli._stored import open_conversation
+        from agentkit.cli._stored import explained, open_conversation
 
-        stored = open_conversation(choice, "chat")
-        try:
-            return ChatSession(options, renderer, stored).run()
-        finally:
-            if stored is not None:
-                stored.close()
+        with explained(choice, storing=choice.store):  # a bad database: the way past it
+            stored = open_conversation(choice, "chat")
+            try:
+                return ChatSession(options, renderer, stored).run()
+            finally:
+                if stored is not None:
+                    stored.close()
 
     _execute(options, body)
 

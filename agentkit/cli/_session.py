@@ -267,7 +267,8 @@ class ChatSession:
         except UserError:
             raise
         except AgentkitError as exc:
-            self.renderer.error(exc, 1)
+            # A database error says the way past it (--sessions-db, --no-store).
+            self.renderer.error(exc if self.stored is None else self.stored.explain(exc), 1)
             return False
         self.messages = result.messages
         return False

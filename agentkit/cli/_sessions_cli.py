@@ -77,7 +77,7 @@ def session_options(*, continue_flag: bool) -> Callable[[F], F]:
                     "--continue",
                     "continue_latest",
                     is_flag=True,
-                    help="Continue the latest stored session.",
+                    help="Continue the latest stored conversation.",
                 ),
             )
         for decorator in reversed(decorators):
@@ -109,18 +109,22 @@ def session_choice(flags: dict[str, Any]) -> SessionChoice:
 def sessions_group(execute: Execute) -> click.Group:
     """The `agentkit sessions` commands, reporting failures through `execute` (as `run` does)."""
 
-    def on_store(as_json: bool, work: Callable[[SQLiteStore], int]) -> NoReturn:
+    def on_store(
+        as_json: bool, work: Callable[[SQLiteStore], int], *, create: bool = False
+    ) -> NoReturn:
+        """`work(store)`; only `import` (create=True) makes a database that is not there."""
         from agentkit.cli._load import Options
-        from agentkit.cli._stored import SessionChoice, open_store
+        from agentkit.cli._stored import SessionChoice, explained, open_store
 
-        db = click.get_current_context().meta.get(_DB)
+        choice = SessionChoice(db=click.get_current_context().meta.get(_DB))
 
         def body(renderer: Renderer) -> int:
-            store = open_store(SessionChoice(db=db))
-            try:
-                return work(store)
-            finally:
-                store.close()
+            with explained(choice, storing=False):
+                store = open_store(choice, create=create)
+                try:
+                    return work(store)
+                finally:
+                    store.close()
 
         execute(Options(json=as_json), body)
 
@@ -170,11 +174,11 @@ def sessions_group(execute: Execute) -> click.Group:
         """Store a session from an export (FILE "-" reads stdin)."""
         from agentkit.cli._sessions_cmd import import_session
 
-        on_store(False, lambda store: import_session(store, file, name, replace))
+        on_store(False, lambda store: import_session(store, file, name, replace), create=True)
 
     @sessions.command("rm")
     @click.argument("name")
-    @click.option("--yes", is_flag=True, help="Do not ask first.")
+    @click.option("--yes", is_flag=True, help="Do not ask first (needed without a terminal).")
     def rm_command(name: str, yes: bool) -> None:
         """Delete a session and its runs."""
         from agentkit.cli._sessions_cmd import remove_session

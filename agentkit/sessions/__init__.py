@@ -26,7 +26,13 @@ async with session.run(model="llama-3.1-70b") as run:   # one run at a time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agentkit.errors import ContextBudgetExceeded, SessionBusy, SessionError, SessionNotFound
+    from agentkit.errors import (
+        ContextBudgetExceeded,
+        SessionBusy,
+        SessionDatabaseError,
+        SessionError,
+        SessionNotFound,
+    )
 
     from ._context import HistoryProcessor, prepare_view, run_history_processor
     from ._memory import MemoryRun, MemorySession, MemoryStore
@@ -65,6 +71,7 @@ __all__ = [
     "SearchHit",
     "Session",
     "SessionBusy",
+    "SessionDatabaseError",
     "SessionError",
     "SessionInfo",
     "SessionNotFound",
@@ -103,6 +110,7 @@ _HOMES = {
     "SearchHit": "._types",
     "Session": "._types",
     "SessionBusy": "agentkit.errors",
+    "SessionDatabaseError": "agentkit.errors",
     "SessionError": "agentkit.errors",
     "SessionInfo": "._types",
     "SessionNotFound": "agentkit.errors",

@@ -108,9 +108,21 @@ class MemoryStore:
         return found[:limit] if limit is not None else found
 
     async def latest(self) -> SessionInfo | None:
-        """The most recently updated session."""
-        found = await self.sessions(1)
+        """The most recently updated session holding a conversation."""
+        found = [info for info in await self.sessions() if info.messages]
         return found[0] if found else None
+
+    async def remove_if_empty(self, name: str) -> bool:
+        """Delete the session if it holds nothing: no message, no run holding it, no run
+        that used the model. True when it was deleted."""
+        with self._lock:
+            stored = self._sessions.get(name)
+            if stored is None or stored.messages or stored.lease is not None:
+                return False
+            if any(r.usage.requests or r.usage.total_tokens for r in stored.runs):
+                return False
+            del self._sessions[name]
+            return True
 
     async def remove(self, name: str) -> bool:
         """Delete a session; False when there was none; SessionBusy while a run holds it."""

@@ -87,13 +87,22 @@ class SQLiteStore:
         return await self._call(admin.sessions, limit)
 
     async def latest(self) -> SessionInfo | None:
-        """The most recently updated session, for `agentkit run --continue`."""
-        found = await self.sessions(1)
+        """The most recently updated session holding a conversation (`agentkit run -c`).
+
+        A session with no message (its only run failed before the model answered, or it
+        was cleared) is passed over: continuing it would drop the real conversation.
+        """
+        found = await self._call(admin.sessions, 1, None, True)
         return found[0] if found else None
 
     async def remove(self, name: str) -> bool:
         """Delete a session with its runs; False when there was none; SessionBusy in use."""
         return await self._call(admin.remove, name, fts=True)
+
+    async def remove_if_empty(self, name: str) -> bool:
+        """Delete the session if it holds nothing: no message, no run holding it, no run
+        that used the model. True when it was deleted (what a failed first run leaves)."""
+        return await self._call(admin.remove_if_empty, name)
 
     async def fork(self, source: str, target: str) -> SQLiteSession:
         """Copy the conversation of `source` as a new session `target` (runs stay behind)."""

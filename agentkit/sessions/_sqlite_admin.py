@@ -19,7 +19,17 @@ from ._sqlite_db import index_stale, rebuild_index, transaction
 from ._sqlite_ops import INSERT, check_lease, delete_messages, index, session_id
 from ._types import RunRecord, SearchHit, SessionInfo, message_text, title_of
 
-__all__ = ["export", "fork", "import_session", "info", "remove", "runs", "search", "sessions"]
+__all__ = [
+    "export",
+    "fork",
+    "import_session",
+    "info",
+    "remove",
+    "remove_if_empty",
+    "runs",
+    "search",
+    "sessions",
+]
 
 
 _SUMS = (
@@ -43,11 +53,20 @@ def _info(row: Sequence[Any], sums: Sequence[Any]) -> SessionInfo:
     )
 
 
+_HAS_MESSAGES = "EXISTS (SELECT 1 FROM messages m WHERE m.session_id = s.id)"
+
+
 def sessions(
-    conn: sqlite3.Connection, limit: int | None, name: str | None = None
+    conn: sqlite3.Connection,
+    limit: int | None,
+    name: str | None = None,
+    with_messages: bool = False,
 ) -> list[SessionInfo]:
-    """Sessions, most recently updated first (only `name`, when given)."""
+    """Sessions, most recently updated first (only `name`, when given; only those holding
+    messages, with `with_messages`)."""
     where = "WHERE s.name = ?" if name is not None else ""
+    if with_messages:
+        where = f"WHERE {_HAS_MESSAGES}"
     query = f"""
     SELECT s.name, s.created_at, s.updated_at, s.title, s.forked_from,
         (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id),
@@ -103,6 +122,27 @@ def remove(conn: sqlite3.Connection, fts: bool, name: str) -> bool:
         check_lease(conn, sid, name, None)
         delete_messages(conn, fts, sid)
         conn.execute("DELETE FROM leases WHERE session_id = ?", (sid,))
+        conn.execute("DELETE FROM runs WHERE session_id = ?", (sid,))
+        conn.execute("DELETE FROM sessions WHERE id = ?", (sid,))
+        return True
+
+
+def remove_if_empty(conn: sqlite3.Connection, name: str) -> bool:
+    """Delete the session when it holds nothing: no message, no run holding it, and no run
+    that used the model (one that failed before its first reply). True when deleted."""
+    with transaction(conn):
+        sid = session_id(conn, name)
+        if sid is None:
+            return False
+        kept = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE session_id = ?) "
+            "OR EXISTS (SELECT 1 FROM leases WHERE session_id = ?) "
+            "OR EXISTS (SELECT 1 FROM runs WHERE session_id = ? AND (requests > 0 "
+            "OR prompt_tokens > 0 OR completion_tokens > 0 OR status = 'running'))",
+            (sid, sid, sid),
+        ).fetchone()[0]
+        if kept:
+            return False
         conn.execute("DELETE FROM runs WHERE session_id = ?", (sid,))
         conn.execute("DELETE FROM sessions WHERE id = ?", (sid,))
         return True

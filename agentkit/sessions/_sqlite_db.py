@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from agentkit.errors import SessionError
+from agentkit.errors import SessionDatabaseError
 
 __all__ = ["SCHEMA_VERSION", "Database", "transaction"]
 
@@ -103,14 +103,14 @@ def transaction(conn: sqlite3.Connection, *, write: bool = True) -> Iterator[Non
     conn.execute("COMMIT")
 
 
-def _hint(exc: sqlite3.Error) -> str:
+def _remedy(exc: sqlite3.Error) -> str:
     text = str(exc)
     if "locked" in text or "busy" in text:
-        return " (another process kept it locked past the busy timeout; try again)"
+        return "another process kept it locked past the busy timeout: try again"
     if "unable to open" in text or "readonly" in text:
-        return " (check that its folder exists and is writable, or set AGENTKIT_SESSIONS)"
+        return "check that its folder exists and is writable"
     if "not a database" in text or "malformed" in text:
-        return " (the file is not a sessions database: point AGENTKIT_SESSIONS elsewhere)"
+        return "it is not a sessions database"
     return ""
 
 
@@ -145,12 +145,12 @@ class Database:
         return f"Database({self.path!r})"
 
     def call(self, function: Callable[[sqlite3.Connection], T]) -> T:
-        """`function(connection)`, alone on the connection; SQLite errors become SessionError."""
+        """`function(connection)`, alone on the connection; SQLite errors: SessionDatabaseError."""
         with self._lock:
             try:
                 return function(self._connection())
             except sqlite3.Error as exc:
-                raise SessionError(f"sessions database {self.path}: {exc}{_hint(exc)}") from exc
+                raise SessionDatabaseError(self.path, str(exc), _remedy(exc)) from exc
 
     def close(self) -> None:
         """Close the connection (a later call opens a new one)."""
@@ -166,9 +166,8 @@ class Database:
             try:
                 Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise SessionError(
-                    f"cannot create the folder of the sessions database {self.path}: {exc} "
-                    "(set AGENTKIT_SESSIONS or --sessions-db to a writable place)"
+                raise SessionDatabaseError(
+                    self.path, f"cannot create its folder: {exc}", "use a writable place"
                 ) from None
         conn = sqlite3.connect(
             os.path.expanduser(self.path),
@@ -216,9 +215,11 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
     with transaction(conn):
         version = _user_version(conn)  # again, now that this connection holds the lock
         if version > SCHEMA_VERSION:
-            raise SessionError(
-                f"sessions database {path} has schema version {version}, newer than this "
-                f"agentkit knows ({SCHEMA_VERSION}): upgrade agentkit to use it"
+            raise SessionDatabaseError(
+                path,
+                f"its schema version {version} is newer than this agentkit knows "
+                f"({SCHEMA_VERSION})",
+                "upgrade agentkit to use it",
             )
         if version == 0:
             tables = conn.execute(
@@ -226,9 +227,8 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
             ).fetchall()
             if tables:
                 names = ", ".join(t[0] for t in tables)
-                raise SessionError(
-                    f"{path} is a database agentkit did not create (tables: {names}); "
-                    "point AGENTKIT_SESSIONS or --sessions-db at another file"
+                raise SessionDatabaseError(
+                    path, f"agentkit did not create it (tables: {names}); it is left alone"
                 )
         for statements in MIGRATIONS[version:]:
             for statement in statements:

@@ -176,11 +176,16 @@ class SessionStore(Protocol):
         ...
 
     async def latest(self) -> SessionInfo | None:
-        """The most recently updated session, for `agentkit run --continue`."""
+        """The most recently updated session holding messages, for `agentkit run -c`."""
         ...
 
     async def remove(self, name: str) -> bool:
         """Delete a session and its runs; False when there was none."""
+        ...
+
+    async def remove_if_empty(self, name: str) -> bool:
+        """Delete the session if it holds nothing (no message, no run holding it, no run
+        that used the model); True when it was deleted."""
         ...
 
     async def fork(self, source: str, target: str) -> Session:

@@ -21,7 +21,13 @@ def test_the_errors_sit_under_the_roots() -> None:
     import agentkit.errors
     from agentkit.errors import AgentkitError, RunError
 
-    for name in ("SessionError", "SessionNotFound", "SessionBusy", "ContextBudgetExceeded"):
+    for name in (
+        "SessionError",
+        "SessionNotFound",
+        "SessionBusy",
+        "SessionDatabaseError",
+        "ContextBudgetExceeded",
+    ):
         assert getattr(sessions, name) is getattr(agentkit.errors, name) is getattr(agentkit, name)
         assert name in agentkit.errors.__doc__  # drawn in the tree
     assert issubclass(sessions.SessionNotFound, LookupError)

@@ -218,6 +218,52 @@ async def test_sessions_are_listed_newest_first_and_removed(store: SessionStore)
     assert await store.session("two").load() == []
 
 
+async def test_latest_is_the_newest_session_that_holds_a_conversation(
+    store: SessionStore,
+) -> None:
+    await store.session("talk").append(turn("banana"))
+    await anyio.sleep(0.01)
+    with pytest.raises(RuntimeError):  # a run that failed before the model ever answered
+        async with store.session("failed").run(model="m"):
+            raise RuntimeError("endpoint down")
+    latest = await store.latest()
+    assert latest is not None and latest.name == "talk"  # not the empty one
+    await store.session("emptied").append(turn("x"))
+    await store.session("emptied").clear()
+    latest = await store.latest()
+    assert latest is not None and latest.name == "talk"
+    await store.remove("talk")
+    assert await store.latest() is None
+
+
+async def test_remove_if_empty_drops_only_a_session_that_holds_nothing(
+    store: SessionStore,
+) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.session("failed").run(model="m"):
+            raise RuntimeError("endpoint down")
+    assert await store.remove_if_empty("failed") is True
+    assert await store.session("failed").info() is None
+    assert await store.session("failed").runs() == []
+    assert await store.remove_if_empty("failed") is False  # gone already
+    await store.session("talk").append(turn("a"))
+    assert await store.remove_if_empty("talk") is False  # it holds a conversation
+
+    async def spend_and_fail() -> None:  # a run that used the model, though nothing was kept
+        async with store.session("spent").run(model="m") as run:
+            run.usage = Usage(1, 100, 5)
+            raise RuntimeError("the guardrail stopped the answer")
+
+    with pytest.raises(RuntimeError):
+        await spend_and_fail()
+    assert await store.remove_if_empty("spent") is False  # its cost stays on record
+    held = store.session("held")
+    async with held.run():
+        assert await store.remove_if_empty("held") is False  # a run holds it
+    assert await store.remove_if_empty("held") is True
+    assert {i.name for i in await store.sessions()} == {"spent", "talk"}
+
+
 async def test_fork_copies_the_conversation_and_then_they_diverge(store: SessionStore) -> None:
     await store.session("main").append(turn("a"))
     fork = await store.fork("main", "branch")
