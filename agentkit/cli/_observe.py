@@ -4,7 +4,9 @@
   (after a failure or Ctrl-C too): requests, tool calls, durations, tokens.
 - `--otel` sends spans and metrics over OTLP/HTTP to the collector that
   `OTEL_EXPORTER_OTLP_ENDPOINT` names (`OtlpExport`, needs `agentkit-llama[otlp]`), flushed when
-  the command ends. Without the flag nothing is exported.
+  the command ends, for at most 2 s; what did not reach the collector is said in one line
+  (the SDK's own log lines of each failed export and retry show only with -v). Without the
+  flag nothing is exported.
 - An agent that uses other agents as tools gets their tool calls shown as they happen,
   indented and dimmed under the call that runs them, `researcher > ` in front.
 """
@@ -39,7 +41,7 @@ def observe(agent: Agent[Any], options: Options, renderer: Renderer) -> Agent[An
     if options.trace:
         hooks.append(TraceHook(renderer))
     if options.otel:
-        hooks.append(_otlp_hook(renderer))
+        hooks.append(_otlp_hook(renderer, options.verbose))
     if isinstance(renderer, TextRenderer) and any(isinstance(t, AgentTool) for t in agent.tools):
         hooks.append(SubAgentCalls(renderer))
     if not hooks:
@@ -47,15 +49,50 @@ def observe(agent: Agent[Any], options: Options, renderer: Renderer) -> Agent[An
     return agent.replace(hooks=(*agent.config.hooks, *hooks))
 
 
-def _otlp_hook(renderer: Renderer) -> Any:
+def _otlp_hook(renderer: Renderer, verbose: bool) -> Any:
     from agentkit.tracing import OtlpExport
 
     if _env.otlp_endpoint() is None:
         raise UserError(_NO_ENDPOINT)
+    if not verbose:
+        _quiet_sdk_logs()
     # The exporters read the endpoint and headers from the standard OTEL_* variables.
     export = OtlpExport(service_name=_env.setting("OTEL_SERVICE_NAME") or "agentkit")
-    renderer.on_exit(export.close)  # what is batched leaves before the process does
+
+    def close() -> None:  # what is batched leaves before the process does, or is given up
+        export.close()
+        if export.failure:
+            renderer.notice(f"agentkit: {_not_sent(export)}")
+
+    renderer.on_exit(close)
     return export.hook()
+
+
+def _quiet_sdk_logs() -> None:
+    """The OpenTelemetry SDK logs each failed export and retry on stderr (through logging's
+    last resort); the CLI says once what was lost instead (`_not_sent`); -v shows them."""
+    import logging
+
+    sdk = logging.getLogger("opentelemetry")
+    sdk.addHandler(logging.NullHandler())
+    sdk.propagate = False
+
+
+def _not_sent(export: Any) -> str:
+    """What did not reach the collector, and what to check."""
+    variable = "OTEL_EXPORTER_OTLP_ENDPOINT"
+    if not _env.setting(variable):
+        variable = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    spans = export.spans_not_sent
+    lost = [f"{spans} span{'' if spans == 1 else 's'}"] if spans else []
+    lost += ["the metrics"] if export.metrics_failed else []
+    what = " and ".join(lost) or "some of the traces"
+    were = "was" if lost == ["1 span"] else "were"
+    hint = "is it running? check" if export.failure == "could not be reached" else "check"
+    return (
+        f"the OTLP collector at {_env.otlp_endpoint()} {export.failure}: {what} {were} not "
+        f"sent ({hint} {variable})"
+    )
 
 
 class TraceHook:

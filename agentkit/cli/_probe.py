@@ -90,23 +90,38 @@ def _report(renderer: Renderer, found: Capabilities, saved: bool, json_output: b
     from agentkit.cli._status import EXIT_RUN_ERROR
     from agentkit.models.openai._capabilities import cache_path
 
-    answered = any(c.result not in ("error", "unknown") for c in found)
     if json_output:
         click.echo(json.dumps({**found.to_dict(), "cached": saved}, ensure_ascii=False))
-    else:
+    elif not found.unreachable:  # else a table of "not tried" would say nothing more
         _table(found, renderer)
         for line in found.advice:
             renderer.notice(f"agentkit: {line}")
-        if answered:
+        if found.answered:
             when = _age(time.time() - found.probed_at)
             again = "; --refresh probes again" if saved else ""
             renderer.info(
                 f"probed {when}{again}; kept in {cache_path(found.endpoint, found.model)}"
             )
-    if not answered:
-        renderer.error(RuntimeError("the endpoint answered none of the checks"), EXIT_RUN_ERROR)
+    if found.unreachable or not found.answered:
+        renderer.error(RuntimeError(_unanswered(found)), EXIT_RUN_ERROR)
         return EXIT_RUN_ERROR
     return 0
+
+
+def _unanswered(found: Capabilities) -> str:
+    """Why the probe learned nothing, and what to check."""
+    if found.unreachable:
+        return found.unreachable
+    failed = [c.detail for c in found if c.result == "error"]
+    if failed and all(d.startswith("no answer within") for d in failed):
+        return (
+            f"the endpoint answered none of the checks in time ({failed[0]} each): is the "
+            "server still loading the model, or too busy? check the URL"
+        )
+    return (
+        "the endpoint answered none of the checks (each one's detail says why): check the "
+        "URL, and that it is an OpenAI-compatible server"
+    )
 
 
 def probe_command(execute: Execute) -> click.Command:

@@ -65,9 +65,11 @@ __all__ = [
 ]
 
 
+# The CLI has no flag for max_tokens: it is the agent's setting, so say where it is set.
 CUT_OFF = (
-    'warning: the answer was cut off at the token limit (finish_reason "length"); raise '
-    "max_tokens in model_settings, or the server's own limit (llama-server -n)"
+    'warning: the answer was cut off at the token limit (finish_reason "length"); raise it '
+    'in the agent file (Agent(..., model_settings={"max_tokens": 4096}), then agentkit run '
+    "FILE) or in code (the same model_settings), or the server's own limit (llama-server -n)"
 )
 
 

@@ -178,7 +178,9 @@ def _string(
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value:
-        problems.append(f"{where}, field {key!r}: expected a non-empty string, got {_kind(value)}")
+        field = f"{where}, field {key!r}:"
+        if not any(p.startswith(field) for p in problems):  # an unset variable said it already
+            problems.append(f"{field} expected a non-empty string, got {_kind(value)}")
         return None
     return value
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import textwrap
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from agentkit.cli import main
 from agentkit.cli._load import ENDPOINT_VARIABLES
-from agentkit.testing import FakeServer
+from agentkit.testing import FakeServer, Raw
 
 TEAM = """
 from agentkit import Agent, tool
@@ -109,11 +111,23 @@ def test_otel_without_an_endpoint_says_what_to_set() -> None:
     assert "OTEL_EXPORTER_OTLP_ENDPOINT" in result.stderr and "is not set" in result.stderr
 
 
-def test_otel_sends_the_runs_spans_to_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def sdk_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--otel quiets the SDK's loggers for the rest of the process: undone after the test."""
     pytest.importorskip(
         "opentelemetry.exporter.otlp.proto.http", reason="needs agentkit-llama[otlp]"
     )
-    with FakeServer() as collector:
+    sdk = logging.getLogger("opentelemetry")
+    monkeypatch.setattr(sdk, "handlers", [])
+    monkeypatch.setattr(sdk, "propagate", True)
+
+
+def test_otel_sends_the_runs_spans_to_the_collector(
+    monkeypatch: pytest.MonkeyPatch, sdk_logging: None
+) -> None:
+    taken = Raw(b"", headers={"content-type": "application/x-protobuf"})
+    routes = {"POST /v1/traces": lambda r: taken, "POST /v1/metrics": lambda r: taken}
+    with FakeServer(routes=routes) as collector:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url.removesuffix("/v1"))
         monkeypatch.setenv("OTEL_SERVICE_NAME", "cli-test")
         result = invoke("run", "--offline", "--otel", "--tools", "calculator", "what is 17*23?")
@@ -123,3 +137,23 @@ def test_otel_sends_the_runs_spans_to_the_collector(monkeypatch: pytest.MonkeyPa
     body = str(posts["/v1/traces"].body)
     for name in ("invoke_agent agent", "execute_tool calculate", "cli-test"):
         assert name in body
+    assert "OTLP collector" not in result.stderr  # all taken: nothing to say
+
+
+@pytest.mark.slow  # the 2 s the CLI gives a collector at exit
+def test_otel_with_a_collector_that_is_down_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, sdk_logging: None
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+    result = invoke("run", "--offline", "--otel", "hi")
+    assert result.exit_code == 0, result.output  # the answer was given: telemetry is extra
+    said = (
+        f"agentkit: the OTLP collector at http://127.0.0.1:{port} could not be reached: 2 "
+        "spans and the metrics were not sent (is it running? check OTEL_EXPORTER_OTLP_ENDPOINT)"
+    )
+    assert said in result.stderr.splitlines()
+    # The SDK's own lines (one per failed attempt and retry) are not shown.
+    assert "Transient error" not in result.stderr and "retrying" not in result.stderr

@@ -4,6 +4,7 @@ against behaviour profiles of the fake server (tests/_probe_profiles.py)."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from agentkit.cli import main
 from agentkit.cli._load import ENDPOINT_VARIABLES
+from agentkit.models.openai import _probe
 
 KEY = "sk-probe-0123456789"
 
@@ -70,10 +72,40 @@ def test_a_saved_probe_says_how_to_probe_again() -> None:
     assert "probed just now; --refresh probes again" in again.stderr
 
 
-def test_an_endpoint_that_answers_nothing_fails_and_keeps_nothing(env: Path) -> None:
+def test_a_closed_port_says_nothing_listens_there_and_keeps_nothing(env: Path) -> None:
     done = probe("--base-url", "http://127.0.0.1:9/v1", "--model", "m")
     assert done.exit_code == 1
-    assert "error: the endpoint answered none of the checks" in done.stderr
+    assert done.stderr == (
+        "error: nothing is listening at http://127.0.0.1:9/v1: is the server running? "
+        "check the URL\n"
+    )
+    assert done.stdout == ""  # no table of checks that were never made
+    assert not (env / "agentkit").exists()
+
+
+def test_a_closed_port_in_json_names_the_checks_not_tried() -> None:
+    done = probe("--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--json")
+    found, error = (json.loads(line) for line in done.stdout.splitlines())
+    results = {c["result"] for c in found["checks"].values()}
+    assert results == {"unreachable", "unknown"} and "timed out" not in done.stdout
+    assert error["message"].startswith("nothing is listening at http://127.0.0.1:9/v1")
+
+
+def test_a_server_that_never_answers_is_told_as_a_timeout(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_probe, "SECONDS", 0.3)
+    with socket.socket() as silent:  # connections are made (the backlog), never answered
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(32)
+        done = probe("--base-url", f"http://127.0.0.1:{silent.getsockname()[1]}/v1")
+    assert done.exit_code == 1
+    rows = {cells[1].strip(): cells[2:4] for cells in (r.split("│") for r in _rows(done))}
+    assert [cell.strip() for cell in rows["tool_calls"]] == ["error", "no answer within 0.3 s"]
+    assert (
+        "error: the endpoint answered none of the checks in time (no answer within 0.3 s "
+        "each): is the server still loading the model, or too busy? check the URL"
+    ) in " ".join(done.stderr.split())
     assert not (env / "agentkit").exists()
 
 

@@ -179,7 +179,10 @@ def test_the_cli_warns_on_stderr_when_the_answer_was_cut(
     assert 'warning: the answer was cut off at the token limit (finish_reason "length")' in (
         done.stderr
     )
-    assert "raise max_tokens" in done.stderr
+    # Said so that a CLI user knows where the limit is set: the agent file, not a flag.
+    said = " ".join(done.stderr.split())
+    assert 'in the agent file (Agent(..., model_settings={"max_tokens": 4096}), then' in said
+    assert "agentkit run FILE) or in code (the same model_settings)" in said
     if json_output:
         last = json.loads(done.stdout.strip().splitlines()[-1])
         assert last["type"] == "run_finished" and last["truncated"] is True

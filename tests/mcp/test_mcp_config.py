@@ -125,6 +125,10 @@ def test_every_problem_names_the_file_the_server_and_the_field(
         "server 'notobject': expected an object, got list",
     ]:
         assert expected in text, expected
+    # An unset variable as the whole command is said once, not again as an empty command.
+    unset = write(tmp_path, {"mcpServers": {"cmd": {"command": "${MISSING_VAR}"}}})
+    lines = [line for line in problems_of(unset).splitlines() if "server 'cmd'" in line]
+    assert len(lines) == 1 and "MISSING_VAR is not set" in lines[0], lines
     # The option check runs when the servers are made, and still names the file and server.
     fixed = write(tmp_path, {"mcpServers": {"slow": {"command": "x", "timeout": -1}}})
     text = problems_of(fixed)

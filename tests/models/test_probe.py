@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,9 @@ from _probe_profiles import CALL, CALL_TEXT, PROFILES, Profile
 
 from agentkit import Agent, ToolMessage, UserError, tool
 from agentkit.models import OpenAIModel
-from agentkit.models.openai import Capabilities, Check
+from agentkit.models.openai import Capabilities, Check, _probe
 from agentkit.models.openai._capabilities import cache_path, load, save, version
-from agentkit.testing import Completion
+from agentkit.testing import Completion, FakeServer, Hang
 
 pytestmark = pytest.mark.anyio
 
@@ -245,12 +246,61 @@ def test_an_unreadable_probe_is_no_error(cache: Path) -> None:
     assert load("http://127.0.0.1:9/v1", "m") is None
 
 
-async def test_an_endpoint_that_answers_nothing_is_neither_kept_nor_applied(cache: Path) -> None:
-    model = OpenAIModel("m", base_url="http://127.0.0.1:9/v1", api_key=KEY, timeout=2)
+async def test_an_endpoint_that_answers_nothing_is_neither_kept_nor_applied(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_probe, "SECONDS", 0.3)
+    with socket.socket() as silent:  # connections are made (the backlog), never answered
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(32)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        model = OpenAIModel("m", base_url=url, api_key=KEY)
+        found = await model.probe()
+        await model.aclose()
+    assert {c.result for c in found} == {"error", "unknown"} and not found.unreachable
+    assert found.detail("models") == "no answer within 0.3 s"
+    assert not (cache / "agentkit").exists() and model._adapt.capabilities is None
+
+
+@pytest.fixture(params=["aiohttp", "httpx"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def test_a_closed_port_is_told_as_such_and_stops_the_probe(
+    cache: Path, transport: str
+) -> None:
+    # The SDK's aiohttp transport calls a refused connection "Request timed out.".
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    model = OpenAIModel("m", base_url=url, api_key=KEY, transport=transport)  # type: ignore[arg-type]
     found = await model.probe()
     await model.aclose()
-    assert {c.result for c in found} <= {"error", "unknown"}
+    said = f"nothing is listening at {url}: is the server running? check the URL"
+    assert found.unreachable == said and not found.answered
+    results = [c.result for c in found]
+    # Stopped at once: only the requests already under way were made (four at a time).
+    assert 1 <= results.count("unreachable") <= 4
+    assert results.count("unknown") == len(results) - results.count("unreachable")
+    assert {c.detail for c in found} == {said, "not tried"}
     assert not (cache / "agentkit").exists() and model._adapt.capabilities is None
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed again: nothing listens there
+
+
+async def test_a_server_that_does_not_answer_is_told_as_a_timeout(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_probe, "SECONDS", 0.3)
+    with FakeServer(handler=lambda request: Hang()) as server:
+        found = await probed(PROFILES["vllm-like"], server)
+    assert found.result("models") == "not listed" and not found.unreachable
+    assert found.result("tool_calls") == "error" == found.result("json_schema")
+    assert found.detail("tool_calls") == "no answer within 0.3 s"
+    assert found.detail("completions") == "no answer within 0.3 s"
 
 
 # -- later requests adapt --------------------------------------------------------------------

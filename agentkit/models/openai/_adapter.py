@@ -33,6 +33,7 @@ from agentkit.models.openai._adapt import Adaptation, ProbeUse, send
 from agentkit.models.openai._capabilities import Capabilities
 from agentkit.models.openai._clients import Clients, Transport
 from agentkit.models.openai._hints import known_status_error
+from agentkit.models.openai._reach import hint, root_cause, timed_out
 from agentkit.models.openai._responses import (
     STATUS_HINTS,
     decode_reply,
@@ -277,25 +278,16 @@ class OpenAIModel(Model):
             raise self._error(f"the request failed ({type(exc).__name__}: {exc})") from None
 
     def _connection_error(self, exc: Exception) -> ModelError:
-        """Say whether the endpoint could not be reached or did not answer in time.
-
-        The aiohttp transport reports a refused or dropped connection as a connect *timeout*,
-        so the root cause decides, not the SDK's exception class.
-        """
-        root: BaseException = exc
-        link: BaseException | None = exc
-        for _ in range(32):  # a chain is short; the bound only guards against a cycle
-            link = link.__cause__ or link.__context__ if link is not None else None
-            if link is None:
-                break
-            if isinstance(link, Exception):  # not the cancellation of an internal scope
-                root = link
+        """Say whether the endpoint could not be reached or did not answer in time: the root
+        cause decides, not the SDK's exception class (`_reach`)."""
+        root = root_cause(exc)
         retries = f"after {self.max_retries} {'retry' if self.max_retries == 1 else 'retries'}"
-        if isinstance(root, TimeoutError) or "Timeout" in type(root).__name__:
+        if timed_out(root):
             return self._error(f"no answer within {self.timeout:g} s ({retries})")
         if isinstance(root, OSError):
             detail = root.strerror or str(root) or type(root).__name__
-            return self._error(f"cannot connect ({type(root).__name__}: {detail}) {retries}")
+            check = f": {hint(root)}" if hint(root) else ""
+            return self._error(f"cannot connect ({type(root).__name__}: {detail}) {retries}{check}")
         what = f"{type(root).__name__}: {root}" if str(root) else type(root).__name__
         return self._error(f"cannot connect, or the connection broke ({what}) {retries}")
 

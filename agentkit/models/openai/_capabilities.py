@@ -70,7 +70,8 @@ class Check:
     Attributes:
         name: The check (a key of `CHECKS`).
         result: A word: "native", "accepted", "refused", "ignored", "available", "absent"...
-            "unknown" when the check itself failed.
+            "unknown" when the check itself failed or was not made; "unreachable" when its
+            request could not connect (and the probe stopped there).
         detail: What was seen: the server's reason for a refusal, the values, the error.
     """
 
@@ -111,6 +112,17 @@ class Capabilities:
     def fresh(self) -> bool:
         """Probed by this agentkit within `MAX_AGE`."""
         return self.version == version() and 0 <= time.time() - self.probed_at < MAX_AGE
+
+    @property
+    def answered(self) -> bool:
+        """The endpoint answered at least one check (with anything, a refusal too)."""
+        return any(c.result not in ("error", "unknown", "unreachable") for c in self.checks)
+
+    @property
+    def unreachable(self) -> str:
+        """Why nothing could be reached ("nothing is listening at ...: is the server
+        running?"), when a request of the probe could not connect; "" otherwise."""
+        return next((c.detail for c in self.checks if c.result == "unreachable"), "")
 
     @property
     def advice(self) -> list[str]:

@@ -2,8 +2,11 @@
 
 Each check is one small request (at most 64 tokens, temperature 0, one tool: `calculate`,
 asked to work out 17*23), at most four at once, each given 20 s and no retry; a check that
-fails is recorded with its error, never raised. The results (`Capabilities`) are saved in
-the user's cache folder and adapt the model's later requests (`_adapt`).
+fails is recorded with its error, never raised: a timeout as such, a refused connection (or
+an unknown host) as "unreachable", and then the probe stops at once, the checks not yet made
+recorded as not tried: one request that cannot connect says all there is. The results
+(`Capabilities`) are saved in the user's cache folder and adapt the model's later requests
+(`_adapt`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from agentkit.messages import AssistantMessage
 from agentkit.models.openai import _capabilities
 from agentkit.models.openai._capabilities import CHECKS, Capabilities, Check
 from agentkit.models.openai._hints import error_message, reason_of
+from agentkit.models.openai._reach import root_cause, timed_out, unreachable
 from agentkit.models.openai._responses import assistant_message
 
 if TYPE_CHECKING:
@@ -73,11 +77,13 @@ NAMED = {"type": "function", "function": {"name": "calculate"}}
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """What one probe request got: an HTTP status (0: none), the body, or what went wrong."""
+    """What one probe request got: an HTTP status (0: none), the body, or what went wrong
+    (`unreachable`: the request could not connect at all)."""
 
     status: int
     data: Any = None
     detail: str = ""
+    unreachable: bool = False
 
     @property
     def refused(self) -> bool:
@@ -108,13 +114,16 @@ class Prober:
         self.client = model._clients.get().with_options(max_retries=0, timeout=SECONDS)
         self.checks: dict[str, Check] = {}
         self.finish: set[str] = set()
+        self.unreachable = ""  # why nothing can be reached, once a request found that
+        self.scope = anyio.CancelScope()  # the checks': cancelled when nothing can be reached
 
     def record(self, name: str, result: str, detail: str = "") -> None:
         self.checks[name] = Check(name, result, redact(detail, self.model.secrets)[:300])
 
     def failed(self, name: str, answer: Answer) -> None:
-        """A request that got no usable answer: refused (4xx) or an error."""
-        self.record(name, "refused" if answer.refused else "error", answer.detail)
+        """A request that got no usable answer: refused (4xx), no connection, or an error."""
+        result = "unreachable" if answer.unreachable else "error"
+        self.record(name, "refused" if answer.refused else result, answer.detail)
 
     async def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, stream: bool = False
@@ -140,8 +149,23 @@ class Prober:
         except openai.APIStatusError as exc:
             detail = error_message(exc.body) or exc.response.text
             return Answer(exc.status_code, exc.body, reason_of(detail) or detail)
-        except (openai.APIError, httpx2.HTTPError, OSError, TimeoutError, ValueError) as exc:
-            return Answer(0, None, f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc))
+        except TimeoutError:  # `fail_after`'s (an OSError: caught first)
+            return Answer(0, None, f"no answer within {SECONDS:g} s")
+        except (openai.APIError, httpx2.HTTPError, OSError, ValueError) as exc:
+            return self.no_answer(exc)
+
+    def no_answer(self, exc: Exception) -> Answer:
+        """A request that got no response: told by its root cause (the SDK's aiohttp transport
+        calls a refused connection a timeout); one that cannot connect stops the probe."""
+        root = root_cause(exc)
+        if timed_out(root):
+            return Answer(0, None, f"no answer within {SECONDS:g} s")
+        where = unreachable(root, self.model.endpoint)
+        if where:
+            self.unreachable = self.unreachable or where
+            self.scope.cancel()
+            return Answer(0, None, where, unreachable=True)
+        return Answer(0, None, f"{type(root).__name__}: {root}" if str(root) else repr(root))
 
     async def chat(self, messages: list[dict[str, Any]], **extra: Any) -> Answer:
         body = {"model": self.model.name, "messages": messages, "max_tokens": 64}
@@ -309,11 +333,16 @@ class Prober:
             async with limiter:
                 await check()
 
-        async with anyio.create_task_group() as group:
-            for check in checks:
-                group.start_soon(limited, check)
-        seen = ", ".join(sorted(self.finish))
-        self.record("finish_reasons", "seen" if seen else "unknown", seen)
+        with self.scope:
+            async with anyio.create_task_group() as group:
+                for check in checks:
+                    group.start_soon(limited, check)
+        if self.unreachable:
+            for name in CHECKS:
+                self.checks.setdefault(name, Check(name, "unknown", "not tried"))
+        else:
+            seen = ", ".join(sorted(self.finish))
+            self.record("finish_reasons", "seen" if seen else "unknown", seen)
         ordered = tuple(self.checks.get(n, Check(n, "unknown")) for n in CHECKS)
         model = self.model
         return Capabilities(
@@ -362,12 +391,14 @@ async def _chunks(response: Any) -> list[Any]:
 async def probe(model: OpenAIModel, *, refresh: bool = False) -> Capabilities:
     """The endpoint's capabilities: the saved probe while fresh (unless `refresh`), else
     probed now and saved; either way the model adapts its requests to them. A probe that got
-    no answer at all (the endpoint is down) is returned, but neither kept nor applied."""
+    no answer at all (the endpoint is down or does not answer in time), or that was cut short
+    (nothing can be reached: `Capabilities.unreachable`), is returned, but neither kept nor
+    applied."""
     found = None if refresh else _capabilities.load(model.endpoint, model.name)
     if found is None:
         found = await Prober(model).run()
-        if not any(check.result not in ("error", "unknown") for check in found):
-            return found  # nothing answered: nothing learned, nothing to keep
+        if found.unreachable or not found.answered:
+            return found  # nothing (or not all) learned: nothing to keep
         _capabilities.save(found)
     model._adapt.apply(found)
     return found
