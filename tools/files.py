@@ -75,6 +75,23 @@ def _target(path: str) -> _paths.Target:
     return target
 
 
+# Folders whose files run commands: git's hooks and its config (core.fsmonitor, aliases,
+# core.pager), Mercurial's hgrc hooks. A write there runs code with the user's rights the
+# next time they use the tool; reading stays allowed.
+_RUN_BY_TOOLS = {".git": "git", ".hg": "Mercurial"}
+
+
+def _not_run_by_version_control(target: _paths.Target) -> None:
+    for part in target.parts:
+        tool = _RUN_BY_TOOLS.get(part.lower())
+        if tool is not None:
+            raise ModelRetry(
+                f"{target.shown} is inside {part}/, whose files (hooks, config) run commands "
+                f"when {tool} runs; write_file never writes there. Ask the user to make "
+                "that change."
+            )
+
+
 def _file_name(target: _paths.Target) -> str:
     if not target.parts:
         raise ModelRetry(f"{target.shown} is the root folder; give the path of a file in it")
@@ -282,6 +299,7 @@ def write_file(path: str, content: str) -> str:
     """Create or replace a text file under the root folder (asks for approval first).
 
     Missing folders on the way are created. The file is replaced as a whole, atomically.
+    Secret files and files inside .git/ or .hg/ are refused.
 
     Args:
         path: The file's path relative to the root folder, e.g. "notes/todo.txt".
@@ -297,6 +315,7 @@ def write_file(path: str, content: str) -> str:
         )
     target = _target(path)
     name = _file_name(target)
+    _not_run_by_version_control(target)
     try:
         parent = _paths.open_dir(target, target.parts[:-1], create=True)
         try:
